@@ -1,0 +1,57 @@
+# weft: `sudo make lab` builds weft and brings up a lab; `sudo make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+PREFIX ?= /usr/local
+BIN := bin/weft
+
+K8S_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
+K8S_MINOR := $(word 2,$(subst ., ,$(K8S_VERSION)))
+WEFT_VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+# The API server and kubectl report the Kubernetes version from these; without them they say v0.0.0-master.
+K8S_LDFLAGS := $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+	-X '$(pkg).gitVersion=$(K8S_VERSION)' -X '$(pkg).gitMajor=1' -X '$(pkg).gitMinor=$(K8S_MINOR)' \
+	-X '$(pkg).gitTreeState=clean' -X '$(pkg).buildDate=$(BUILD_DATE)')
+LDFLAGS := -s -w $(K8S_LDFLAGS) \
+	-X 'github.com/weftnet/weft/internal/version.Weft=$(WEFT_VERSION)' \
+	-X 'github.com/weftnet/weft/internal/version.Kubernetes=$(K8S_VERSION)'
+
+# Packages with unit tests; test/e2e runs labs and goes on its own, after them.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e /test/e2e -e /internal/embedded -e /cmd/weft$$)
+
+.PHONY: all build deps install lab test unit e2e fuzz bench clean
+
+all: build
+
+build: $(BIN)
+
+$(BIN): FORCE
+	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/weft
+
+FORCE:
+
+deps:
+	hack/install-deps.sh
+
+install: build
+	install -m 0755 $(BIN) $(PREFIX)/bin/weft
+
+# The first README command: everything from a fresh clone to a running three-node lab.
+lab: deps install
+	$(PREFIX)/bin/weft lab up $(LAB_FLAGS)
+
+# The second README command: unit tests with the race detector, then the labs end to end.
+test: deps build unit e2e
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+e2e: build
+	WEFT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m -v ./test/e2e/
+
+bench: build
+	$(GO) run ./bench/labup --weft $(CURDIR)/$(BIN)
+
+clean:
+	rm -rf bin

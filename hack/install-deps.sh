@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages weft's lab and tests use. Safe to run again; needs root.
+set -euo pipefail
+packages=(
+  iproute2 iputils-ping nftables iptables conntrack  # the kernel's network, seen and driven by hand
+  busybox-static dnsutils iperf3 curl                # clients the lab's pods and the tests run
+  sudo make                                          # the README's commands
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: run as root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+command -v go >/dev/null || { echo "install-deps: Go 1.26 is needed (https://go.dev/dl/)" >&2; exit 1; }

@@ -1,0 +1,74 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// overlaidDirs are the host directories a node sees through an overlay of its own: it reads the
+// host's files and writes its own (/etc/cni, /var/lib/cni, /opt/cni ...) without touching the host.
+// /var/lib comes last: the upper layers live under it, and an overlay cannot take its upper
+// layer from another overlay.
+var overlaidDirs = []string{"/etc", "/opt", "/var/lib"}
+
+// PrepareNode turns the calling thread into a lab node's world: its own mount and UTS namespaces,
+// host name, /sys for its network namespace, overlays for the directories in overlaidDirs with
+// their upper layers under root, and an empty /run/netns for its pods. It must run on a locked
+// thread right before exec: the new program inherits all of it.
+func PrepareNode(root, hostname string) error {
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWUTS); err != nil {
+		return fmt.Errorf("unshare mount and UTS namespaces: %w", err)
+	}
+	// Mounts made from here on stay in this node; the host's later mounts still show up in it.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make / a slave mount: %w", err)
+	}
+	if err := unix.Sethostname([]byte(hostname)); err != nil {
+		return fmt.Errorf("set host name %s: %w", hostname, err)
+	}
+	// A fresh sysfs shows this node's network devices, not the host's.
+	if err := unix.Unmount("/sys", unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("unmount /sys: %w", err)
+	}
+	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("mount sysfs: %w", err)
+	}
+	for _, dir := range overlaidDirs {
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		if err := overlay(root, dir); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile("/etc/hostname", []byte(hostname+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write the node's /etc/hostname: %w", err)
+	}
+	if err := os.MkdirAll("/run/netns", 0o755); err != nil {
+		return fmt.Errorf("create /run/netns: %w", err)
+	}
+	if err := unix.Mount("tmpfs", "/run/netns", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		return fmt.Errorf("mount the node's /run/netns: %w", err)
+	}
+	return nil
+}
+
+func overlay(root, dir string) error {
+	base := filepath.Join(root, "rootfs", strings.ReplaceAll(strings.TrimPrefix(dir, "/"), "/", "-"))
+	upper, work := filepath.Join(base, "upper"), filepath.Join(base, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", dir, upper, work)
+	if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("overlay %s: %w (the kernel needs the overlay file system)", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+)
+
+// maxNodes keeps node addresses inside the LAN's /24 (nodes start at .11).
+const maxNodes = 200
+
+// The lab's fixed addressing, mirroring the seeds: nodes on 192.168.1.0/24 behind a router at .1,
+// and an external subnet 192.168.2.0/24 that only the nodes can route to. The IPv6 twins embed the
+// IPv4 octets (c0a8 = 192.168) so an address reads the same in both families.
+var (
+	LANv4      = netip.MustParsePrefix("192.168.1.0/24")
+	LANv6      = netip.MustParsePrefix("fd00:c0a8:1::/64")
+	ExternalV4 = netip.MustParsePrefix("192.168.2.0/24")
+	ExternalV6 = netip.MustParsePrefix("fd00:c0a8:2::/64")
+)
+
+// Host is one network namespace of the lab with its addresses.
+type Host struct {
+	Name  string     `json:"name"`
+	NetNS string     `json:"netns"`
+	IPv4  netip.Addr `json:"ipv4"`
+	IPv6  netip.Addr `json:"ipv6,omitzero"`
+}
+
+// Node is a lab node: a host whose InternalIPs follow the cluster's families in --cluster-cidr order.
+type Node struct {
+	Host
+	InternalIPs []netip.Addr `json:"internalIPs"`
+}
+
+// Plan is a lab fully worked out from its options: every name and address. It is written to the
+// state directory so that status and down need nothing else.
+type Plan struct {
+	Name               string         `json:"name"`
+	StateDir           string         `json:"stateDir"`
+	DataDir            string         `json:"dataDir"`
+	ClusterCIDRs       []netip.Prefix `json:"clusterCIDRs"`
+	ServiceCIDRs       []netip.Prefix `json:"serviceCIDRs"`
+	ClusterDNS         netip.Addr     `json:"clusterDNS"`
+	ClusterDomain      string         `json:"clusterDomain"`
+	NodeCIDRMaskSizeV4 int            `json:"nodeCIDRMaskSizeIPv4"`
+	NodeCIDRMaskSizeV6 int            `json:"nodeCIDRMaskSizeIPv6"`
+	APIPort            int            `json:"apiPort"`
+	KubeconfigMode     uint32         `json:"kubeconfigMode"`
+	LAN                Host           `json:"lan"`
+	Router             Host           `json:"router"`
+	ControlPlane       Host           `json:"controlPlane"`
+	Nodes              []Node         `json:"nodes"`
+	External           *Host          `json:"external,omitempty"`
+}
+
+// NewPlan works out names and addresses. The options must have passed Validate.
+func NewPlan(o Options) Plan {
+	v6 := hasV6(o.ClusterCIDRs)
+	host := func(role string, octet int) Host {
+		h := Host{Name: role, NetNS: NetNSName(o.Name, role), IPv4: hostAddr(LANv4, octet)}
+		if v6 {
+			h.IPv6 = hostAddr(LANv6, octet)
+		}
+		return h
+	}
+	p := Plan{
+		Name:               o.Name,
+		DataDir:            o.DataDir,
+		StateDir:           StateDir(o.DataDir, o.Name),
+		ClusterCIDRs:       o.ClusterCIDRs,
+		ServiceCIDRs:       o.ServiceCIDRs,
+		ClusterDNS:         o.ClusterDNS,
+		ClusterDomain:      o.ClusterDomain,
+		NodeCIDRMaskSizeV4: o.NodeCIDRMaskSizeV4,
+		NodeCIDRMaskSizeV6: o.NodeCIDRMaskSizeV6,
+		APIPort:            o.APIPort,
+		KubeconfigMode:     uint32(o.KubeconfigMode),
+		LAN:                Host{Name: "lan", NetNS: NetNSName(o.Name, "lan")},
+		Router:             host("router", 1),
+		ControlPlane:       host("control-plane", 2),
+	}
+	for i := 1; i <= o.Nodes; i++ {
+		n := Node{Host: host(fmt.Sprintf("node-%d", i), 10+i)}
+		for _, c := range o.ClusterCIDRs {
+			if c.Addr().Is4() {
+				n.InternalIPs = append(n.InternalIPs, n.IPv4)
+			} else {
+				n.InternalIPs = append(n.InternalIPs, n.IPv6)
+			}
+		}
+		p.Nodes = append(p.Nodes, n)
+	}
+	if o.ExternalSubnet {
+		ext := Host{Name: "external", NetNS: NetNSName(o.Name, "external"), IPv4: hostAddr(ExternalV4, 10)}
+		if v6 {
+			ext.IPv6 = hostAddr(ExternalV6, 10)
+		}
+		p.External = &ext
+	}
+	return p
+}
+
+// APIServerAddress is the address the API server advertises: the family of the first service
+// range, because the kubernetes Service's endpoint must be of its primary family.
+func (p Plan) APIServerAddress() netip.Addr {
+	if p.ServiceCIDRs[0].Addr().Is6() {
+		return p.ControlPlane.IPv6
+	}
+	return p.ControlPlane.IPv4
+}
+
+// NetNSNames lists every network namespace the lab creates, in creation order.
+func (p Plan) NetNSNames() []string {
+	names := []string{p.LAN.NetNS, p.Router.NetNS, p.ControlPlane.NetNS}
+	for _, n := range p.Nodes {
+		names = append(names, n.NetNS)
+	}
+	if p.External != nil {
+		names = append(names, p.External.NetNS)
+	}
+	return names
+}
+
+// HasIPv6 tells whether the lab LAN carries IPv6: it does when the cluster has an IPv6 range.
+func (p Plan) HasIPv6() bool { return hasV6(p.ClusterCIDRs) }
+
+// StateDir is where one lab keeps its state, logs and credentials.
+func StateDir(dataDir, name string) string { return filepath.Join(dataDir, "labs", name) }
+
+// NetNSName is the name under /run/netns of one of a lab's namespaces; the prefix keeps labs apart.
+func NetNSName(lab, role string) string { return "weft-" + lab + "-" + role }
+
+func hasV6(ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Addr().Is6() {
+			return true
+		}
+	}
+	return false
+}
+
+// hostAddr gives host number n in a /24 or /64. In IPv6 the decimal digits of n are reused as hex
+// digits, so node-1 is 192.168.1.11 and fd00:c0a8:1::11.
+func hostAddr(p netip.Prefix, n int) netip.Addr {
+	if p.Addr().Is4() {
+		b := p.Addr().As4()
+		b[3] = byte(n)
+		return netip.AddrFrom4(b)
+	}
+	v, _ := strconv.ParseUint(strconv.Itoa(n), 16, 16)
+	b := p.Addr().As16()
+	b[14], b[15] = byte(v>>8), byte(v)
+	return netip.AddrFrom16(b)
+}

@@ -1,0 +1,242 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weftnet/weft/internal/controlplane"
+)
+
+// supervisor builds a lab and keeps its processes running. It is the body of the hidden
+// `weft lab supervise` command, which `weft lab up` starts detached.
+type supervisor struct {
+	plan     Plan
+	self     string
+	log      *slog.Logger
+	progress *progressWriter
+	children []*child
+	mu       sync.Mutex
+}
+
+// Supervise builds the lab in stateDir, reports each step to progress, and then keeps every
+// process running until ctx ends. If building fails, it removes everything it made.
+func Supervise(ctx context.Context, stateDir string, apiListener net.Listener, progress *os.File, log *slog.Logger) error {
+	plan, err := LoadPlan(filepath.Dir(filepath.Dir(stateDir)), filepath.Base(stateDir))
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the weft binary: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(stateDir, supervisorPID), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return err
+	}
+	s := &supervisor{plan: plan, self: self, log: log, progress: &progressWriter{f: progress}}
+	runCtx, stopForward := context.WithCancel(context.Background())
+	defer stopForward()
+	go forwardAPI(runCtx, apiListener, plan.ControlPlane.NetNS, controlplane.APIServerPort, log)
+
+	if err := s.build(ctx); err != nil {
+		log.Error("lab failed to start", "err", err)
+		s.stopAll()
+		stopForward()
+		if terr := removeResources(plan.DataDir, plan.Name, log); terr != nil {
+			log.Error("cleanup after failed start", "err", terr)
+		}
+		s.progress.fail(err)
+		return err
+	}
+	s.progress.ready()
+	<-ctx.Done()
+	log.Info("stopping the lab's processes")
+	s.stopAll()
+	return nil
+}
+
+func (s *supervisor) build(ctx context.Context) error {
+	p := s.plan
+	s.progress.step("creating network namespaces: LAN, router, control plane, %d node(s)%s", len(p.Nodes), map[bool]string{true: ", external host"}[p.External != nil])
+	if err := buildTopology(p, func(name string) error { return recordNetNS(p.StateDir, name) }); err != nil {
+		return err
+	}
+	if p.External != nil {
+		for _, n := range p.Nodes {
+			if err := addStaticRoute(n.NetNS, ExternalV4, p.Router.IPv4); err != nil {
+				return err
+			}
+			if p.HasIPv6() {
+				if err := addStaticRoute(n.NetNS, ExternalV6, p.Router.IPv6); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	s.progress.step("generating the cluster CA, certificates and kubeconfigs")
+	cp := controlPlaneConfig(p)
+	var nodeNames []string
+	for _, n := range p.Nodes {
+		nodeNames = append(nodeNames, n.Name)
+	}
+	if err := controlplane.WriteCredentials(cp, endpoints(p), nodeNames, os.FileMode(p.KubeconfigMode)); err != nil {
+		return err
+	}
+
+	// The controllers start once the API server is ready: before its RBAC bootstrap they would
+	// only fail and wait out a restart back-off. Nodes retry on their own, so they start at once.
+	s.progress.step("starting etcd, kube-apiserver and %d node runtime(s)", len(p.Nodes))
+	cpNS := p.ControlPlane.NetNS
+	s.add(&child{name: "etcd", netns: cpNS, args: append([]string{"etcd"}, cp.EtcdArgs()...)})
+	s.add(&child{name: "kube-apiserver", netns: cpNS, args: append([]string{"kube-apiserver"}, cp.APIServerArgs()...)})
+	for i := range p.Nodes {
+		n := &p.Nodes[i]
+		s.add(&child{name: n.Name, netns: n.NetNS, node: n, args: []string{
+			"node",
+			"--node-name=" + n.Name,
+			"--node-ip=" + joinAddrs(n.InternalIPs),
+			"--kubeconfig=" + cp.NodeKubeconfig(n.Name),
+			"--cluster-dns=" + p.ClusterDNS.String(),
+			"--cluster-domain=" + p.ClusterDomain,
+		}})
+	}
+	if p.External != nil {
+		s.add(&child{name: "external-host", netns: p.External.NetNS, args: []string{"internal", "external-host", "--listen=:80"}})
+	}
+	if err := s.startPending(); err != nil {
+		return err
+	}
+
+	s.progress.step("waiting for the API server on https://127.0.0.1:%d", p.APIPort)
+	client, err := adminClient(cp.AdminKubeconfig())
+	if err != nil {
+		return err
+	}
+	if err := waitAPIServer(ctx, client, 2*time.Minute); err != nil {
+		return fmt.Errorf("%w%s%s", err, logTail(p.StateDir, "etcd", 3), logTail(p.StateDir, "kube-apiserver", 5))
+	}
+	s.progress.step("starting kube-controller-manager and kube-scheduler")
+	s.add(&child{name: "kube-controller-manager", netns: cpNS, args: append([]string{"kube-controller-manager"}, cp.ControllerManagerArgs()...)})
+	s.add(&child{name: "kube-scheduler", netns: cpNS, args: append([]string{"kube-scheduler"}, cp.SchedulerArgs()...)})
+	if err := s.startPending(); err != nil {
+		return err
+	}
+	s.progress.step("waiting for %d node(s) to be Ready with podCIDRs", len(p.Nodes))
+	return waitNodesReady(ctx, client, p, 2*time.Minute)
+}
+
+func (s *supervisor) add(c *child) {
+	c.logPath = filepath.Join(s.plan.StateDir, logsDir, c.name+".log")
+	c.stopWait = 10 * time.Second
+	s.mu.Lock()
+	s.children = append(s.children, c)
+	s.mu.Unlock()
+}
+
+// startPending starts every child not started yet and supervises it from then on.
+func (s *supervisor) startPending() error {
+	s.mu.Lock()
+	children := append([]*child(nil), s.children...)
+	s.mu.Unlock()
+	for _, c := range children {
+		if c.started() {
+			continue
+		}
+		if err := c.start(s.self, s.plan.StateDir); err != nil {
+			return err
+		}
+		go c.supervise(s.self, s.plan.StateDir, s.writeProcesses)
+	}
+	s.writeProcesses()
+	return nil
+}
+
+// stopAll stops processes in the reverse order of their start: nodes before the API server,
+// the API server before etcd.
+func (s *supervisor) stopAll() {
+	s.mu.Lock()
+	children := append([]*child(nil), s.children...)
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	stopGroup := func(match func(*child) bool) {
+		for _, c := range children {
+			if match(c) {
+				wg.Add(1)
+				go func() { defer wg.Done(); c.stop() }()
+			}
+		}
+		wg.Wait()
+	}
+	isCP := func(c *child) bool { return c.netns == s.plan.ControlPlane.NetNS }
+	stopGroup(func(c *child) bool { return !isCP(c) })
+	stopGroup(func(c *child) bool { return isCP(c) && c.name != "kube-apiserver" && c.name != "etcd" })
+	stopGroup(func(c *child) bool { return c.name == "kube-apiserver" })
+	stopGroup(func(c *child) bool { return c.name == "etcd" })
+	s.writeProcesses()
+}
+
+// writeProcesses records PIDs and restart counts for `weft lab status`.
+func (s *supervisor) writeProcesses() {
+	s.mu.Lock()
+	infos := make([]ProcessInfo, 0, len(s.children))
+	for _, c := range s.children {
+		infos = append(infos, c.info())
+	}
+	s.mu.Unlock()
+	b, _ := json.MarshalIndent(infos, "", "  ")
+	tmp := filepath.Join(s.plan.StateDir, processesFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		_ = os.Rename(tmp, filepath.Join(s.plan.StateDir, processesFile))
+	}
+}
+
+func controlPlaneConfig(p Plan) controlplane.Config {
+	var serving []netip.Addr
+	for _, a := range []netip.Addr{p.ControlPlane.IPv4, p.ControlPlane.IPv6} {
+		if a.IsValid() {
+			serving = append(serving, a)
+		}
+	}
+	return controlplane.Config{
+		Dir:                filepath.Join(p.StateDir, controlDir),
+		AdvertiseAddress:   p.APIServerAddress(),
+		ServingIPs:         serving,
+		ClusterCIDRs:       p.ClusterCIDRs,
+		ServiceCIDRs:       p.ServiceCIDRs,
+		NodeCIDRMaskSizeV4: p.NodeCIDRMaskSizeV4,
+		NodeCIDRMaskSizeV6: p.NodeCIDRMaskSizeV6,
+		ClusterDomain:      p.ClusterDomain,
+	}
+}
+
+func endpoints(p Plan) controlplane.Endpoints {
+	port := strconv.Itoa(controlplane.APIServerPort)
+	return controlplane.Endpoints{
+		Host:         "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(p.APIPort)),
+		ControlPlane: "https://" + net.JoinHostPort("127.0.0.1", port),
+		LAN:          "https://" + net.JoinHostPort(p.APIServerAddress().String(), port),
+	}
+}
+
+// AdminKubeconfig is where a lab's cluster-admin kubeconfig is written.
+func AdminKubeconfig(stateDir string) string {
+	return filepath.Join(stateDir, controlDir, "admin.kubeconfig")
+}
+
+func joinAddrs(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,233 @@
+package lab
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/vishvananda/netlink"
+	vnetns "github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/weftnet/weft/internal/netns"
+)
+
+// buildTopology creates the lab's namespaces and wires them: a LAN bridge in a namespace of its
+// own, the router, the control plane and the nodes on it, and with an external subnet, a host
+// behind the router. Nothing is created in the host's own namespace: veth pairs are made inside
+// the LAN namespace with their peer placed straight into the other namespace.
+func buildTopology(p Plan, record func(netnsName string) error) error {
+	for _, name := range p.NetNSNames() {
+		if err := record(name); err != nil {
+			return err
+		}
+		if err := netns.Create(name); err != nil {
+			return err
+		}
+	}
+	lan, err := openNS(p.LAN.NetNS)
+	if err != nil {
+		return err
+	}
+	defer lan.close()
+	if err := lan.up("lo"); err != nil {
+		return err
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}
+	if err := lan.h.LinkAdd(br); err != nil {
+		return fmt.Errorf("create bridge br0 in %s: %w (the kernel needs bridge support)", p.LAN.NetNS, err)
+	}
+	if err := lan.up("br0"); err != nil {
+		return err
+	}
+	// LinkAdd does not report the new index; read the bridge back to enslave ports to it.
+	brLink, err := lan.h.LinkByName("br0")
+	if err != nil {
+		return fmt.Errorf("%s: find br0: %w", p.LAN.NetNS, err)
+	}
+
+	hosts := []Host{p.Router, p.ControlPlane}
+	for _, n := range p.Nodes {
+		hosts = append(hosts, n.Host)
+	}
+	for _, h := range hosts {
+		if err := attachToLAN(lan, brLink.Attrs().Index, h); err != nil {
+			return err
+		}
+		gw := p.Router
+		if h.Name == p.Router.Name {
+			gw = Host{} // the router is the gateway; it routes, it needs none
+		}
+		if err := configureHost(h, "eth0", LANv4, LANv6, gw); err != nil {
+			return err
+		}
+	}
+	if err := enableForwarding(p.Router.NetNS); err != nil {
+		return err
+	}
+	if p.External != nil {
+		if err := buildExternal(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attachToLAN connects a host namespace to the LAN bridge; the LAN-side port is named after the host.
+func attachToLAN(lan *nsHandle, bridgeIndex int, h Host) error {
+	peer, err := vnetns.GetFromPath(netns.Path(h.NetNS))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", h.NetNS, err)
+	}
+	defer peer.Close()
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: h.Name, MasterIndex: bridgeIndex},
+		PeerName:      "eth0",
+		PeerNamespace: netlink.NsFd(int(peer)),
+	}
+	if err := lan.h.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s <-> %s/eth0: %w (the kernel needs veth support)", h.Name, h.NetNS, err)
+	}
+	return lan.up(h.Name)
+}
+
+// buildExternal puts a host at 192.168.2.10 behind the router's second interface.
+func buildExternal(p Plan) error {
+	router, err := openNS(p.Router.NetNS)
+	if err != nil {
+		return err
+	}
+	defer router.close()
+	ext, err := vnetns.GetFromPath(netns.Path(p.External.NetNS))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p.External.NetNS, err)
+	}
+	defer ext.Close()
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: "eth1"},
+		PeerName:      "eth0",
+		PeerNamespace: netlink.NsFd(int(ext)),
+	}
+	if err := router.h.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s/eth1 <-> %s/eth0: %w", p.Router.NetNS, p.External.NetNS, err)
+	}
+	routerSide := Host{Name: p.Router.Name, NetNS: p.Router.NetNS, IPv4: hostAddr(ExternalV4, 1)}
+	if p.HasIPv6() {
+		routerSide.IPv6 = hostAddr(ExternalV6, 1)
+	}
+	if err := configureHost(routerSide, "eth1", ExternalV4, ExternalV6, Host{}); err != nil {
+		return err
+	}
+	return configureHost(*p.External, "eth0", ExternalV4, ExternalV6, routerSide)
+}
+
+// configureHost brings up lo and the interface, assigns the host's addresses and, when gw is
+// set, default routes through it. IPv6 addresses skip duplicate address detection so they are
+// usable at once.
+func configureHost(h Host, ifname string, v4, v6 netip.Prefix, gw Host) error {
+	ns, err := openNS(h.NetNS)
+	if err != nil {
+		return err
+	}
+	defer ns.close()
+	if err := ns.up("lo"); err != nil {
+		return err
+	}
+	if err := ns.up(ifname); err != nil {
+		return err
+	}
+	link, err := ns.h.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("%s: find %s: %w", h.NetNS, ifname, err)
+	}
+	for _, a := range []struct {
+		ip, gw netip.Addr
+		net    netip.Prefix
+	}{{h.IPv4, gw.IPv4, v4}, {h.IPv6, gw.IPv6, v6}} {
+		if !a.ip.IsValid() {
+			continue
+		}
+		addr := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a.ip, a.net.Bits()))}
+		if a.ip.Is6() {
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := ns.h.AddrAdd(link, addr); err != nil {
+			return fmt.Errorf("%s: add %s to %s: %w", h.NetNS, addr.IPNet, ifname, err)
+		}
+		if a.gw.IsValid() {
+			route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(a.gw.AsSlice())}
+			if err := ns.h.RouteAdd(route); err != nil {
+				return fmt.Errorf("%s: default route via %s: %w", h.NetNS, a.gw, err)
+			}
+		}
+	}
+	return nil
+}
+
+// addStaticRoute adds the route seed 000 describes: the external subnet via the router, on eth0.
+func addStaticRoute(nsName string, dst netip.Prefix, via netip.Addr) error {
+	ns, err := openNS(nsName)
+	if err != nil {
+		return err
+	}
+	defer ns.close()
+	link, err := ns.h.LinkByName("eth0")
+	if err != nil {
+		return fmt.Errorf("%s: find eth0: %w", nsName, err)
+	}
+	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(dst), Gw: net.IP(via.AsSlice())}
+	if err := ns.h.RouteAdd(route); err != nil {
+		return fmt.Errorf("%s: route %s via %s: %w", nsName, dst, via, err)
+	}
+	return nil
+}
+
+// enableForwarding turns on IPv4 and IPv6 forwarding inside one lab namespace.
+func enableForwarding(nsName string) error {
+	return netns.Do(netns.Path(nsName), func() error {
+		for _, f := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+			if err := os.WriteFile(f, []byte("1"), 0o644); err != nil {
+				return fmt.Errorf("%s: set %s: %w", nsName, filepath.Base(f), err)
+			}
+		}
+		return nil
+	})
+}
+
+// nsHandle is a netlink socket opened inside one namespace.
+type nsHandle struct {
+	name string
+	h    *netlink.Handle
+}
+
+func openNS(name string) (*nsHandle, error) {
+	ns, err := vnetns.GetFromPath(netns.Path(name))
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace %s: %w", name, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in %s: %w", name, err)
+	}
+	return &nsHandle{name: name, h: h}, nil
+}
+
+func (n *nsHandle) close() { n.h.Close() }
+
+func (n *nsHandle) up(ifname string) error {
+	link, err := n.h.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("%s: find %s: %w", n.name, ifname, err)
+	}
+	if err := n.h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("%s: set %s up: %w", n.name, ifname, err)
+	}
+	return nil
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}

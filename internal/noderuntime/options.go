@@ -1,0 +1,92 @@
+// Package noderuntime is the lab's kubelet: it registers its Node, keeps the Node's status and
+// Lease fresh under the node's own credentials, and handles the pods bound to it.
+package noderuntime
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Options configure one node runtime. Flag names are the kubelet's and K3s's.
+type Options struct {
+	NodeName      string
+	NodeIPs       []netip.Addr
+	Kubeconfig    string
+	ClusterDNS    string
+	ClusterDomain string
+	LeaseDuration time.Duration
+	StatusPeriod  time.Duration
+	nodeIPText    string
+}
+
+// Defaults match the kubelet's: a 40 s lease renewed every 10 s.
+func Defaults() Options {
+	return Options{ClusterDomain: "cluster.local", LeaseDuration: 40 * time.Second, StatusPeriod: time.Minute}
+}
+
+// AddFlags binds the options to fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of the Node object (default: this machine's host name)")
+	fs.StringVar(&o.nodeIPText, "node-ip", o.nodeIPText, "InternalIP(s) of the node, one per family, comma-separated in the cluster's family order")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig with this node's credentials (user system:node:<name>)")
+	fs.StringVar(&o.ClusterDNS, "cluster-dns", o.ClusterDNS, "address of the cluster DNS service, given to pods")
+	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain, given to pods")
+	fs.DurationVar(&o.LeaseDuration, "node-lease-duration", o.LeaseDuration, "how long the node's Lease is valid; it is renewed every quarter of it")
+	fs.DurationVar(&o.StatusPeriod, "node-status-report-frequency", o.StatusPeriod, "how often the Node status is rewritten even when nothing changed")
+}
+
+// Complete fills the node name from the host name and parses --node-ip.
+func (o *Options) Complete(hostname func() (string, error)) error {
+	var errs []error
+	if o.NodeName == "" {
+		h, err := hostname()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--node-name not given and the host name is unreadable (%w): pass --node-name", err))
+		}
+		o.NodeName = strings.ToLower(h)
+	}
+	for _, f := range strings.Split(o.nodeIPText, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--node-ip %q is not an IP address", f))
+			continue
+		}
+		o.NodeIPs = append(o.NodeIPs, a)
+	}
+	return errors.Join(errs...)
+}
+
+// Validate refuses a node name that cannot name a Node or that every machine shares (seed 002:
+// K3s nodes called "localhost" collide), and incoherent addresses.
+func (o *Options) Validate() error {
+	var errs []error
+	if msgs := validation.IsDNS1123Subdomain(o.NodeName); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("node name %q is not a valid Node name (%s): pass --node-name", o.NodeName, strings.Join(msgs, "; ")))
+	} else if o.NodeName == "localhost" || strings.HasPrefix(o.NodeName, "localhost.") {
+		errs = append(errs, fmt.Errorf("node name %q is the same on every machine: pass --node-name with a name unique in the cluster", o.NodeName))
+	}
+	if len(o.NodeIPs) == 0 || len(o.NodeIPs) > 2 {
+		errs = append(errs, errors.New("--node-ip: give one address, or one IPv4 and one IPv6 address for dual-stack"))
+	} else if len(o.NodeIPs) == 2 && o.NodeIPs[0].Is4() == o.NodeIPs[1].Is4() {
+		errs = append(errs, fmt.Errorf("--node-ip %s,%s: dual-stack needs one IPv4 and one IPv6 address", o.NodeIPs[0], o.NodeIPs[1]))
+	}
+	if o.Kubeconfig == "" {
+		errs = append(errs, errors.New("--kubeconfig: give the kubeconfig with this node's credentials"))
+	} else if _, err := os.Stat(o.Kubeconfig); err != nil {
+		errs = append(errs, fmt.Errorf("--kubeconfig: %w", err))
+	}
+	if o.LeaseDuration < 4*time.Second {
+		errs = append(errs, fmt.Errorf("--node-lease-duration %s: use at least 4s", o.LeaseDuration))
+	}
+	return errors.Join(errs...)
+}
