@@ -84,7 +84,7 @@ func measure(weft, dataDir string, nodes int, settle time.Duration) (result, err
 		}
 	}()
 	start := time.Now()
-	out, err := exec.Command(weft, append(append([]string{"lab", "up", "--nodes", strconv.Itoa(nodes), "--https-listen-port", "16500"}, labArgs...))...).CombinedOutput()
+	out, err := exec.Command(weft, append([]string{"lab", "up", "--nodes", strconv.Itoa(nodes), "--https-listen-port", "16500"}, labArgs...)...).CombinedOutput()
 	up := time.Since(start)
 	if err != nil {
 		close(stop)

@@ -16,12 +16,15 @@ const (
 	APIServerPort = 6443
 	// FrontProxyClient is the name the API server uses when it proxies to aggregated APIs.
 	FrontProxyClient = "front-proxy-client"
-	etcdClientURL = "http://127.0.0.1:2379"
-	etcdPeerURL   = "http://127.0.0.1:2380"
+	etcdClientURL    = "http://127.0.0.1:2379"
+	etcdPeerURL      = "http://127.0.0.1:2380"
 )
 
 // Config is what the control plane needs to know about the cluster.
 type Config struct {
+	// ClusterName names the cluster, user and context in the kubeconfigs, so that kubeconfigs of
+	// labs side by side merge without clashing.
+	ClusterName string
 	// Dir holds pki/, etcd/ and the kubeconfigs.
 	Dir string
 	// AdvertiseAddress is the API server's address on the lab LAN (the family of the first service range).
@@ -35,7 +38,9 @@ type Config struct {
 	ClusterDomain      string
 }
 
-func (c Config) path(parts ...string) string { return filepath.Join(append([]string{c.Dir}, parts...)...) }
+func (c Config) path(parts ...string) string {
+	return filepath.Join(append([]string{c.Dir}, parts...)...)
+}
 
 // EtcdArgs runs a single-member etcd on the control plane's loopback. Its data is disposable with
 // the lab, so fsync is skipped: it makes start-up and writes several times faster on a small disk.

@@ -78,7 +78,7 @@ func WriteCredentials(c Config, ep Endpoints, nodes []string, adminMode os.FileM
 		if err != nil {
 			return err
 		}
-		if err := pki.WriteKubeconfig(k.path, pki.Kubeconfig("weft-lab", k.server, ca.CertPEM, client), k.mode); err != nil {
+		if err := pki.WriteKubeconfig(k.path, pki.Kubeconfig(c.ClusterName, k.server, ca.CertPEM, client), k.mode); err != nil {
 			return err
 		}
 	}

@@ -11,11 +11,11 @@ import (
 	_ "k8s.io/component-base/logs/json/register"          // JSON log format, as upstream binaries offer
 	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go metrics, as upstream binaries register
 	_ "k8s.io/component-base/metrics/prometheus/version"  // the version metric
+	kubectl "k8s.io/kubectl/pkg/cmd"
+	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
-	kubectl "k8s.io/kubectl/pkg/cmd"
-	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // kubectl's auth plugins
 

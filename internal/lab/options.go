@@ -15,22 +15,22 @@ import (
 
 // Options is everything a user can say about a lab. Flag names follow K3s where K3s has one.
 type Options struct {
-	Name                string
-	Nodes               int
-	ClusterCIDRs        []netip.Prefix
-	ServiceCIDRs        []netip.Prefix
-	ClusterDNS          netip.Addr
-	ClusterDomain       string
-	NodeCIDRMaskSizeV4  int
-	NodeCIDRMaskSizeV6  int
-	ExternalSubnet      bool
-	APIPort             int
-	DataDir             string
-	KubeconfigMode      os.FileMode
-	clusterCIDRText     string
-	serviceCIDRText     string
-	clusterDNSText      string
-	kubeconfigModeText  string
+	Name               string
+	Nodes              int
+	ClusterCIDRs       []netip.Prefix
+	ServiceCIDRs       []netip.Prefix
+	ClusterDNS         netip.Addr
+	ClusterDomain      string
+	NodeCIDRMaskSizeV4 int
+	NodeCIDRMaskSizeV6 int
+	ExternalSubnet     bool
+	APIPort            int
+	DataDir            string
+	KubeconfigMode     os.FileMode
+	clusterCIDRText    string
+	serviceCIDRText    string
+	clusterDNSText     string
+	kubeconfigModeText string
 }
 
 // Defaults are K3s's defaults, so a K3s user finds the addresses they know.

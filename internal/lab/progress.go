@@ -25,9 +25,11 @@ func (p *progressWriter) line(s string) {
 	}
 }
 
-func (p *progressWriter) step(format string, args ...any) { p.line(progressStep + fmt.Sprintf(format, args...)) }
-func (p *progressWriter) ready()                          { p.line(progressReady) }
-func (p *progressWriter) fail(err error)                  { p.line(progressError + err.Error()) }
+func (p *progressWriter) step(format string, args ...any) {
+	p.line(progressStep + fmt.Sprintf(format, args...))
+}
+func (p *progressWriter) ready()         { p.line(progressReady) }
+func (p *progressWriter) fail(err error) { p.line(progressError + err.Error()) }
 
 // readProgress calls onStep for each step and returns when the supervisor reports ready (nil),
 // reports an error, or closes the pipe without either.

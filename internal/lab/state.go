@@ -89,7 +89,8 @@ func supervisorRunning(stateDir string) (int, bool) {
 	if !containsSeq(args, "lab", "supervise") || !containsSeq(args, "--state-dir", stateDir) {
 		return 0, false
 	}
-	if err := syscall.Kill(pid, 0); err != nil {
+	// EPERM means alive but not ours to signal: `weft lab status` runs without sudo.
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
 		return 0, false
 	}
 	return pid, true

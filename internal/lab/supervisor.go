@@ -208,6 +208,7 @@ func controlPlaneConfig(p Plan) controlplane.Config {
 		}
 	}
 	return controlplane.Config{
+		ClusterName:        "weft-" + p.Name,
 		Dir:                filepath.Join(p.StateDir, controlDir),
 		AdvertiseAddress:   p.APIServerAddress(),
 		ServingIPs:         serving,

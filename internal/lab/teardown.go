@@ -24,7 +24,7 @@ func Down(dataDir, name string, log *slog.Logger) (bool, error) {
 	found := false
 	if pid, ok := supervisorRunning(stateDir); ok {
 		found = true
-		log.Info("stopping the lab supervisor", "pid", pid)
+		log.Debug("stopping the lab supervisor", "pid", pid)
 		stopProcess(pid, 45*time.Second)
 	}
 	if _, err := os.Stat(stateDir); err == nil {

@@ -223,7 +223,9 @@ func checkServiceCIDRs(t *testing.T, l *lab, sc scenario) {
 	l.kubectl("apply", "-f", path)
 	eventually(t, 30*time.Second, "ServiceCIDR newcidr1 Ready", func() error {
 		var one struct {
-			Status struct{ Conditions []struct{ Type, Status string } }
+			Status struct {
+				Conditions []struct{ Type, Status string }
+			}
 		}
 		l.kubectlJSON(&one, "get", "servicecidr", "newcidr1")
 		for _, c := range one.Status.Conditions {
