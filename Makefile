@@ -1,5 +1,7 @@
 # weft: `sudo make lab` builds weft and brings up a lab; `sudo make test` runs every test.
 SHELL := /bin/bash
+# sudo resets PATH; Go's standard install location keeps `sudo make ...` working.
+export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 PREFIX ?= /usr/local
 BIN := bin/weft

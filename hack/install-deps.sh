@@ -18,4 +18,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
-command -v go >/dev/null || { echo "install-deps: Go 1.26 is needed (https://go.dev/dl/)" >&2; exit 1; }
+command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || { echo "install-deps: Go 1.26 is needed (https://go.dev/dl/)" >&2; exit 1; }
