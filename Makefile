@@ -1,8 +1,7 @@
 # weft: `sudo make lab` builds weft and brings up a lab; `sudo make test` runs every test.
 SHELL := /bin/bash
 # sudo resets PATH; Go's standard install location keeps `sudo make ...` working.
-export PATH := $(PATH):/usr/local/go/bin
-GO ?= go
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PREFIX ?= /usr/local
 BIN := bin/weft
 
