@@ -19,3 +19,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || { echo "install-deps: Go 1.26 is needed (https://go.dev/dl/)" >&2; exit 1; }
+
+# cnitool drives weft-cni in test/cni exactly as a user would; it is a Go program, not a package.
+root=$(cd "$(dirname "$0")/.." && pwd)
+go=$(command -v go || echo /usr/local/go/bin/go)
+if [ ! -x "$root/.tools/bin/cnitool" ]; then
+  GOBIN="$root/.tools/bin" "$go" install github.com/containernetworking/cni/cnitool@v1.3.0
+fi
