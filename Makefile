@@ -4,6 +4,8 @@ SHELL := /bin/bash
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 PREFIX ?= /usr/local
 BIN := bin/weft
+CNI_BIN := bin/weft-cni
+SHIM_BIN := bin/weft-shim
 
 K8S_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
 K8S_MINOR := $(word 2,$(subst ., ,$(K8S_VERSION)))
@@ -24,10 +26,18 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e /test/e2e -e /internal/embedde
 
 all: build
 
-build: $(BIN)
+build: $(BIN) $(CNI_BIN) $(SHIM_BIN)
 
 $(BIN): FORCE
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/weft
+
+# The CNI plugin and the container shim are small binaries of their own, quick to exec;
+# the node runtime finds them next to weft.
+$(CNI_BIN): FORCE
+	$(GO) build -ldflags "-s -w" -o $@ ./cmd/weft-cni
+
+$(SHIM_BIN): FORCE
+	$(GO) build -ldflags "-s -w" -o $@ ./cmd/weft-shim
 
 FORCE:
 
@@ -36,6 +46,8 @@ deps:
 
 install: build
 	install -m 0755 $(BIN) $(PREFIX)/bin/weft
+	install -m 0755 $(CNI_BIN) $(PREFIX)/bin/weft-cni
+	install -m 0755 $(SHIM_BIN) $(PREFIX)/bin/weft-shim
 
 # The first README command: everything from a fresh clone to a running three-node lab.
 lab: deps install
@@ -53,6 +65,7 @@ e2e: build
 
 bench: build
 	$(GO) run ./bench/labup --weft $(CURDIR)/$(BIN)
+	$(GO) run ./bench/pods --weft $(CURDIR)/$(BIN) --pods 50 --nodes 3
 
 clean:
 	rm -rf bin

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weftnet/weft/internal/httpserver"
 	"github.com/weftnet/weft/internal/lab"
 	"github.com/weftnet/weft/internal/netns"
 	"github.com/weftnet/weft/internal/noderuntime"
@@ -19,19 +20,23 @@ import (
 // newInternalCommand holds the helpers the lab re-executes; users do not run them.
 func newInternalCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "internal", Hidden: true}
-	cmd.AddCommand(newNSExec(), newExternalHost())
+	cmd.AddCommand(newNSExec(), newExternalHost(), newHTTPServer())
 	return cmd
 }
 
 // newNSExec enters a lab namespace and execs the rest of the command line there.
 func newNSExec() *cobra.Command {
 	var path, nodeRoot, hostname string
+	var joinNode bool
 	cmd := &cobra.Command{
-		Use:  "nsexec --netns PATH [--node-root DIR --hostname NAME] -- PROGRAM [ARGS...]",
+		Use:  "nsexec --netns PATH [--node-root DIR --hostname NAME | --join-node] -- PROGRAM [ARGS...]",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var prepare func() error
-			if nodeRoot != "" {
+			switch {
+			case joinNode:
+				prepare = lab.JoinNode
+			case nodeRoot != "":
 				prepare = func() error { return lab.PrepareNode(nodeRoot, hostname) }
 			}
 			return netns.Exec(path, prepare, args)
@@ -39,22 +44,38 @@ func newNSExec() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&path, "netns", "", "network namespace file")
 	cmd.Flags().StringVar(&nodeRoot, "node-root", "", "node directory: gives the program a lab node's own mount and UTS namespaces")
+	cmd.Flags().BoolVar(&joinNode, "join-node", false, "enter a running node's mount and UTS namespaces, inherited as fds 3 and 4")
 	cmd.Flags().StringVar(&hostname, "hostname", "", "host name of the node")
 	return cmd
 }
 
 func newExternalHost() *cobra.Command {
-	var listen string
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:  "external-host",
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			return lab.ServeExternalHost(ctx, listen)
+			return lab.ServeExternalHost(ctx)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", ":80", "address to serve HTTP on")
+}
+
+// newHTTPServer is what web images (nginx, httpd ...) run in the lab.
+func newHTTPServer() *cobra.Command {
+	var name string
+	var ports []int
+	cmd := &cobra.Command{
+		Use:  "http-server --name POD --ports 80,8080",
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return httpserver.Serve(ctx, name, ports)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "name to answer with (the pod's)")
+	cmd.Flags().IntSliceVar(&ports, "ports", []int{80}, "ports to serve on, every address of both families")
 	return cmd
 }
 

@@ -146,6 +146,14 @@ func (c Config) SchedulerArgs() []string {
 // AdminKubeconfig is the path of the cluster-admin kubeconfig for users on the host.
 func (c Config) AdminKubeconfig() string { return c.path("admin.kubeconfig") }
 
+// NodeServingCert is where a node's kubelet API certificate and key are.
+func (c Config) NodeServingCert(node string) (cert, key string) {
+	return c.path("nodes", node, "kubelet.crt"), c.path("nodes", node, "kubelet.key")
+}
+
+// CACert is the cluster CA's certificate.
+func (c Config) CACert() string { return c.path("pki", "ca.crt") }
+
 // NodeKubeconfig is the path of the kubeconfig a node runs under.
 func (c Config) NodeKubeconfig(node string) string {
 	return c.path("nodes", node, "kubelet.kubeconfig")

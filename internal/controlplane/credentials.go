@@ -20,9 +20,20 @@ type Endpoints struct {
 	LAN          string // from the nodes
 }
 
+// Node is what a node's credentials name: its identity and the addresses its kubelet API serves on.
+type Node struct {
+	Name string
+	IPs  []netip.Addr
+}
+
+// KubeletAPIClient is the common name the API server presents to kubelets; nodes serve logs and
+// exec to it alone.
+const KubeletAPIClient = "kube-apiserver-kubelet-client"
+
 // WriteCredentials creates the CA, the API server's serving certificate, the service-account key
-// pair and a kubeconfig for the admin, the controller-manager, the scheduler and every node.
-func WriteCredentials(c Config, ep Endpoints, nodes []string, adminMode os.FileMode) error {
+// pair, a kubeconfig for the admin, the controller-manager, the scheduler and every node, and
+// every node's kubelet serving certificate.
+func WriteCredentials(c Config, ep Endpoints, nodes []Node, adminMode os.FileMode) error {
 	ca, err := pki.NewCA("weft-lab-ca", 10*certLifetime)
 	if err != nil {
 		return err
@@ -43,7 +54,7 @@ func WriteCredentials(c Config, ep Endpoints, nodes []string, adminMode os.FileM
 	if err := serving.WriteFiles(c.path("pki", "apiserver.crt"), c.path("pki", "apiserver.key")); err != nil {
 		return err
 	}
-	kubeletClient, err := issueClient(ca, "kube-apiserver-kubelet-client")
+	kubeletClient, err := issueClient(ca, KubeletAPIClient)
 	if err != nil {
 		return err
 	}
@@ -71,7 +82,10 @@ func WriteCredentials(c Config, ep Endpoints, nodes []string, adminMode os.FileM
 			path, server, user string
 			groups             []string
 			mode               os.FileMode
-		}{c.NodeKubeconfig(n), ep.LAN, "system:node:" + n, []string{"system:nodes"}, 0o600})
+		}{c.NodeKubeconfig(n.Name), ep.LAN, "system:node:" + n.Name, []string{"system:nodes"}, 0o600})
+		if err := writeKubeletServing(c, ca, n); err != nil {
+			return err
+		}
 	}
 	for _, k := range kubeconfigs {
 		client, err := issueClient(ca, k.user, k.groups...)
@@ -83,6 +97,19 @@ func WriteCredentials(c Config, ep Endpoints, nodes []string, adminMode os.FileM
 		}
 	}
 	return nil
+}
+
+func writeKubeletServing(c Config, ca *pki.CA, n Node) error {
+	ips := make([]net.IP, len(n.IPs))
+	for i, a := range n.IPs {
+		ips[i] = net.IP(a.AsSlice())
+	}
+	kp, err := ca.Issue(pki.Leaf{CommonName: "system:node:" + n.Name, Organization: []string{"system:nodes"}, DNSNames: []string{n.Name}, IPs: ips, Server: true, ValidFor: certLifetime})
+	if err != nil {
+		return fmt.Errorf("kubelet serving certificate for %s: %w", n.Name, err)
+	}
+	cert, key := c.NodeServingCert(n.Name)
+	return kp.WriteFiles(cert, key)
 }
 
 func issueClient(ca *pki.CA, user string, groups ...string) (pki.KeyPair, error) {

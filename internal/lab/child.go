@@ -21,6 +21,10 @@ type child struct {
 	logPath  string
 	stopWait time.Duration
 
+	// nodeNS holds a node's mount and UTS namespaces open after its first start, so that a
+	// restarted node runtime re-enters the same world: its pods' namespaces, mounts and files.
+	nodeNS []*os.File
+
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	restarts int
@@ -32,7 +36,10 @@ type child struct {
 // component, so the component starts with every thread in the right namespace.
 func (c *child) command(self, stateDir string) *exec.Cmd {
 	argv := []string{"internal", "nsexec", "--netns", netns.Path(c.netns)}
-	if c.node != nil {
+	switch {
+	case c.node != nil && c.nodeNS != nil:
+		argv = append(argv, "--join-node") // fds 3 and 4, see start
+	case c.node != nil:
 		argv = append(argv, "--node-root", filepath.Join(stateDir, nodesDir, c.node.Name), "--hostname", c.node.Name)
 	}
 	argv = append(argv, "--", self)
@@ -54,8 +61,12 @@ func (c *child) start(self, stateDir string) error {
 	fmt.Fprintf(logf, "=== weft: starting %s at %s\n", c.name, time.Now().Format(time.RFC3339))
 	cmd := c.command(self, stateDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = c.nodeNS
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", c.name, err)
+	}
+	if c.node != nil && c.nodeNS == nil {
+		c.nodeNS = holdNodeNamespaces(cmd.Process.Pid)
 	}
 	exited := make(chan struct{})
 	c.mu.Lock()
@@ -123,6 +134,27 @@ func (c *child) stop() {
 		_ = cmd.Process.Kill()
 		<-exited
 	}
+}
+
+// holdNodeNamespaces opens a new node's mount and UTS namespaces once its process has made
+// them (it unshares them just before exec). Without them, a restart builds a fresh node.
+func holdNodeNamespaces(pid int) []*os.File {
+	own, err := netns.Inode("/proc/self/ns/mnt")
+	if err != nil {
+		return nil
+	}
+	for i := 0; i < 200; i++ {
+		if ino, err := netns.Inode(fmt.Sprintf("/proc/%d/ns/mnt", pid)); err == nil && ino != own {
+			mnt, err1 := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+			uts, err2 := os.Open(fmt.Sprintf("/proc/%d/ns/uts", pid))
+			if err1 == nil && err2 == nil {
+				return []*os.File{mnt, uts}
+			}
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 func (c *child) started() bool {

@@ -11,10 +11,10 @@ import (
 )
 
 // overlaidDirs are the host directories a node sees through an overlay of its own: it reads the
-// host's files and writes its own (/etc/cni, /var/lib/cni, /opt/cni ...) without touching the host.
+// host's files and writes its own (/etc/cni, /var/lib/cni, /var/log/pods ...) without touching the host.
 // /var/lib comes last: the upper layers live under it, and an overlay cannot take its upper
 // layer from another overlay.
-var overlaidDirs = []string{"/etc", "/opt", "/var/lib"}
+var overlaidDirs = []string{"/etc", "/opt", "/var/log", "/var/lib"}
 
 // PrepareNode turns the calling thread into a lab node's world: its own mount and UTS namespaces,
 // host name, /sys for its network namespace, overlays for the directories in overlaidDirs with
@@ -56,6 +56,23 @@ func PrepareNode(root, hostname string) error {
 		return fmt.Errorf("mount the node's /run/netns: %w", err)
 	}
 	return nil
+}
+
+// JoinNode enters the mount and UTS namespaces of a node that already runs, passed as fds 3 and 4.
+func JoinNode() error {
+	// A thread sharing its filesystem context with others may not change mount namespace.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare filesystem context: %w", err)
+	}
+	if err := unix.Setns(3, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("enter the node's mount namespace: %w", err)
+	}
+	if err := unix.Setns(4, unix.CLONE_NEWUTS); err != nil {
+		return fmt.Errorf("enter the node's UTS namespace: %w", err)
+	}
+	unix.Close(3)
+	unix.Close(4)
+	return os.Chdir("/")
 }
 
 func overlay(root, dir string) error {

@@ -85,11 +85,11 @@ func (s *supervisor) build(ctx context.Context) error {
 
 	s.progress.step("generating the cluster CA, certificates and kubeconfigs")
 	cp := controlPlaneConfig(p)
-	var nodeNames []string
+	var nodes []controlplane.Node
 	for _, n := range p.Nodes {
-		nodeNames = append(nodeNames, n.Name)
+		nodes = append(nodes, controlplane.Node{Name: n.Name, IPs: n.InternalIPs})
 	}
-	if err := controlplane.WriteCredentials(cp, endpoints(p), nodeNames, os.FileMode(p.KubeconfigMode)); err != nil {
+	if err := controlplane.WriteCredentials(cp, endpoints(p), nodes, os.FileMode(p.KubeconfigMode)); err != nil {
 		return err
 	}
 
@@ -101,6 +101,7 @@ func (s *supervisor) build(ctx context.Context) error {
 	s.add(&child{name: "kube-apiserver", netns: cpNS, args: append([]string{"kube-apiserver"}, cp.APIServerArgs()...)})
 	for i := range p.Nodes {
 		n := &p.Nodes[i]
+		cert, key := cp.NodeServingCert(n.Name)
 		s.add(&child{name: n.Name, netns: n.NetNS, node: n, args: []string{
 			"node",
 			"--node-name=" + n.Name,
@@ -108,10 +109,15 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--kubeconfig=" + cp.NodeKubeconfig(n.Name),
 			"--cluster-dns=" + p.ClusterDNS.String(),
 			"--cluster-domain=" + p.ClusterDomain,
+			"--run-agent",
+			"--tls-cert-file=" + cert,
+			"--tls-private-key-file=" + key,
+			"--client-ca-file=" + cp.CACert(),
+			"--kubelet-api-allowed-users=" + controlplane.KubeletAPIClient,
 		}})
 	}
 	if p.External != nil {
-		s.add(&child{name: "external-host", netns: p.External.NetNS, args: []string{"internal", "external-host", "--listen=:80"}})
+		s.add(&child{name: "external-host", netns: p.External.NetNS, args: []string{"internal", "external-host"}})
 	}
 	if err := s.startPending(); err != nil {
 		return err

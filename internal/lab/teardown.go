@@ -113,13 +113,20 @@ func killProcessesIn(inodes map[uint64]bool, log *slog.Logger) error {
 	}
 }
 
+// processesIn lists the processes inside the given network namespaces and all their
+// descendants: pods' containers live in namespaces of their own that no name records, but they
+// descend from the node that runs them.
 func processesIn(inodes map[uint64]bool) []int {
 	entries, _ := os.ReadDir("/proc")
-	var pids []int
+	children := map[int][]int{}
+	var roots []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
 			continue
+		}
+		if ppid := parentPID(pid); ppid > 0 {
+			children[ppid] = append(children[ppid], pid)
 		}
 		link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
 		if err != nil {
@@ -127,10 +134,41 @@ func processesIn(inodes map[uint64]bool) []int {
 		}
 		ino, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "net:["), "]"), 10, 64)
 		if err == nil && inodes[ino] {
-			pids = append(pids, pid)
+			roots = append(roots, pid)
 		}
 	}
+	seen := map[int]bool{}
+	var pids []int
+	for len(roots) > 0 {
+		pid := roots[0]
+		roots = roots[1:]
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		pids = append(pids, pid)
+		roots = append(roots, children[pid]...)
+	}
 	return pids
+}
+
+// parentPID reads a process's parent from /proc/PID/stat (the field after the parenthesized name).
+func parentPID(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
 }
 
 // stopProcess sends SIGTERM and waits; after the grace period it sends SIGKILL.

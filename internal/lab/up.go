@@ -117,6 +117,7 @@ func startSupervisor(stateDir string, progress, listener *os.File) (*exec.Cmd, e
 	cmd := exec.Command(self, "lab", "supervise", "--state-dir", stateDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{progress, listener} // fd 3 and fd 4
+	cmd.Dir = "/"                                   // a daemon: no hold on the user's directory
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the lab supervisor: %w", err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/weftnet/weft/internal/kubeletapi"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -23,12 +25,24 @@ type Options struct {
 	ClusterDomain string
 	LeaseDuration time.Duration
 	StatusPeriod  time.Duration
-	nodeIPText    string
+	// RootDir holds pod state (files, container records); LogDir the containers' logs.
+	RootDir    string
+	LogDir     string
+	CNIConfDir string
+	// RunAgent starts `weft agent` beside the runtime (the lab's stand-in for the DaemonSet).
+	RunAgent bool
+	// KubeletAPI serves logs and exec to the API server.
+	KubeletAPI kubeletapi.Config
+	nodeIPText string
 }
 
 // Defaults match the kubelet's: a 40 s lease renewed every 10 s.
 func Defaults() Options {
-	return Options{ClusterDomain: "cluster.local", LeaseDuration: 40 * time.Second, StatusPeriod: time.Minute}
+	return Options{
+		ClusterDomain: "cluster.local", LeaseDuration: 40 * time.Second, StatusPeriod: time.Minute,
+		RootDir: "/var/lib/weft-node", LogDir: "/var/log/pods", CNIConfDir: "/etc/cni/net.d",
+		KubeletAPI: kubeletapi.Defaults(),
+	}
 }
 
 // AddFlags binds the options to fs.
@@ -39,6 +53,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ClusterDNS, "cluster-dns", o.ClusterDNS, "address of the cluster DNS service, given to pods")
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain, given to pods")
 	fs.DurationVar(&o.LeaseDuration, "node-lease-duration", o.LeaseDuration, "how long the node's Lease is valid; it is renewed every quarter of it")
+	fs.StringVar(&o.RootDir, "root-dir", o.RootDir, "directory for pod state")
+	fs.StringVar(&o.LogDir, "pod-log-dir", o.LogDir, "directory for container logs, in the kubelet's layout")
+	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory of CNI configurations")
+	fs.BoolVar(&o.RunAgent, "run-agent", o.RunAgent, "also run weft agent on this node, restarting it when it exits")
+	o.KubeletAPI.AddFlags(fs)
 	fs.DurationVar(&o.StatusPeriod, "node-status-report-frequency", o.StatusPeriod, "how often the Node status is rewritten even when nothing changed")
 }
 

@@ -4,24 +4,40 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// Runtime is one node's runtime.
+// Runtime is one node's runtime: the lab's kubelet.
 type Runtime struct {
-	opts   Options
-	client kubernetes.Interface
-	log    *slog.Logger
+	opts     Options
+	client   kubernetes.Interface
+	log      *slog.Logger
+	self     string
+	shimBin  string
+	network  *network
+	prober   prober
+	events   *eventRecorder
+	services listersv1.ServiceLister
+	host     hostFacts
+
+	mu      sync.Mutex
+	workers map[types.UID]*podWorker
 }
 
 // New connects to the API server with the node's own credentials.
@@ -31,16 +47,36 @@ func New(opts Options, log *slog.Logger) (*Runtime, error) {
 		return nil, fmt.Errorf("--kubeconfig %s: %w", opts.Kubeconfig, err)
 	}
 	cfg.UserAgent = "weft-node/" + opts.NodeName
+	cfg.QPS, cfg.Burst = 50, 100
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("API client: %w", err)
 	}
-	return &Runtime{opts: opts, client: client, log: log}, nil
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	// weft-shim and weft-cni are installed beside weft.
+	shimBin := filepath.Join(filepath.Dir(self), "weft-shim")
+	if _, err := os.Stat(shimBin); err != nil {
+		return nil, fmt.Errorf("%s is missing: the node runtime starts containers through it; build it with `make build` (or install it beside weft)", shimBin)
+	}
+	return &Runtime{
+		opts: opts, client: client, log: log, self: self, shimBin: shimBin,
+		network: newNetwork(opts.CNIConfDir, cniBinDirs()),
+		prober: prober{exec: func(ctx context.Context, argv []string) *exec.Cmd {
+			return exec.CommandContext(ctx, argv[0], argv[1:]...)
+		}},
+		events:  &eventRecorder{client: client, node: opts.NodeName, log: log, seen: map[string]bool{}},
+		host:    readHostFacts(),
+		workers: map[types.UID]*podWorker{},
+	}, nil
 }
 
-// Run registers the node, then keeps its Lease and status fresh and watches its pods until ctx ends.
+// Run registers the node, then keeps its Lease and status fresh, serves the kubelet API and
+// runs the pods bound to it until ctx ends. Pods keep running when it ends: their shims own them.
 func (r *Runtime) Run(ctx context.Context) error {
-	reg := &registrar{client: r.client, opts: r.opts, log: r.log, host: readHostFacts()}
+	reg := &registrar{client: r.client, opts: r.opts, log: r.log, host: r.host}
 	// The API server may still be starting: retry registration until it answers.
 	err := wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		if err := reg.register(ctx); err != nil {
@@ -64,27 +100,131 @@ func (r *Runtime) Run(ctx context.Context) error {
 			r.log.Error("node status", "err", err)
 		}
 	}, r.opts.StatusPeriod)
-
-	r.watchPods(ctx)
-	<-ctx.Done()
-	return nil
+	if err := r.serveKubeletAPI(ctx); err != nil {
+		return err
+	}
+	if r.opts.RunAgent {
+		go r.runAgent(ctx)
+	}
+	return r.runPods(ctx)
 }
 
-// watchPods watches only the pods bound to this node, as the Node authorizer requires.
-func (r *Runtime) watchPods(ctx context.Context) {
-	factory := informers.NewSharedInformerFactoryWithOptions(r.client, 10*time.Minute,
+// runPods watches the pods bound to this node (the Node authorizer allows no other) and the
+// services their environment needs, and gives each pod a worker.
+func (r *Runtime) runPods(ctx context.Context) error {
+	podFactory := informers.NewSharedInformerFactoryWithOptions(r.client, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", r.opts.NodeName).String()
 		}))
-	notifier := &podNotifier{client: r.client, node: r.opts.NodeName, log: r.log, told: map[types.UID]bool{}}
-	_, _ = factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { notifier.observe(ctx, obj.(*corev1.Pod)) },
-		UpdateFunc: func(_, obj any) { notifier.observe(ctx, obj.(*corev1.Pod)) },
+	factory := informers.NewSharedInformerFactory(r.client, 10*time.Minute)
+	r.services = factory.Core().V1().Services().Lister()
+	pods := podFactory.Core().V1().Pods().Informer()
+	_, _ = pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { r.podChanged(ctx, obj.(*corev1.Pod)) },
+		UpdateFunc: func(_, obj any) { r.podChanged(ctx, obj.(*corev1.Pod)) },
 		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
 			if pod, ok := obj.(*corev1.Pod); ok {
-				notifier.forget(pod)
+				r.podGone(ctx, pod)
 			}
 		},
 	})
 	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	podFactory.Start(ctx.Done())
+	<-ctx.Done()
+	return nil
+}
+
+func (r *Runtime) podChanged(ctx context.Context, pod *corev1.Pod) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.workers[pod.UID]; ok {
+		w.notify(pod)
+		return
+	}
+	if pod.DeletionTimestamp == nil && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed) {
+		if _, err := os.Stat(filepath.Join(r.opts.RootDir, "pods", string(pod.UID))); err != nil {
+			return // finished before this runtime started, and released
+		}
+	}
+	w := newPodWorker(r, pod)
+	r.workers[pod.UID] = w
+	go func() {
+		w.run(ctx)
+		if ctx.Err() == nil {
+			r.mu.Lock()
+			delete(r.workers, pod.UID)
+			r.mu.Unlock()
+			r.events.forget(pod)
+		}
+	}()
+}
+
+// podGone handles a pod removed without a graceful deletion (kubectl delete --force).
+func (r *Runtime) podGone(ctx context.Context, pod *corev1.Pod) {
+	r.mu.Lock()
+	w, ok := r.workers[pod.UID]
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	gone := pod.DeepCopy()
+	if gone.DeletionTimestamp == nil {
+		now := metav1.Now()
+		zero := int64(0)
+		gone.DeletionTimestamp, gone.DeletionGracePeriodSeconds = &now, &zero
+	}
+	w.notify(gone)
+}
+
+// notify hands the worker the newest pod object, replacing one it has not read yet.
+func (w *podWorker) notify(pod *corev1.Pod) {
+	for {
+		select {
+		case w.updates <- pod:
+			return
+		default:
+			select {
+			case <-w.updates:
+			default:
+			}
+		}
+	}
+}
+
+func (r *Runtime) worker(namespace, name string) (*podWorker, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.workers {
+		if w.pod.Namespace == namespace && w.pod.Name == name {
+			return w, nil
+		}
+	}
+	return nil, fmt.Errorf("pod %s/%s is not on node %s", namespace, name, r.opts.NodeName)
+}
+
+func (r *Runtime) nodeIPStrings() []string {
+	s := make([]string, len(r.opts.NodeIPs))
+	for i, ip := range r.opts.NodeIPs {
+		s[i] = ip.String()
+	}
+	return s
+}
+
+func (r *Runtime) clusterDNS() []string {
+	if r.opts.ClusterDNS == "" {
+		return nil
+	}
+	return []string{r.opts.ClusterDNS}
+}
+
+func (r *Runtime) servicesFor(namespace string) []*corev1.Service {
+	if r.services == nil {
+		return nil
+	}
+	svcs, _ := r.services.List(labels.Everything())
+	return svcs
 }

@@ -1,0 +1,82 @@
+// Command pods measures the time from `kubectl apply` of N pods to all of them Running, in a
+// lab it brings up and removes again.
+//
+//	sudo go run ./bench/pods --weft bin/weft --pods 50 --nodes 3
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+)
+
+func main() {
+	weft := flag.String("weft", "bin/weft", "weft binary")
+	pods := flag.Int("pods", 50, "number of pods")
+	nodes := flag.Int("nodes", 3, "lab nodes")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fail(fmt.Errorf("needs root (sudo), like weft lab up"))
+	}
+	dataDir, err := os.MkdirTemp("", "weft-bench-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dataDir)
+	labArgs := []string{"--name", "benchpods", "--data-dir", dataDir}
+	env := append(os.Environ(), "WEFT_LAB=benchpods", "WEFT_DATA_DIR="+dataDir, "KUBECONFIG=")
+	run := func(args ...string) []byte {
+		cmd := exec.Command(*weft, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			fail(fmt.Errorf("weft %v: %w\n%s", args, err, out))
+		}
+		return out
+	}
+	defer exec.Command(*weft, append([]string{"lab", "down"}, labArgs...)...).Run()
+	run(append([]string{"lab", "up", "--nodes", strconv.Itoa(*nodes), "--https-listen-port", "16501"}, labArgs...)...)
+
+	var manifest bytes.Buffer
+	for i := 0; i < *pods; i++ {
+		fmt.Fprintf(&manifest, "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: bench-%d\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: busybox\n    command: [\"sleep\", \"86400\"]\n", i)
+	}
+	path := dataDir + "/pods.yaml"
+	if err := os.WriteFile(path, manifest.Bytes(), 0o644); err != nil {
+		fail(err)
+	}
+	start := time.Now()
+	run("kubectl", "apply", "-f", path)
+	for {
+		var list struct {
+			Items []struct{ Status struct{ Phase string } }
+		}
+		if err := json.Unmarshal(run("kubectl", "get", "pods", "-o", "json"), &list); err != nil {
+			fail(err)
+		}
+		running := 0
+		for _, p := range list.Items {
+			if p.Status.Phase == "Running" {
+				running++
+			}
+		}
+		if running == *pods {
+			break
+		}
+		if time.Since(start) > 5*time.Minute {
+			fail(fmt.Errorf("only %d of %d pods Running after 5 minutes", running, *pods))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	fmt.Printf("%d pods on %d nodes: apply to all Running in %s\n", *pods, *nodes, time.Since(start).Round(100*time.Millisecond))
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "pods:", err)
+	os.Exit(1)
+}

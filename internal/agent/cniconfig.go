@@ -1,0 +1,53 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// ConfListName is the file the agent owns in the CNI configuration directory. The "10-" prefix
+// puts it first in the lexical order container runtimes use to pick a network.
+const ConfListName = "10-weft.conflist"
+
+// cniConfList renders the node's CNI configuration for the weft-cni plugin.
+func cniConfList(podCIDRs []string, mtu int) ([]byte, error) {
+	conf := map[string]any{
+		"cniVersion": "1.1.0",
+		"name":       "weft",
+		"plugins": []map[string]any{{
+			"type":        "weft-cni",
+			"bridge":      "weft0",
+			"mtu":         mtu,
+			"hairpinMode": true,
+			"podCIDRs":    podCIDRs,
+			"dataDir":     "/var/lib/cni/weft",
+		}},
+	}
+	b, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// writeIfChanged writes atomically, and only when the content differs, so that a runtime reading
+// the directory never sees half a file and an unchanged resync touches nothing.
+func writeIfChanged(path string, data []byte) (bool, error) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return false, fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return false, fmt.Errorf("install %s: %w", path, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/weftnet/weft/internal/agent"
+)
+
+// newAgentCommand runs weft's per-node agent: in the lab the node runtime starts it; on a real
+// cluster it runs as a DaemonSet.
+func newAgentCommand() *cobra.Command {
+	o := agent.Defaults()
+	var kubeconfig string
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "run weft's per-node agent (in the lab each node runs one)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if o.NodeName == "" {
+				o.NodeName = os.Getenv("NODE_NAME")
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			if err != nil {
+				return fmt.Errorf("--kubeconfig: %w", err)
+			}
+			cfg.UserAgent = "weft-agent/" + o.NodeName
+			client, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			err = agent.New(o, client, logger()).Run(ctx)
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (empty: in-cluster configuration)")
+	return cmd
+}
