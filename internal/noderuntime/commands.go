@@ -20,15 +20,15 @@ func (r *Runtime) containerCommand(ctx context.Context, w *podWorker, c *contain
 	if err != nil {
 		return nil, nil, err
 	}
-	env, err := r.containerEnv(ctx, w, c)
+	env, err := r.containerEnv(ctx, w.pod, w.ips, c)
 	if err != nil {
 		return nil, nil, err
 	}
-	return append(r.enterPod(w, c), program...), env, nil
+	return append(r.enterPod(w.pod, w.dir, c), program...), env, nil
 }
 
 // execArgv is the argv that runs cmd inside a running container, for exec probes and kubectl exec.
-func (r *Runtime) execArgv(w *podWorker, c *container, cmd []string) ([]string, error) {
+func (r *Runtime) execArgv(pod *corev1.Pod, podDir string, c *container, cmd []string) ([]string, error) {
 	if len(cmd) == 0 {
 		return nil, fmt.Errorf("no command given")
 	}
@@ -47,35 +47,35 @@ func (r *Runtime) execArgv(w *podWorker, c *container, cmd []string) ([]string, 
 	} else {
 		return nil, err
 	}
-	return append(r.enterPod(w, c), program...), nil
+	return append(r.enterPod(pod, podDir, c), program...), nil
 }
 
 // enterPod is the weft-shim prefix that puts a program into the pod's namespaces.
-func (r *Runtime) enterPod(w *podWorker, c *container) []string {
+func (r *Runtime) enterPod(pod *corev1.Pod, podDir string, c *container) []string {
 	ns := "/proc/self/ns/net" // hostNetwork: stay in the node's namespace
-	if !w.pod.Spec.HostNetwork {
-		ns = netns.Path(netnsName(w.pod))
+	if !pod.Spec.HostNetwork {
+		ns = netns.Path(netnsName(pod))
 	}
-	hostname, _ := podfiles.KernelHostname(w.pod, r.opts.ClusterDomain)
+	hostname, _ := podfiles.KernelHostname(pod, r.opts.ClusterDomain)
 	argv := []string{r.shimBin, "enter", "--netns", ns,
-		"--pod-files", filepath.Join(w.dir, "files"), "--hostname", hostname}
+		"--pod-files", filepath.Join(podDir, "files"), "--hostname", hostname}
 	if c.spec.WorkingDir != "" {
 		argv = append(argv, "--workdir", c.spec.WorkingDir)
 	}
-	if w.pod.Spec.HostNetwork {
+	if pod.Spec.HostNetwork {
 		argv = append(argv, "--host-network")
 	}
 	return append(argv, "--")
 }
 
 // containerEnv is the kubelet's environment for the container plus what an image would set.
-func (r *Runtime) containerEnv(ctx context.Context, w *podWorker, c *container) ([]string, error) {
-	vars, err := podfiles.ContainerEnv(w.pod, c.spec, r.servicesFor(w.pod.Namespace), apiSources{ctx: ctx, r: r},
-		podfiles.PodFacts{PodIPs: w.ips, HostIPs: r.nodeIPStrings()}, r.capacityList())
+func (r *Runtime) containerEnv(ctx context.Context, pod *corev1.Pod, ips []string, c *container) ([]string, error) {
+	vars, err := podfiles.ContainerEnv(pod, c.spec, r.servicesFor(pod.Namespace), apiSources{ctx: ctx, r: r},
+		podfiles.PodFacts{PodIPs: ips, HostIPs: r.nodeIPStrings()}, r.capacityList())
 	if err != nil {
 		return nil, err
 	}
-	hostname, _ := podfiles.KernelHostname(w.pod, r.opts.ClusterDomain)
+	hostname, _ := podfiles.KernelHostname(pod, r.opts.ClusterDomain)
 	env := []string{"PATH=" + defaultPath, "HOSTNAME=" + hostname}
 	for _, v := range vars {
 		env = append(env, v.Name+"="+v.Value)

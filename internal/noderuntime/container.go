@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,9 +31,23 @@ type container struct {
 	backoff  time.Duration
 	nextTry  time.Time
 	waiting  *corev1.ContainerStateWaiting
+
+	// mu guards restarts, started and last against the kubelet API's goroutines; the pod
+	// worker is their only writer.
+	mu sync.Mutex
 }
 
-func (c *container) instanceDir() string { return filepath.Join(c.dir, strconv.Itoa(c.restarts)) }
+// instance is the current instance number and whether one was started, for other goroutines.
+func (c *container) instance() (n int, started bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.restarts, c.started
+}
+
+func (c *container) instanceDir() string {
+	n, _ := c.instance()
+	return filepath.Join(c.dir, strconv.Itoa(n))
+}
 
 // LogPath is the CRI log file of an instance, in the kubelet's layout.
 func (c *container) logPath(instance int) string {
@@ -55,7 +70,7 @@ func (c *container) current() (start *shim.StartRecord, exit *shim.ExitRecord) {
 // running tells whether the current instance is starting or alive: until its shim records an
 // exit, it counts as running, so a slow start is never mistaken for a death.
 func (c *container) running() bool {
-	if !c.started {
+	if _, started := c.instance(); !started {
 		return false
 	}
 	_, exit := c.current()
@@ -64,7 +79,7 @@ func (c *container) running() bool {
 
 // exited reports the current instance's end, if it has ended.
 func (c *container) exited() *shim.ExitRecord {
-	if !c.started {
+	if _, started := c.instance(); !started {
 		return nil
 	}
 	_, exit := c.current()
@@ -74,10 +89,13 @@ func (c *container) exited() *shim.ExitRecord {
 // start launches a new instance through a shim.
 func (c *container) start(argv []string, env []string, shimBin string) error {
 	if c.started {
-		if exit := c.exited(); exit != nil {
+		exit := c.exited()
+		c.mu.Lock()
+		if exit != nil {
 			c.last = exit
 		}
 		c.restarts++
+		c.mu.Unlock()
 	}
 	if err := os.MkdirAll(c.instanceDir(), 0o755); err != nil {
 		return err
@@ -90,7 +108,9 @@ func (c *container) start(argv []string, env []string, shimBin string) error {
 		return fmt.Errorf("start container %s: %w", c.spec.Name, err)
 	}
 	go func() { _ = proc.Wait() }() // reap; the records say how the container ended
+	c.mu.Lock()
 	c.started = true
+	c.mu.Unlock()
 	c.ready = false
 	c.live, c.readyPr = probeState{}, probeState{}
 	// Wait briefly for the start record so status reflects reality at once.
@@ -126,13 +146,16 @@ func (c *container) adopt() {
 	if newest < 0 {
 		return
 	}
-	c.restarts, c.started = newest, true
+	var prev *shim.ExitRecord
 	if newest > 0 {
-		var prev shim.ExitRecord
-		if shim.ReadRecord(filepath.Join(c.dir, strconv.Itoa(newest-1), shim.ExitFile), &prev) {
-			c.last = &prev
+		var rec shim.ExitRecord
+		if shim.ReadRecord(filepath.Join(c.dir, strconv.Itoa(newest-1), shim.ExitFile), &rec) {
+			prev = &rec
 		}
 	}
+	c.mu.Lock()
+	c.restarts, c.started, c.last = newest, true, prev
+	c.mu.Unlock()
 	if start, exit := c.current(); start != nil && exit == nil && !processAlive(start.PID) {
 		// The node went away under it: record it as killed.
 		_ = shim.WriteRecord(filepath.Join(c.instanceDir(), shim.ExitFile), shim.ExitRecord{ExitCode: 137, Reason: "Error", Message: "process vanished while the node runtime was down", FinishedAt: time.Now()})

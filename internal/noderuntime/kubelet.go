@@ -54,10 +54,10 @@ func (k kubeletPods) LogPath(namespace, pod, name string, previous bool) (string
 	if err != nil {
 		return "", err
 	}
-	if !c.started {
+	instance, started := c.instance()
+	if !started {
 		return "", fmt.Errorf("%w: container %q in pod %q is waiting to start", kubeletapi.ErrNotFound, name, pod)
 	}
-	instance := c.restarts
 	if previous {
 		if instance == 0 {
 			return "", fmt.Errorf("%w: previous terminated container %q in pod %q not found", kubeletapi.ErrNotFound, name, pod)
@@ -80,11 +80,12 @@ func (k kubeletPods) Exec(ctx context.Context, namespace, pod, name string, cmd 
 	if !c.running() {
 		return fmt.Errorf("container %q in pod %q is not running", name, pod)
 	}
-	argv, err := k.r.execArgv(w, c, cmd)
+	podObj, ips := w.view()
+	argv, err := k.r.execArgv(podObj, w.dir, c, cmd)
 	if err != nil {
 		return err
 	}
-	env, err := k.r.containerEnv(ctx, w, c)
+	env, err := k.r.containerEnv(ctx, podObj, ips, c)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,7 +26,12 @@ const (
 
 // podWorker owns one pod: its sandbox, files, containers, probes and status.
 type podWorker struct {
-	rt         *Runtime
+	rt        *Runtime
+	namespace string // immutable for the pod's UID, read by the kubelet API
+	name      string
+	// mu guards pod and ips against the kubelet API's goroutines; the worker goroutine is their
+	// only writer and reads them without it.
+	mu         sync.Mutex
 	pod        *corev1.Pod // the latest object from the API server
 	dir        string      // /var/lib/weft-node/pods/<uid>
 	ips        []string
@@ -37,7 +43,7 @@ type podWorker struct {
 }
 
 func newPodWorker(rt *Runtime, pod *corev1.Pod) *podWorker {
-	w := &podWorker{rt: rt, pod: pod, dir: filepath.Join(rt.opts.RootDir, "pods", string(pod.UID)), updates: make(chan *corev1.Pod, 8)}
+	w := &podWorker{rt: rt, namespace: pod.Namespace, name: pod.Name, pod: pod, dir: filepath.Join(rt.opts.RootDir, "pods", string(pod.UID)), updates: make(chan *corev1.Pod, 8)}
 	logDir := filepath.Join(rt.opts.LogDir, pod.Namespace+"_"+pod.Name+"_"+string(pod.UID))
 	add := func(c *corev1.Container, init bool) {
 		w.containers = append(w.containers, &container{
@@ -70,7 +76,7 @@ func (w *podWorker) run(ctx context.Context) {
 		case <-ctx.Done():
 			return // the runtime stops; containers keep running under their shims
 		case p := <-w.updates:
-			w.pod = p
+			w.setPod(p)
 		case <-tick.C:
 		}
 	}
@@ -90,7 +96,8 @@ func (w *podWorker) adopt(ctx context.Context) {
 	}
 	if ips, err := w.rt.network.status(w.pod); err == nil {
 		if _, err := os.Stat(netns.Path(netnsName(w.pod))); err == nil {
-			w.ips, w.netReady = ips, true
+			w.setIPs(ips)
+			w.netReady = true
 		}
 	}
 }
@@ -125,9 +132,9 @@ func (w *podWorker) setUpSandbox(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		w.ips = ips
+		w.setIPs(ips)
 	} else {
-		w.ips = w.rt.nodeIPStrings()
+		w.setIPs(w.rt.nodeIPStrings())
 	}
 	if err := w.writeFiles(); err != nil {
 		return err
@@ -261,7 +268,7 @@ func (w *podWorker) probe(ctx context.Context, c *container, now time.Time) {
 	if len(w.ips) > 0 {
 		podIP = w.ips[0]
 	}
-	execArgv := func(cmd []string) ([]string, error) { return w.rt.execArgv(w, c, cmd) }
+	execArgv := func(cmd []string) ([]string, error) { return w.rt.execArgv(w.pod, w.dir, c, cmd) }
 	if p := c.spec.LivenessProbe; p != nil && c.live.due(p, start.StartedAt, now) {
 		ok, msg := w.rt.prober.probe(ctx, p, c.spec, podIP, execArgv)
 		c.live.record(p, ok, now)
@@ -336,6 +343,25 @@ func (w *podWorker) anyRunning() bool {
 		}
 	}
 	return false
+}
+
+func (w *podWorker) setPod(p *corev1.Pod) {
+	w.mu.Lock()
+	w.pod = p
+	w.mu.Unlock()
+}
+
+func (w *podWorker) setIPs(ips []string) {
+	w.mu.Lock()
+	w.ips = ips
+	w.mu.Unlock()
+}
+
+// view is the pod and its addresses for goroutines other than the worker's.
+func (w *podWorker) view() (*corev1.Pod, []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pod, w.ips
 }
 
 func key(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }

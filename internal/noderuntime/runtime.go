@@ -199,7 +199,7 @@ func (r *Runtime) worker(namespace, name string) (*podWorker, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, w := range r.workers {
-		if w.pod.Namespace == namespace && w.pod.Name == name {
+		if w.namespace == namespace && w.name == name {
 			return w, nil
 		}
 	}

@@ -119,11 +119,11 @@ func (w *podWorker) publish(ctx context.Context) {
 		w.rt.log.Info("pod status update", "pod", key(pod), "err", err)
 		// A conflict means our copy is stale: read it back and try on the next step.
 		if fresh, gerr := w.rt.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{}); gerr == nil && fresh.UID == pod.UID {
-			w.pod = fresh
+			w.setPod(fresh)
 		}
 		return
 	}
-	w.pod = updated
+	w.setPod(updated)
 	w.lastStatus = &st
 }
 

@@ -22,16 +22,20 @@ type scenario struct {
 	families     []string // "4", "6": the node InternalIP families in cluster order
 	extraService string   // a second ServiceCIDR to create (seed 004)
 	stopWithKill bool     // SIGKILL the supervisor before `down`
+	// checkLifecycle runs the family-independent pod checks: probes, restarts, init
+	// containers, log following.
+	checkLifecycle bool
 }
 
 func TestLabIPv4(t *testing.T) {
 	testLab(t, scenario{
-		name:         "e2e-v4",
-		upFlags:      []string{"--nodes", "3", "--external-subnet"},
-		clusterCIDRs: []string{"10.42.0.0/16"},
-		serviceCIDRs: []string{"10.43.0.0/16"},
-		families:     []string{"4"},
-		extraService: "10.44.0.0/24",
+		name:           "e2e-v4",
+		upFlags:        []string{"--nodes", "3", "--external-subnet"},
+		clusterCIDRs:   []string{"10.42.0.0/16"},
+		serviceCIDRs:   []string{"10.43.0.0/16"},
+		families:       []string{"4"},
+		extraService:   "10.44.0.0/24",
+		checkLifecycle: true,
 	})
 }
 
@@ -103,6 +107,9 @@ func testLab(t *testing.T, sc scenario) {
 		}
 	})
 	t.Run("pods", func(t *testing.T) { checkPods(t, l, sc) })
+	if sc.checkLifecycle {
+		t.Run("lifecycle", func(t *testing.T) { checkLifecycle(t, l) })
+	}
 	if sc.stopWithKill {
 		t.Run("down-after-sigkill", func(t *testing.T) { killSupervisor(t, l) })
 	}
