@@ -18,7 +18,7 @@ func newLabCommand() *cobra.Command {
 		Use:   "lab",
 		Short: "a real multi-node Kubernetes cluster on this machine, built from network namespaces",
 	}
-	cmd.AddCommand(newLabUp(), newLabDown(), newLabStatus(), newLabSupervise())
+	cmd.AddCommand(newLabUp(), newLabDown(), newLabStatus(), newLabExec(), newLabSupervise())
 	return cmd
 }
 
@@ -99,6 +99,27 @@ func newLabStatus() *cobra.Command {
 				return fmt.Errorf("no lab %q: start one with `sudo weft lab up --name %s`", o.Name, o.Name)
 			}
 			return err
+		},
+	}
+	addLabSelector(cmd, &o)
+	return cmd
+}
+
+func newLabExec() *cobra.Command {
+	o := lab.Defaults()
+	cmd := &cobra.Command{
+		Use:   "exec NODE -- COMMAND [ARGS...]",
+		Short: "run a command inside a lab node: its network, mount and UTS namespaces (needs root)",
+		Example: `  sudo weft lab exec node-1 -- ip route
+  sudo weft lab exec node-1 -- cat /etc/cni/net.d/10-weft.conflist
+  sudo weft lab exec node-1 -- ip netns list        # the node's pods
+  sudo weft lab exec node-1 -- sh`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if os.Geteuid() != 0 {
+				return errors.New("weft lab exec needs root to enter a node's namespaces: run it with sudo")
+			}
+			return lab.Exec(o.DataDir, o.Name, args[0], args[1:])
 		},
 	}
 	addLabSelector(cmd, &o)

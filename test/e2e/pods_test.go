@@ -86,6 +86,23 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 		}
 	})
 
+	t.Run("inside-the-node", func(t *testing.T) {
+		// What the node itself holds: the agent's CNI configuration, the pods' namespaces, its name.
+		conf := l.weft(append(append([]string{"lab", "exec"}, l.labFlags()...), "node-1", "--", "cat", "/etc/cni/net.d/10-weft.conflist")...)
+		if !strings.Contains(conf, `"weft-cni"`) || !strings.Contains(conf, "podCIDRs") {
+			t.Errorf("node-1's CNI configuration:\n%s", conf)
+		}
+		if out := l.weft(append(append([]string{"lab", "exec"}, l.labFlags()...), "node-1", "--", "ip", "netns", "list")...); strings.Count(out, "pod-") < 2 {
+			t.Errorf("node-1 should list its pods' namespaces:\n%s", out)
+		}
+		if out := strings.TrimSpace(l.weft(append(append([]string{"lab", "exec"}, l.labFlags()...), "node-1", "--", "hostname")...)); out != "node-1" {
+			t.Errorf("hostname inside node-1: %q", out)
+		}
+		if _, err := os.Stat("/etc/cni/net.d/10-weft.conflist"); err == nil {
+			t.Errorf("the node's CNI configuration leaked into the host's /etc")
+		}
+	})
+
 	t.Run("localhost-between-containers", func(t *testing.T) {
 		l.apply(t, `apiVersion: v1
 kind: Pod
