@@ -1,6 +1,6 @@
-// Package agent is weft's per-node agent. This first version prepares the node for pods: once
-// the Node has podCIDRs it writes the CNI configuration and enables forwarding. Cross-node
-// routing, the service proxy and the rest join it as features of the same shape.
+// Package agent is weft's per-node agent. It prepares the node for pods (once the Node has
+// podCIDRs it writes the CNI configuration and enables forwarding) and routes to other nodes'
+// pods with the chosen backend. The service proxy and the rest join it as features of the same shape.
 package agent
 
 import (
@@ -11,17 +11,21 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/weftnet/weft/internal/overlay"
 )
 
 // Options configure the agent.
@@ -29,12 +33,16 @@ type Options struct {
 	NodeName   string
 	CNIConfDir string
 	MTU        int
+	Backend    string
 	Resync     time.Duration
 }
 
+// Backends are the cross-node backends this agent knows, by K3s's names.
+var Backends = []string{"host-gw", "none"}
+
 // Defaults are the container runtimes' usual CNI directory and a one-minute repair resync.
 func Defaults() Options {
-	return Options{CNIConfDir: "/etc/cni/net.d", Resync: time.Minute}
+	return Options{CNIConfDir: "/etc/cni/net.d", Backend: "host-gw", Resync: time.Minute}
 }
 
 // AddFlags binds the options.
@@ -42,6 +50,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of this node's Node object (default: the host name)")
 	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory the container runtime reads CNI configurations from")
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces (default: that of the interface carrying the node's address)")
+	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: host-gw (routes via node addresses; nodes on one L2 segment) or none (another CNI or the fabric routes)")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "how often to rewrite the node's configuration even when nothing changed")
 }
 
@@ -54,31 +63,39 @@ func (o *Options) Validate() error {
 	if o.MTU != 0 && (o.MTU < 1280 || o.MTU > 65535) {
 		errs = append(errs, fmt.Errorf("--mtu %d: use 1280 to 65535 (1280 is IPv6's minimum)", o.MTU))
 	}
+	if !slices.Contains(Backends, o.Backend) {
+		errs = append(errs, fmt.Errorf("--backend %q: use one of %s (vxlan is not built yet)", o.Backend, strings.Join(Backends, ", ")))
+	}
 	if !filepath.IsAbs(o.CNIConfDir) {
 		errs = append(errs, fmt.Errorf("--cni-conf-dir %q: give an absolute path", o.CNIConfDir))
 	}
 	return errors.Join(errs...)
 }
 
-// Agent watches its own Node.
+// Agent watches the Nodes: its own for the CNI configuration, all of them for routes.
 type Agent struct {
-	opts   Options
-	client kubernetes.Interface
-	log    *slog.Logger
+	opts    Options
+	client  kubernetes.Interface
+	log     *slog.Logger
+	overlay interface {
+		Sync(self string, nodes []*corev1.Node) error
+		Cleanup() error
+	}
 }
 
 // New makes an agent; Run starts it.
-func New(opts Options, client kubernetes.Interface, log *slog.Logger) *Agent {
-	return &Agent{opts: opts, client: client, log: log}
+func New(opts Options, client kubernetes.Interface, log *slog.Logger) (*Agent, error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	return &Agent{opts: opts, client: client, log: log, overlay: overlay.NewHostGW(h)}, nil
 }
 
 // Run keeps the node's configuration in line with its Node object until ctx ends. Informers
 // only mark the node dirty; one worker syncs, retrying with back-off on failure.
 func (a *Agent) Run(ctx context.Context) error {
-	factory := informers.NewSharedInformerFactoryWithOptions(a.client, a.opts.Resync,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", a.opts.NodeName).String()
-		}))
+	factory := informers.NewSharedInformerFactory(a.client, a.opts.Resync)
 	nodes := factory.Core().V1().Nodes()
 	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
 	defer queue.ShutDown()
@@ -99,10 +116,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if quit {
 			return nil
 		}
-		node, err := nodes.Lister().Get(key)
-		if err == nil {
-			err = a.sync(node)
-		}
+		err := a.sync(nodes.Lister())
 		if err != nil {
 			a.log.Error("node sync failed; retrying", "err", err)
 			queue.AddRateLimited(key)
@@ -113,8 +127,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// sync makes the node ready for pods once it has podCIDRs.
-func (a *Agent) sync(node *corev1.Node) error {
+// sync makes the node ready for pods once it has podCIDRs, and routes to every other node's pods.
+func (a *Agent) sync(lister listersv1.NodeLister) error {
+	all, err := lister.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	var routeErr error
+	if a.opts.Backend == "host-gw" {
+		routeErr = a.overlay.Sync(a.opts.NodeName, all)
+	} else {
+		routeErr = a.overlay.Cleanup() // switched to none: no route of ours may stay
+	}
+	node, err := lister.Get(a.opts.NodeName)
+	if err != nil {
+		return errors.Join(routeErr, fmt.Errorf("own Node %s: %w", a.opts.NodeName, err))
+	}
+	return errors.Join(routeErr, a.syncCNI(node))
+}
+
+// syncCNI writes the node's CNI configuration once the Node has podCIDRs.
+func (a *Agent) syncCNI(node *corev1.Node) error {
 	if len(node.Spec.PodCIDRs) == 0 {
 		a.log.Info("waiting for the Node's podCIDRs")
 		return nil

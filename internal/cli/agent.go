@@ -42,7 +42,11 @@ func newAgentCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			err = agent.New(o, client, logger()).Run(ctx)
+			a, err := agent.New(o, client, logger())
+			if err != nil {
+				return err
+			}
+			err = a.Run(ctx)
 			if errors.Is(err, context.Canceled) {
 				return nil
 			}

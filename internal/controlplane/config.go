@@ -151,6 +151,11 @@ func (c Config) NodeServingCert(node string) (cert, key string) {
 	return c.path("nodes", node, "kubelet.crt"), c.path("nodes", node, "kubelet.key")
 }
 
+// AgentKubeconfig is the path of the kubeconfig the node's weft agent runs under.
+func (c Config) AgentKubeconfig(node string) string {
+	return c.path("nodes", node, "agent.kubeconfig")
+}
+
 // CACert is the cluster CA's certificate.
 func (c Config) CACert() string { return c.path("pki", "ca.crt") }
 

@@ -26,6 +26,12 @@ type Node struct {
 	IPs  []netip.Addr
 }
 
+// The weft agents' identity: one user per node, one group that RBAC binds.
+const (
+	AgentUserPrefix = "weft:agent:"
+	AgentGroup      = "weft:agents"
+)
+
 // KubeletAPIClient is the common name the API server presents to kubelets; nodes serve logs and
 // exec to it alone.
 const KubeletAPIClient = "kube-apiserver-kubelet-client"
@@ -83,6 +89,13 @@ func WriteCredentials(c Config, ep Endpoints, nodes []Node, adminMode os.FileMod
 			groups             []string
 			mode               os.FileMode
 		}{c.NodeKubeconfig(n.Name), ep.LAN, "system:node:" + n.Name, []string{"system:nodes"}, 0o600})
+		// The agent acts as itself, not as the node: the Node authorizer lets a node read only
+		// its own Node, and the agent needs them all. RBAC grants the group what it needs.
+		kubeconfigs = append(kubeconfigs, struct {
+			path, server, user string
+			groups             []string
+			mode               os.FileMode
+		}{c.AgentKubeconfig(n.Name), ep.LAN, AgentUserPrefix + n.Name, []string{AgentGroup}, 0o600})
 		if err := writeKubeletServing(c, ca, n); err != nil {
 			return err
 		}

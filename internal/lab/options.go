@@ -24,6 +24,7 @@ type Options struct {
 	NodeCIDRMaskSizeV4 int
 	NodeCIDRMaskSizeV6 int
 	ExternalSubnet     bool
+	Backend            string
 	APIPort            int
 	DataDir            string
 	KubeconfigMode     os.FileMode
@@ -42,6 +43,7 @@ func Defaults() Options {
 		NodeCIDRMaskSizeV4: 24,
 		NodeCIDRMaskSizeV6: 64,
 		APIPort:            6443,
+		Backend:            "host-gw",
 		DataDir:            "/var/lib/weft",
 		clusterCIDRText:    "10.42.0.0/16",
 		serviceCIDRText:    "10.43.0.0/16",
@@ -59,6 +61,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain")
 	fs.IntVar(&o.NodeCIDRMaskSizeV4, "node-cidr-mask-size-ipv4", o.NodeCIDRMaskSizeV4, "prefix length of each node's IPv4 podCIDR")
 	fs.IntVar(&o.NodeCIDRMaskSizeV6, "node-cidr-mask-size-ipv6", o.NodeCIDRMaskSizeV6, "prefix length of each node's IPv6 podCIDR")
+	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: host-gw (routes via node addresses) or none")
 	fs.BoolVar(&o.ExternalSubnet, "external-subnet", o.ExternalSubnet, "add 192.168.2.0/24 behind the router, with a host 192.168.2.10 that only the nodes can route to")
 	fs.IntVar(&o.APIPort, "https-listen-port", o.APIPort, "loopback port on this machine that forwards to the lab's API server")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory that holds every lab's state, logs and credentials")
@@ -135,6 +138,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Nodes < 1 || o.Nodes > maxNodes {
 		add("--nodes %d: a lab has 1 to %d nodes", o.Nodes, maxNodes)
+	}
+	if o.Backend != "host-gw" && o.Backend != "none" {
+		add("--backend %q: use host-gw or none (vxlan is not built yet)", o.Backend)
 	}
 	if o.APIPort < 1 || o.APIPort > 65535 {
 		add("--https-listen-port %d: pick a port between 1 and 65535", o.APIPort)

@@ -47,6 +47,7 @@ type Plan struct {
 	NodeCIDRMaskSizeV4 int            `json:"nodeCIDRMaskSizeIPv4"`
 	NodeCIDRMaskSizeV6 int            `json:"nodeCIDRMaskSizeIPv6"`
 	APIPort            int            `json:"apiPort"`
+	Backend            string         `json:"backend"`
 	KubeconfigMode     uint32         `json:"kubeconfigMode"`
 	LAN                Host           `json:"lan"`
 	Router             Host           `json:"router"`
@@ -76,6 +77,7 @@ func NewPlan(o Options) Plan {
 		NodeCIDRMaskSizeV4: o.NodeCIDRMaskSizeV4,
 		NodeCIDRMaskSizeV6: o.NodeCIDRMaskSizeV6,
 		APIPort:            o.APIPort,
+		Backend:            o.Backend,
 		KubeconfigMode:     uint32(o.KubeconfigMode),
 		LAN:                Host{Name: "lan", NetNS: NetNSName(o.Name, "lan")},
 		Router:             host("router", 1),

@@ -110,6 +110,8 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--cluster-dns=" + p.ClusterDNS.String(),
 			"--cluster-domain=" + p.ClusterDomain,
 			"--run-agent",
+			"--agent-kubeconfig=" + cp.AgentKubeconfig(n.Name),
+			"--backend=" + p.Backend,
 			"--tls-cert-file=" + cert,
 			"--tls-private-key-file=" + key,
 			"--client-ca-file=" + cp.CACert(),
@@ -130,6 +132,9 @@ func (s *supervisor) build(ctx context.Context) error {
 	}
 	if err := waitAPIServer(ctx, client, 2*time.Minute); err != nil {
 		return fmt.Errorf("%w%s%s", err, logTail(p.StateDir, "etcd", 3), logTail(p.StateDir, "kube-apiserver", 5))
+	}
+	if err := controlplane.EnsureAgentRBAC(ctx, client); err != nil {
+		return err
 	}
 	s.progress.step("starting kube-controller-manager and kube-scheduler")
 	s.add(&child{name: "kube-controller-manager", netns: cpNS, args: append([]string{"kube-controller-manager"}, cp.ControllerManagerArgs()...)})

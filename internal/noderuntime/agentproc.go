@@ -11,9 +11,13 @@ import (
 // runAgent keeps `weft agent` running beside the runtime on this node, as a DaemonSet would on
 // a real cluster: it prepares the node's network (CNI configuration, forwarding).
 func (r *Runtime) runAgent(ctx context.Context) {
+	kubeconfig := r.opts.AgentKubeconfig
+	if kubeconfig == "" {
+		kubeconfig = r.opts.Kubeconfig
+	}
 	backoff := time.Second
 	for ctx.Err() == nil {
-		cmd := exec.Command(r.self, "agent", "--node-name="+r.opts.NodeName, "--kubeconfig="+r.opts.Kubeconfig, "--cni-conf-dir="+r.opts.CNIConfDir)
+		cmd := exec.Command(r.self, "agent", "--node-name="+r.opts.NodeName, "--kubeconfig="+kubeconfig, "--cni-conf-dir="+r.opts.CNIConfDir, "--backend="+r.opts.Backend)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 		started := time.Now()

@@ -31,6 +31,10 @@ type Options struct {
 	CNIConfDir string
 	// RunAgent starts `weft agent` beside the runtime (the lab's stand-in for the DaemonSet).
 	RunAgent bool
+	// Backend is handed to the agent: how pods reach other nodes' pods.
+	Backend string
+	// AgentKubeconfig holds the agent's own credentials.
+	AgentKubeconfig string
 	// KubeletAPI serves logs and exec to the API server.
 	KubeletAPI kubeletapi.Config
 	nodeIPText string
@@ -57,6 +61,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogDir, "pod-log-dir", o.LogDir, "directory for container logs, in the kubelet's layout")
 	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory of CNI configurations")
 	fs.BoolVar(&o.RunAgent, "run-agent", o.RunAgent, "also run weft agent on this node, restarting it when it exits")
+	fs.StringVar(&o.Backend, "backend", "host-gw", "cross-node backend for the agent (host-gw or none)")
+	fs.StringVar(&o.AgentKubeconfig, "agent-kubeconfig", "", "kubeconfig for the agent (default: --kubeconfig)")
 	o.KubeletAPI.AddFlags(fs)
 	fs.DurationVar(&o.StatusPeriod, "node-status-report-frequency", o.StatusPeriod, "how often the Node status is rewritten even when nothing changed")
 }

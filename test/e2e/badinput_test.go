@@ -36,7 +36,8 @@ func TestLabUpRefusesBadInput(t *testing.T) {
 		{"flags", []string{"--nodes", "0", "--cluster-cidr", "10.42.0.1/16"}, []string{"--nodes 0", "did you mean 10.42.0.0/16"}},
 		{"overlap", []string{"--service-cidr", "10.42.0.0/24"}, []string{"overlaps"}},
 		{"too many nodes for the range", []string{"--nodes", "5", "--cluster-cidr", "10.42.0.0/22"}, []string{"holds only 4 node ranges"}},
-		{"unknown flag", []string{"--backend", "nope"}, []string{"unknown flag: --backend"}},
+		{"unknown flag", []string{"--flannel-backend", "vxlan"}, []string{"unknown flag: --flannel-backend"}},
+		{"unknown backend", []string{"--backend", "nope"}, []string{`--backend "nope"`, "host-gw"}},
 		{"port in use", []string{"--https-listen-port", "16444"}, []string{"--https-listen-port 16444", "in use"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

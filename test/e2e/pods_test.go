@@ -86,6 +86,36 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 		}
 	})
 
+	t.Run("cross-node-host-gw", func(t *testing.T) {
+		l.apply(t, pinnedPod("c", "node-3", "busybox", "sleep", "86400"))
+		cIPs := l.waitRunning(t, "c")
+		for i, ip := range bIPs {
+			if out, err := l.kubectlErr("exec", "c", "--", "ping", "-c", "1", "-W", "2", ip); err != nil {
+				t.Errorf("c on node-3 cannot ping b on node-1 at %s: %v\n%s", ip, err, out)
+			}
+			url := "http://" + ip + "/"
+			if strings.Contains(ip, ":") {
+				url = "http://[" + ip + "]/"
+			}
+			// No NAT between pods: b sees c's own address.
+			if out, err := l.kubectlErr("exec", "c", "--", "wget", "-qO-", url); err != nil || !strings.Contains(out, "you came from "+cIPs[i]) {
+				t.Errorf("c -> %s across nodes: %v\n%s", url, err, out)
+			}
+		}
+		for _, family := range []string{"-4", "-6"} {
+			routes := l.weft(append(append([]string{"lab", "exec"}, l.labFlags()...), "node-1", "--", "ip", family, "route", "show", "proto", "87")...)
+			want := 0
+			for _, c := range sc.clusterCIDRs {
+				if strings.Contains(c, ":") == (family == "-6") {
+					want = 2 // node-2's and node-3's podCIDRs
+				}
+			}
+			if got := strings.Count(routes, " via "); got != want {
+				t.Errorf("node-1 has %d host-gw routes (ip %s route show proto 87), want %d:\n%s", got, family, want, routes)
+			}
+		}
+	})
+
 	t.Run("inside-the-node", func(t *testing.T) {
 		// What the node itself holds: the agent's CNI configuration, the pods' namespaces, its name.
 		conf := l.weft(append(append([]string{"lab", "exec"}, l.labFlags()...), "node-1", "--", "cat", "/etc/cni/net.d/10-weft.conflist")...)
