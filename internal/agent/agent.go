@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/egress"
 	"github.com/weftnet/weft/internal/overlay"
 )
 
@@ -35,6 +39,12 @@ type Options struct {
 	MTU        int
 	Backend    string
 	Resync     time.Duration
+	// ClusterCIDRs and ServiceCIDRs are the cluster's ranges: pod traffic to them keeps its
+	// source; pod traffic anywhere else is masqueraded, except to NoMasqueradeCIDRs.
+	ClusterCIDRs      []string
+	ServiceCIDRs      []string
+	NoMasqueradeCIDRs []string
+	IPv6Masquerade    bool
 }
 
 // Backends are the cross-node backends this agent knows, by K3s's names.
@@ -51,6 +61,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory the container runtime reads CNI configurations from")
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces (default: that of the interface carrying the node's address)")
 	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: host-gw (routes via node addresses; nodes on one L2 segment) or none (another CNI or the fabric routes)")
+	fs.StringSliceVar(&o.ClusterCIDRs, "cluster-cidr", o.ClusterCIDRs, "the cluster's pod ranges; pods' traffic leaving them is masqueraded to the node's address")
+	fs.StringSliceVar(&o.ServiceCIDRs, "service-cidr", o.ServiceCIDRs, "the cluster's service ranges (never masqueraded to)")
+	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses (routed networks); repeatable")
+	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade IPv6 pod traffic too (K3s's --flannel-ipv6-masq)")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "how often to rewrite the node's configuration even when nothing changed")
 }
 
@@ -65,6 +79,14 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(Backends, o.Backend) {
 		errs = append(errs, fmt.Errorf("--backend %q: use one of %s (vxlan is not built yet)", o.Backend, strings.Join(Backends, ", ")))
+	}
+	for _, l := range []struct {
+		flag  string
+		cidrs []string
+	}{{"--cluster-cidr", o.ClusterCIDRs}, {"--service-cidr", o.ServiceCIDRs}, {"--no-masquerade-cidr", o.NoMasqueradeCIDRs}} {
+		if _, err := parsePrefixes(l.flag, l.cidrs); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if !filepath.IsAbs(o.CNIConfDir) {
 		errs = append(errs, fmt.Errorf("--cni-conf-dir %q: give an absolute path", o.CNIConfDir))
@@ -81,6 +103,7 @@ type Agent struct {
 		Sync(self string, nodes []*corev1.Node) error
 		Cleanup() error
 	}
+	masq *egress.Masquerade // nil without --cluster-cidr
 }
 
 // New makes an agent; Run starts it.
@@ -89,7 +112,29 @@ func New(opts Options, client kubernetes.Interface, log *slog.Logger) (*Agent, e
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	return &Agent{opts: opts, client: client, log: log, overlay: overlay.NewHostGW(h)}, nil
+	a := &Agent{opts: opts, client: client, log: log, overlay: overlay.NewHostGW(h)}
+	if len(opts.ClusterCIDRs) > 0 {
+		nft, err := knftables.New(knftables.InetFamily, egress.Table)
+		if err != nil {
+			return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
+		}
+		pods, _ := parsePrefixes("--cluster-cidr", opts.ClusterCIDRs)
+		keep, _ := parsePrefixes("", append(append(append([]string{}, opts.ClusterCIDRs...), opts.ServiceCIDRs...), opts.NoMasqueradeCIDRs...))
+		a.masq = egress.NewMasquerade(nft, pods, keep, opts.IPv6Masquerade)
+	}
+	return a, nil
+}
+
+func parsePrefixes(flag string, cidrs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil || p != p.Masked() {
+			return nil, fmt.Errorf("%s %q: give a network such as 10.42.0.0/16", flag, c)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // Run keeps the node's configuration in line with its Node object until ctx ends. Informers
@@ -138,6 +183,11 @@ func (a *Agent) sync(lister listersv1.NodeLister) error {
 		routeErr = a.overlay.Sync(a.opts.NodeName, all)
 	} else {
 		routeErr = a.overlay.Cleanup() // switched to none: no route of ours may stay
+	}
+	if a.masq != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		routeErr = errors.Join(routeErr, a.masq.Sync(ctx))
 	}
 	node, err := lister.Get(a.opts.NodeName)
 	if err != nil {

@@ -25,6 +25,8 @@ type Options struct {
 	NodeCIDRMaskSizeV6 int
 	ExternalSubnet     bool
 	Backend            string
+	NoMasqueradeCIDRs  []string
+	IPv6Masquerade     bool
 	APIPort            int
 	DataDir            string
 	KubeconfigMode     os.FileMode
@@ -62,6 +64,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.NodeCIDRMaskSizeV4, "node-cidr-mask-size-ipv4", o.NodeCIDRMaskSizeV4, "prefix length of each node's IPv4 podCIDR")
 	fs.IntVar(&o.NodeCIDRMaskSizeV6, "node-cidr-mask-size-ipv6", o.NodeCIDRMaskSizeV6, "prefix length of each node's IPv6 podCIDR")
 	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: host-gw (routes via node addresses) or none")
+	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses instead of the node's (routed networks); repeatable")
+	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade pods' IPv6 traffic that leaves the cluster too (K3s's --flannel-ipv6-masq)")
 	fs.BoolVar(&o.ExternalSubnet, "external-subnet", o.ExternalSubnet, "add 192.168.2.0/24 behind the router, with a host 192.168.2.10 that only the nodes can route to")
 	fs.IntVar(&o.APIPort, "https-listen-port", o.APIPort, "loopback port on this machine that forwards to the lab's API server")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory that holds every lab's state, logs and credentials")
@@ -141,6 +145,11 @@ func (o *Options) Validate() error {
 	}
 	if o.Backend != "host-gw" && o.Backend != "none" {
 		add("--backend %q: use host-gw or none (vxlan is not built yet)", o.Backend)
+	}
+	for _, c := range o.NoMasqueradeCIDRs {
+		if p, err := netip.ParsePrefix(c); err != nil || p != p.Masked() {
+			add("--no-masquerade-cidr %q: give a network such as 192.168.2.0/24", c)
+		}
 	}
 	if o.APIPort < 1 || o.APIPort > 65535 {
 		add("--https-listen-port %d: pick a port between 1 and 65535", o.APIPort)

@@ -48,6 +48,8 @@ type Plan struct {
 	NodeCIDRMaskSizeV6 int            `json:"nodeCIDRMaskSizeIPv6"`
 	APIPort            int            `json:"apiPort"`
 	Backend            string         `json:"backend"`
+	NoMasqueradeCIDRs  []string       `json:"noMasqueradeCIDRs,omitempty"`
+	IPv6Masquerade     bool           `json:"ipv6Masquerade,omitempty"`
 	KubeconfigMode     uint32         `json:"kubeconfigMode"`
 	LAN                Host           `json:"lan"`
 	Router             Host           `json:"router"`
@@ -78,6 +80,8 @@ func NewPlan(o Options) Plan {
 		NodeCIDRMaskSizeV6: o.NodeCIDRMaskSizeV6,
 		APIPort:            o.APIPort,
 		Backend:            o.Backend,
+		NoMasqueradeCIDRs:  o.NoMasqueradeCIDRs,
+		IPv6Masquerade:     o.IPv6Masquerade,
 		KubeconfigMode:     uint32(o.KubeconfigMode),
 		LAN:                Host{Name: "lan", NetNS: NetNSName(o.Name, "lan")},
 		Router:             host("router", 1),

@@ -102,7 +102,7 @@ func (s *supervisor) build(ctx context.Context) error {
 	for i := range p.Nodes {
 		n := &p.Nodes[i]
 		cert, key := cp.NodeServingCert(n.Name)
-		s.add(&child{name: n.Name, netns: n.NetNS, node: n, args: []string{
+		s.add(&child{name: n.Name, netns: n.NetNS, node: n, args: append([]string{
 			"node",
 			"--node-name=" + n.Name,
 			"--node-ip=" + joinAddrs(n.InternalIPs),
@@ -111,12 +111,14 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--cluster-domain=" + p.ClusterDomain,
 			"--run-agent",
 			"--agent-kubeconfig=" + cp.AgentKubeconfig(n.Name),
+			"--agent-arg=--cluster-cidr=" + joinPrefixes(p.ClusterCIDRs),
+			"--agent-arg=--service-cidr=" + joinPrefixes(p.ServiceCIDRs),
 			"--backend=" + p.Backend,
 			"--tls-cert-file=" + cert,
 			"--tls-private-key-file=" + key,
 			"--client-ca-file=" + cp.CACert(),
 			"--kubelet-api-allowed-users=" + controlplane.KubeletAPIClient,
-		}})
+		}, p.egressAgentArgs()...)})
 	}
 	if p.External != nil {
 		s.add(&child{name: "external-host", netns: p.External.NetNS, args: []string{"internal", "external-host"}})
@@ -209,6 +211,18 @@ func (s *supervisor) writeProcesses() {
 	if err := os.WriteFile(tmp, b, 0o644); err == nil {
 		_ = os.Rename(tmp, filepath.Join(s.plan.StateDir, processesFile))
 	}
+}
+
+// egressAgentArgs hand the user's egress choices to every node's agent.
+func (p Plan) egressAgentArgs() []string {
+	var args []string
+	for _, c := range p.NoMasqueradeCIDRs {
+		args = append(args, "--agent-arg=--no-masquerade-cidr="+c)
+	}
+	if p.IPv6Masquerade {
+		args = append(args, "--agent-arg=--ipv6-masq")
+	}
+	return args
 }
 
 func controlPlaneConfig(p Plan) controlplane.Config {

@@ -17,7 +17,8 @@ func (r *Runtime) runAgent(ctx context.Context) {
 	}
 	backoff := time.Second
 	for ctx.Err() == nil {
-		cmd := exec.Command(r.self, "agent", "--node-name="+r.opts.NodeName, "--kubeconfig="+kubeconfig, "--cni-conf-dir="+r.opts.CNIConfDir, "--backend="+r.opts.Backend)
+		args := append([]string{"agent", "--node-name=" + r.opts.NodeName, "--kubeconfig=" + kubeconfig, "--cni-conf-dir=" + r.opts.CNIConfDir, "--backend=" + r.opts.Backend}, r.opts.AgentArgs...)
+		cmd := exec.Command(r.self, args...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 		started := time.Now()

@@ -35,6 +35,8 @@ type Options struct {
 	Backend string
 	// AgentKubeconfig holds the agent's own credentials.
 	AgentKubeconfig string
+	// AgentArgs are handed to the agent as they are.
+	AgentArgs []string
 	// KubeletAPI serves logs and exec to the API server.
 	KubeletAPI kubeletapi.Config
 	nodeIPText string
@@ -63,6 +65,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.RunAgent, "run-agent", o.RunAgent, "also run weft agent on this node, restarting it when it exits")
 	fs.StringVar(&o.Backend, "backend", "host-gw", "cross-node backend for the agent (host-gw or none)")
 	fs.StringVar(&o.AgentKubeconfig, "agent-kubeconfig", "", "kubeconfig for the agent (default: --kubeconfig)")
+	fs.StringArrayVar(&o.AgentArgs, "agent-arg", nil, "an argument for the agent, e.g. --agent-arg=--cluster-cidr=10.42.0.0/16; repeatable")
 	o.KubeletAPI.AddFlags(fs)
 	fs.DurationVar(&o.StatusPeriod, "node-status-report-frequency", o.StatusPeriod, "how often the Node status is rewritten even when nothing changed")
 }

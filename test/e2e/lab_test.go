@@ -42,7 +42,7 @@ func TestLabIPv4(t *testing.T) {
 func TestLabIPv6(t *testing.T) {
 	testLab(t, scenario{
 		name:         "e2e-v6",
-		upFlags:      []string{"--nodes", "3", "--external-subnet", "--cluster-cidr", "2001:cafe:42::/56", "--service-cidr", "2001:cafe:43::/112"},
+		upFlags:      []string{"--nodes", "3", "--external-subnet", "--ipv6-masq", "--cluster-cidr", "2001:cafe:42::/56", "--service-cidr", "2001:cafe:43::/112"},
 		clusterCIDRs: []string{"2001:cafe:42::/56"},
 		serviceCIDRs: []string{"2001:cafe:43::/112"},
 		families:     []string{"6"},

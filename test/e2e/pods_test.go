@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -75,10 +76,7 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 			if out, err := l.kubectlErr("exec", "a", "--", "ping", "-c", "1", "-W", "2", ip); err != nil {
 				t.Errorf("a cannot ping b at %s: %v\n%s", ip, err, out)
 			}
-			url := "http://" + ip + "/"
-			if strings.Contains(ip, ":") {
-				url = "http://[" + ip + "]/"
-			}
+			url := httpURL(ip)
 			out, err := l.kubectlErr("exec", "a", "--", "wget", "-qO-", url)
 			if err != nil || !strings.Contains(out, "b: you came from "+aIPs[i]) {
 				t.Errorf("a -> %s over TCP: %v\n%s", url, err, out)
@@ -93,10 +91,7 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 			if out, err := l.kubectlErr("exec", "c", "--", "ping", "-c", "1", "-W", "2", ip); err != nil {
 				t.Errorf("c on node-3 cannot ping b on node-1 at %s: %v\n%s", ip, err, out)
 			}
-			url := "http://" + ip + "/"
-			if strings.Contains(ip, ":") {
-				url = "http://[" + ip + "]/"
-			}
+			url := httpURL(ip)
 			// No NAT between pods: b sees c's own address.
 			if out, err := l.kubectlErr("exec", "c", "--", "wget", "-qO-", url); err != nil || !strings.Contains(out, "you came from "+cIPs[i]) {
 				t.Errorf("c -> %s across nodes: %v\n%s", url, err, out)
@@ -113,6 +108,28 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 			if got := strings.Count(routes, " via "); got != want {
 				t.Errorf("node-1 has %d host-gw routes (ip %s route show proto 87), want %d:\n%s", got, family, want, routes)
 			}
+		}
+	})
+
+	t.Run("seed-000-egress", func(t *testing.T) {
+		// Seed 000: a pod reaches the subnet only the nodes can route to, with no hand-made rule.
+		// An IPv6-only lab runs with --ipv6-masq and goes to the external host's IPv6 address.
+		external, node1 := "192.168.2.10", "192.168.1.11"
+		if !strings.Contains(strings.Join(sc.clusterCIDRs, ","), ".") {
+			external, node1 = "fd00:c0a8:2::10", "fd00:c0a8:1::11"
+		}
+		l.kubectl("run", "network-test", "--image", "busybox", "--restart", "Never", "--overrides", `{"spec":{"nodeName":"node-1"}}`, "--", "ping", "-c", "4", external)
+		eventually(t, 60*time.Second, "network-test Completed", func() error {
+			phase := l.kubectl("get", "pod", "network-test", "-o", "jsonpath={.status.phase}")
+			if phase != "Succeeded" {
+				return fmt.Errorf("phase %q; log: %s", phase, l.kubectl("logs", "network-test"))
+			}
+			return nil
+		})
+		// The external host sees the node's address: the pod's was masqueraded.
+		out, err := l.kubectlErr("exec", "a", "--", "wget", "-qO-", httpURL(external))
+		if err != nil || !strings.Contains(out, "you came from "+node1) {
+			t.Errorf("a -> %s: %v\n%s", httpURL(external), err, out)
 		}
 	})
 
@@ -270,6 +287,11 @@ spec:
 		}
 	})
 	l.kubectl("delete", "pod", "--all", "--wait=true", "--timeout=60s")
+}
+
+// httpURL is the root URL of a server at ip, bracketing IPv6 literals.
+func httpURL(ip string) string {
+	return "http://" + net.JoinHostPort(ip, "80") + "/"
 }
 
 func (l *lab) kubectlErr(args ...string) (string, error) {

@@ -1,0 +1,85 @@
+// Package egress decides how pod traffic leaves the cluster network. Masquerade keeps the table
+// inet weft-egress: traffic from pods to anything outside the cluster's own ranges leaves with
+// the node's address (seed 000: the subnet the nodes reach answers the node, which it knows how
+// to route back to), never pod-to-pod or pod-to-service traffic.
+package egress
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/knftables"
+)
+
+// Table is weft's egress table; weft never touches another.
+const Table = "weft-egress"
+
+// Masquerade configures source NAT for pods' traffic out of the cluster.
+type Masquerade struct {
+	nft knftables.Interface
+	// PodCIDRs are the cluster's pod ranges (sources to masquerade).
+	PodCIDRs []netip.Prefix
+	// Keep are destinations that see pods' own addresses: the cluster's pod and service ranges
+	// and whatever --no-masquerade-cidr adds (routed networks).
+	Keep []netip.Prefix
+	// IPv6 masquerades IPv6 too (K3s's --flannel-ipv6-masq); IPv6 pods are usually routable.
+	IPv6 bool
+}
+
+// NewMasquerade uses nft, the table's interface (knftables.New(knftables.InetFamily, Table)).
+func NewMasquerade(nft knftables.Interface, podCIDRs, keep []netip.Prefix, ipv6 bool) *Masquerade {
+	return &Masquerade{nft: nft, PodCIDRs: podCIDRs, Keep: keep, IPv6: ipv6}
+}
+
+// Sync writes the whole table in one transaction: a restart or a repair converges on the same
+// rules, and no packet ever sees half of them.
+func (m *Masquerade) Sync(ctx context.Context) error {
+	tx := m.nft.NewTransaction()
+	tx.Add(&knftables.Table{Comment: ptr.To("weft: masquerade pod traffic that leaves the cluster")})
+	tx.Add(&knftables.Chain{Name: "postrouting", Type: ptr.To(knftables.NATType), Hook: ptr.To(knftables.PostroutingHook), Priority: ptr.To(knftables.SNATPriority)})
+	tx.Flush(&knftables.Chain{Name: "postrouting"})
+	for _, fam := range []struct {
+		set, typ, match string
+		v6              bool
+	}{{"v4", "ipv4_addr", "ip", false}, {"v6", "ipv6_addr", "ip6", true}} {
+		pods, keep := "pods-"+fam.set, "keep-"+fam.set
+		for _, s := range []string{pods, keep} {
+			tx.Add(&knftables.Set{Name: s, Type: fam.typ, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+			tx.Flush(&knftables.Set{Name: s})
+		}
+		n := 0
+		for _, p := range m.PodCIDRs {
+			if p.Addr().Is6() == fam.v6 {
+				tx.Add(&knftables.Element{Set: pods, Key: []string{p.String()}})
+				n++
+			}
+		}
+		for _, p := range m.Keep {
+			if p.Addr().Is6() == fam.v6 {
+				tx.Add(&knftables.Element{Set: keep, Key: []string{p.String()}})
+			}
+		}
+		if n == 0 || (fam.v6 && !m.IPv6) {
+			continue
+		}
+		tx.Add(&knftables.Rule{Chain: "postrouting", Rule: knftables.Concat(
+			fam.match, "saddr", "@"+pods, fam.match, "daddr", "!=", "@"+keep, "masquerade", "fully-random",
+		), Comment: ptr.To("pods leaving the cluster take the node's address")})
+	}
+	if err := m.nft.Run(ctx, tx); err != nil {
+		return fmt.Errorf("nftables table inet %s: %w", Table, err)
+	}
+	return nil
+}
+
+// Cleanup removes the table, for when masquerading is turned off.
+func (m *Masquerade) Cleanup(ctx context.Context) error {
+	tx := m.nft.NewTransaction()
+	tx.Delete(&knftables.Table{})
+	if err := m.nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
