@@ -2,11 +2,11 @@ package lab
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/weftnet/weft/internal/netns"
 )
 
 // Exec replaces the current process with argv running inside a lab node: its network, mount
@@ -34,28 +34,17 @@ func Exec(dataDir, name, node string, argv []string) error {
 	if err != nil {
 		return err
 	}
-	runtime.LockOSThread() // namespaces belong to this thread, which execs
-	for _, ns := range []struct {
-		file string
-		flag int
-	}{{"net", unix.CLONE_NEWNET}, {"uts", unix.CLONE_NEWUTS}, {"mnt", unix.CLONE_NEWNS}} {
-		if ns.flag == unix.CLONE_NEWNS {
-			// A thread sharing its filesystem context may not change mount namespace.
-			if err := unix.Unshare(unix.CLONE_FS); err != nil {
-				return fmt.Errorf("unshare filesystem context: %w", err)
-			}
-		}
-		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns.file), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	proc := fmt.Sprintf("/proc/%d/ns/", pid)
+	return netns.Exec(proc+"net", func() error {
+		mnt, err := unix.Open(proc+"mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("node %s: %w (is the lab running? `weft lab status`)", node, err)
 		}
-		if err := unix.Setns(fd, ns.flag); err != nil {
-			return fmt.Errorf("enter %s's %s namespace: %w", node, ns.file, err)
+		uts, err := unix.Open(proc+"uts", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			unix.Close(mnt)
+			return fmt.Errorf("node %s: %w", node, err)
 		}
-		unix.Close(fd)
-	}
-	if err := os.Chdir("/"); err != nil {
-		return err
-	}
-	return unix.Exec(path, argv, os.Environ())
+		return joinNode(mnt, uts)
+	}, append([]string{path}, argv[1:]...))
 }

@@ -59,19 +59,23 @@ func PrepareNode(root, hostname string) error {
 }
 
 // JoinNode enters the mount and UTS namespaces of a node that already runs, passed as fds 3 and 4.
-func JoinNode() error {
+func JoinNode() error { return joinNode(3, 4) }
+
+// joinNode moves the calling (locked) thread into a node's mount and UTS namespaces, given as
+// open namespace files, and closes them.
+func joinNode(mnt, uts int) error {
+	defer unix.Close(mnt)
+	defer unix.Close(uts)
 	// A thread sharing its filesystem context with others may not change mount namespace.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fmt.Errorf("unshare filesystem context: %w", err)
 	}
-	if err := unix.Setns(3, unix.CLONE_NEWNS); err != nil {
+	if err := unix.Setns(mnt, unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("enter the node's mount namespace: %w", err)
 	}
-	if err := unix.Setns(4, unix.CLONE_NEWUTS); err != nil {
+	if err := unix.Setns(uts, unix.CLONE_NEWUTS); err != nil {
 		return fmt.Errorf("enter the node's UTS namespace: %w", err)
 	}
-	unix.Close(3)
-	unix.Close(4)
 	return os.Chdir("/")
 }
 

@@ -70,8 +70,8 @@ func (r *Runtime) enterPod(pod *corev1.Pod, podDir string, c *container) []strin
 
 // containerEnv is the kubelet's environment for the container plus what an image would set.
 func (r *Runtime) containerEnv(ctx context.Context, pod *corev1.Pod, ips []string, c *container) ([]string, error) {
-	vars, err := podfiles.ContainerEnv(pod, c.spec, r.servicesFor(pod.Namespace), apiSources{ctx: ctx, r: r},
-		podfiles.PodFacts{PodIPs: ips, HostIPs: r.nodeIPStrings()}, r.capacityList())
+	vars, err := podfiles.ContainerEnv(pod, c.spec, r.allServices(), apiSources{ctx: ctx, r: r},
+		podfiles.PodFacts{PodIPs: ips, HostIPs: r.nodeIPStrings()}, r.host.capacity())
 	if err != nil {
 		return nil, err
 	}
@@ -81,10 +81,6 @@ func (r *Runtime) containerEnv(ctx context.Context, pod *corev1.Pod, ips []strin
 		env = append(env, v.Name+"="+v.Value)
 	}
 	return env, nil
-}
-
-func (r *Runtime) capacityList() corev1.ResourceList {
-	return (&registrar{host: r.host}).capacity()
 }
 
 // apiSources reads ConfigMaps and Secrets for env and envFrom; the Node authorizer lets a node

@@ -3,6 +3,7 @@ package noderuntime
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,7 +58,7 @@ func (r *eventRecorder) forget(pod *corev1.Pod) {
 	defer r.mu.Unlock()
 	prefix := string(pod.UID) + "\x00"
 	for k := range r.seen {
-		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
+		if strings.HasPrefix(k, prefix) {
 			delete(r.seen, k)
 		}
 	}

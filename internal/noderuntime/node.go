@@ -78,8 +78,8 @@ func (r *registrar) updateStatus(ctx context.Context) error {
 	}
 	now := metav1.Now()
 	node.Status.Addresses = nodeAddresses(r.opts.NodeIPs, r.opts.NodeName)
-	node.Status.Capacity = r.capacity()
-	node.Status.Allocatable = r.capacity()
+	node.Status.Capacity = r.host.capacity()
+	node.Status.Allocatable = r.host.capacity()
 	node.Status.DaemonEndpoints.KubeletEndpoint.Port = KubeletPort
 	node.Status.NodeInfo = corev1.NodeSystemInfo{
 		KernelVersion:           r.host.kernelVersion,
@@ -101,10 +101,11 @@ func (r *registrar) updateStatus(ctx context.Context) error {
 	return nil
 }
 
-func (r *registrar) capacity() corev1.ResourceList {
+// capacity is what the node offers; the lab reserves nothing, so it is also allocatable.
+func (h hostFacts) capacity() corev1.ResourceList {
 	return corev1.ResourceList{
-		corev1.ResourceCPU:    *resource.NewQuantity(int64(r.host.cpus), resource.DecimalSI),
-		corev1.ResourceMemory: *resource.NewQuantity(r.host.memoryBytes, resource.BinarySI),
+		corev1.ResourceCPU:    *resource.NewQuantity(int64(h.cpus), resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(h.memoryBytes, resource.BinarySI),
 		corev1.ResourcePods:   *resource.NewQuantity(110, resource.DecimalSI),
 	}
 }

@@ -221,7 +221,9 @@ func (r *Runtime) clusterDNS() []string {
 	return []string{r.opts.ClusterDNS}
 }
 
-func (r *Runtime) servicesFor(namespace string) []*corev1.Service {
+// allServices is every Service: the environment takes the pod's namespace's services and the
+// kubernetes Service in default, and podfiles picks them out.
+func (r *Runtime) allServices() []*corev1.Service {
 	if r.services == nil {
 		return nil
 	}
