@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   iproute2 iputils-ping nftables iptables conntrack  # the kernel's network, seen and driven by hand
-  busybox-static dnsutils iperf3 curl                # clients the lab's pods and the tests run
+  busybox-static dnsutils iperf3 curl socat          # clients the lab's pods and the tests run
   sudo make                                          # the README's commands
 )
 missing=()

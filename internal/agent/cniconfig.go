@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ConfListName is the file the agent owns in the CNI configuration directory. The "10-" prefix
@@ -50,4 +51,36 @@ func writeIfChanged(path string, data []byte) (bool, error) {
 		return false, fmt.Errorf("install %s: %w", path, err)
 	}
 	return true, nil
+}
+
+// syncCNI writes the node's CNI configuration and lets the node forward for its pods.
+func (a *Agent) syncCNI(podCIDRs []string, mtu int) error {
+	if err := enableForwarding(); err != nil {
+		return err
+	}
+	conf, err := cniConfList(podCIDRs, mtu)
+	if err != nil {
+		return err
+	}
+	changed, err := writeIfChanged(filepath.Join(a.opts.CNIConfDir, ConfListName), conf)
+	if err != nil {
+		return err
+	}
+	if changed {
+		a.log.Info("CNI configuration written", "podCIDRs", podCIDRs, "mtu", mtu)
+	}
+	return nil
+}
+
+// enableForwarding lets the node route between its pods and the rest of the network.
+func enableForwarding() error {
+	for _, f := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+		if b, err := os.ReadFile(f); err == nil && strings.TrimSpace(string(b)) == "1" {
+			continue
+		}
+		if err := os.WriteFile(f, []byte("1"), 0o644); err != nil {
+			return fmt.Errorf("enable forwarding (%s): %w", f, err)
+		}
+	}
+	return nil
 }

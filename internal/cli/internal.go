@@ -50,15 +50,18 @@ func newNSExec() *cobra.Command {
 }
 
 func newExternalHost() *cobra.Command {
-	return &cobra.Command{
+	name := "weft lab external host"
+	cmd := &cobra.Command{
 		Use:  "external-host",
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			return lab.ServeExternalHost(ctx)
+			return lab.ServeExternalHost(ctx, name)
 		},
 	}
+	cmd.Flags().StringVar(&name, "name", name, "how the host introduces itself in its answers")
+	return cmd
 }
 
 // newHTTPServer is what web images (nginx, httpd ...) run in the lab.

@@ -108,12 +108,13 @@ func newLabStatus() *cobra.Command {
 func newLabExec() *cobra.Command {
 	o := lab.Defaults()
 	cmd := &cobra.Command{
-		Use:   "exec NODE -- COMMAND [ARGS...]",
-		Short: "run a command inside a lab node: its network, mount and UTS namespaces (needs root)",
+		Use:   "exec NODE|HOST -- COMMAND [ARGS...]",
+		Short: "run a command inside a lab node (its network, mount and UTS namespaces) or host (router, router2, external, site) (needs root)",
 		Example: `  sudo weft lab exec node-1 -- ip route
   sudo weft lab exec node-1 -- cat /etc/cni/net.d/10-weft.conflist
   sudo weft lab exec node-1 -- ip netns list        # the node's pods
-  sudo weft lab exec node-1 -- sh`,
+  sudo weft lab exec node-1 -- sh
+  sudo weft lab exec router -- ip route add 10.42.0.0/16 via 192.168.1.11   # a route back to the pods`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if os.Geteuid() != 0 {

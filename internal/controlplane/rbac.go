@@ -8,16 +8,26 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/weftnet/weft/internal/egressroute"
 )
 
 // AgentRole is what weft agents may do; deploy/ grants the same to the DaemonSet's account.
 var AgentRole = []rbacv1.PolicyRule{
-	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}},
+	// Nodes: every agent reads them all for routes, and patches its own with its overlay
+	// annotations and its WeftOverlayReady condition.
+	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"nodes/status"}, Verbs: []string{"patch"}},
+}
+
+// agentRules are every feature's rules together.
+func agentRules() []rbacv1.PolicyRule {
+	return append(append([]rbacv1.PolicyRule{}, AgentRole...), egressroute.RBACRules...)
 }
 
 // EnsureAgentRBAC creates (or updates) the ClusterRole weft-agent and binds it to AgentGroup.
 func EnsureAgentRBAC(ctx context.Context, client kubernetes.Interface) error {
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "weft-agent"}, Rules: AgentRole}
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "weft-agent"}, Rules: agentRules()}
 	binding := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "weft-agent"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "weft-agent"},

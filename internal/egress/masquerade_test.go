@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/egressroute"
 )
 
 func prefixes(s ...string) []netip.Prefix {
@@ -25,10 +27,10 @@ func TestMasqueradeRules(t *testing.T) {
 		want, not []string
 	}{
 		{"dual-stack, IPv4 only masqueraded", prefixes("10.42.0.0/16", "2001:cafe:42::/56"), false,
-			[]string{"ip saddr @pods-v4 ip daddr != @keep-v4 masquerade", "add element inet weft-egress keep-v4 { 10.43.0.0/16 }", "add element inet weft-egress pods-v6 { 2001:cafe:42::/56 }"},
+			[]string{"ip saddr @pods-v4 ip daddr != @keep-v4 meta mark & 0x10000000 == 0 masquerade", "add element inet weft-egress keep-v4 { 10.43.0.0/16 }", "add element inet weft-egress pods-v6 { 2001:cafe:42::/56 }"},
 			[]string{"ip6 saddr @pods-v6"}},
 		{"dual-stack with --ipv6-masq", prefixes("10.42.0.0/16", "2001:cafe:42::/56"), true,
-			[]string{"ip saddr @pods-v4", "ip6 saddr @pods-v6 ip6 daddr != @keep-v6 masquerade"}, nil},
+			[]string{"ip saddr @pods-v4", "ip6 saddr @pods-v6 ip6 daddr != @keep-v6 meta mark & 0x10000000 == 0 masquerade"}, nil},
 		{"IPv6 only without --ipv6-masq", prefixes("2001:cafe:42::/56"), false,
 			nil, []string{"masquerade fully-random"}},
 	} {
@@ -64,5 +66,11 @@ func TestMasqueradeRules(t *testing.T) {
 				t.Errorf("Cleanup left:\n%s", d)
 			}
 		})
+	}
+}
+
+func TestKeepSourceMarkMatchesEgressRoute(t *testing.T) {
+	if KeepSourceMark != egressroute.KeepSourceMark {
+		t.Errorf("egress skips mark %#x but EgressRoutes with masquerade: false set %#x", KeepSourceMark, egressroute.KeepSourceMark)
 	}
 }

@@ -57,3 +57,41 @@ func TestServeStopsWithContext(t *testing.T) {
 		t.Error("Serve with no ports should fail")
 	}
 }
+
+func TestBytesAndUDP(t *testing.T) {
+	srv := httptest.NewServer(Handler("web-1"))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/bytes/1048577")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if n != 1048577 {
+		t.Errorf("/bytes/1048577 sent %d bytes", n)
+	}
+	if resp, err := http.Get(srv.URL + "/bytes/-1"); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("/bytes/-1: want 400 Bad Request, got %v %v", resp, err)
+	}
+
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go answerUDP(conn, "u")
+	defer conn.Close()
+	c, err := net.Dial("udp", conn.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	n2, err := c.Read(buf)
+	if err != nil || string(buf[:n2]) != "u: you came from 127.0.0.1\n" {
+		t.Errorf("UDP answer %q, %v", buf[:n2], err)
+	}
+}

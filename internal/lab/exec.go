@@ -11,7 +11,8 @@ import (
 
 // Exec replaces the current process with argv running inside a lab node: its network, mount
 // and UTS namespaces, as its own processes see them (/etc/cni, /run/netns with the pods'
-// namespaces, its host name). `ip netns exec` enters only the network namespace.
+// namespaces, its host name). `ip netns exec` enters only the network namespace. The routers and
+// hosts outside the cluster have only a network namespace, which is entered.
 func Exec(dataDir, name, node string, argv []string) error {
 	p, err := LoadPlan(dataDir, name)
 	if err != nil {
@@ -23,16 +24,23 @@ func Exec(dataDir, name, node string, argv []string) error {
 			pid = pi.PID
 		}
 	}
-	if pid == 0 {
-		var nodes []string
-		for _, n := range p.Nodes {
-			nodes = append(nodes, n.Name)
-		}
-		return fmt.Errorf("no running node %q in lab %q (nodes: %v)", node, name, nodes)
-	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return err
+	}
+	if pid == 0 {
+		// The lab's other hosts (routers, the external and site hosts) are network namespaces only.
+		names := []string{}
+		for _, h := range p.hosts() {
+			if h.Name == node {
+				return netns.Exec(netns.Path(h.NetNS), nil, append([]string{path}, argv[1:]...))
+			}
+			names = append(names, h.Name)
+		}
+		for _, n := range p.Nodes {
+			names = append(names, n.Name)
+		}
+		return fmt.Errorf("no running node or host %q in lab %q (try one of %v)", node, name, names)
 	}
 	proc := fmt.Sprintf("/proc/%d/ns/", pid)
 	return netns.Exec(proc+"net", func() error {

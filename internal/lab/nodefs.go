@@ -42,7 +42,7 @@ func PrepareNode(root, hostname string) error {
 		if _, err := os.Stat(dir); err != nil {
 			continue
 		}
-		if err := overlay(root, dir); err != nil {
+		if err := overlayMount(root, dir); err != nil {
 			return err
 		}
 	}
@@ -79,7 +79,7 @@ func joinNode(mnt, uts int) error {
 	return os.Chdir("/")
 }
 
-func overlay(root, dir string) error {
+func overlayMount(root, dir string) error {
 	base := filepath.Join(root, "rootfs", strings.ReplaceAll(strings.TrimPrefix(dir, "/"), "/", "-"))
 	upper, work := filepath.Join(base, "upper"), filepath.Join(base, "work")
 	for _, d := range []string{upper, work} {

@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/weftnet/weft/internal/overlay"
 )
 
 // Options is everything a user can say about a lab. Flag names follow K3s where K3s has one.
@@ -25,6 +28,7 @@ type Options struct {
 	NodeCIDRMaskSizeV6 int
 	ExternalSubnet     bool
 	Backend            string
+	MTU                int
 	NoMasqueradeCIDRs  []string
 	IPv6Masquerade     bool
 	APIPort            int
@@ -45,7 +49,7 @@ func Defaults() Options {
 		NodeCIDRMaskSizeV4: 24,
 		NodeCIDRMaskSizeV6: 64,
 		APIPort:            6443,
-		Backend:            "host-gw",
+		Backend:            overlay.BackendVXLAN,
 		DataDir:            "/var/lib/weft",
 		clusterCIDRText:    "10.42.0.0/16",
 		serviceCIDRText:    "10.43.0.0/16",
@@ -63,7 +67,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain")
 	fs.IntVar(&o.NodeCIDRMaskSizeV4, "node-cidr-mask-size-ipv4", o.NodeCIDRMaskSizeV4, "prefix length of each node's IPv4 podCIDR")
 	fs.IntVar(&o.NodeCIDRMaskSizeV6, "node-cidr-mask-size-ipv6", o.NodeCIDRMaskSizeV6, "prefix length of each node's IPv6 podCIDR")
-	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: host-gw (routes via node addresses) or none")
+	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels), host-gw (routes via node addresses) or none")
+	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the LAN's 1500 less the backend's overhead)")
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses instead of the node's (routed networks); repeatable")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade pods' IPv6 traffic that leaves the cluster too (K3s's --flannel-ipv6-masq)")
 	fs.BoolVar(&o.ExternalSubnet, "external-subnet", o.ExternalSubnet, "add 192.168.2.0/24 behind the router, with a host 192.168.2.10 that only the nodes can route to")
@@ -143,8 +148,11 @@ func (o *Options) Validate() error {
 	if o.Nodes < 1 || o.Nodes > maxNodes {
 		add("--nodes %d: a lab has 1 to %d nodes", o.Nodes, maxNodes)
 	}
-	if o.Backend != "host-gw" && o.Backend != "none" {
-		add("--backend %q: use host-gw or none (vxlan is not built yet)", o.Backend)
+	if !slices.Contains(overlay.Backends, o.Backend) {
+		add("--backend %q: use one of %s", o.Backend, strings.Join(overlay.Backends, ", "))
+	}
+	if o.MTU != 0 && (o.MTU < 1280 || o.MTU > 1500) {
+		add("--mtu %d: use 1280 (IPv6's minimum) to 1500 (the lab LAN's MTU), or leave it out to detect it", o.MTU)
 	}
 	for _, c := range o.NoMasqueradeCIDRs {
 		if p, err := netip.ParsePrefix(c); err != nil || p != p.Masked() {

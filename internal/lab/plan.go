@@ -11,13 +11,17 @@ import (
 const maxNodes = 200
 
 // The lab's fixed addressing, mirroring the seeds: nodes on 192.168.1.0/24 behind a router at .1,
-// and an external subnet 192.168.2.0/24 that only the nodes can route to. The IPv6 twins embed the
-// IPv4 octets (c0a8 = 192.168) so an address reads the same in both families.
+// an external subnet 192.168.2.0/24 that only the nodes can route to, and a site subnet
+// 192.168.3.0/24 behind a second router at .254 that nothing routes to until someone declares it
+// (an EgressRoute). The IPv6 twins embed the IPv4 octets (c0a8 = 192.168) so an address reads the
+// same in both families.
 var (
 	LANv4      = netip.MustParsePrefix("192.168.1.0/24")
 	LANv6      = netip.MustParsePrefix("fd00:c0a8:1::/64")
 	ExternalV4 = netip.MustParsePrefix("192.168.2.0/24")
 	ExternalV6 = netip.MustParsePrefix("fd00:c0a8:2::/64")
+	SiteV4     = netip.MustParsePrefix("192.168.3.0/24")
+	SiteV6     = netip.MustParsePrefix("fd00:c0a8:3::/64")
 )
 
 // Host is one network namespace of the lab with its addresses.
@@ -48,6 +52,7 @@ type Plan struct {
 	NodeCIDRMaskSizeV6 int            `json:"nodeCIDRMaskSizeIPv6"`
 	APIPort            int            `json:"apiPort"`
 	Backend            string         `json:"backend"`
+	MTU                int            `json:"mtu,omitempty"`
 	NoMasqueradeCIDRs  []string       `json:"noMasqueradeCIDRs,omitempty"`
 	IPv6Masquerade     bool           `json:"ipv6Masquerade,omitempty"`
 	KubeconfigMode     uint32         `json:"kubeconfigMode"`
@@ -56,6 +61,8 @@ type Plan struct {
 	ControlPlane       Host           `json:"controlPlane"`
 	Nodes              []Node         `json:"nodes"`
 	External           *Host          `json:"external,omitempty"`
+	Router2            *Host          `json:"router2,omitempty"`
+	Site               *Host          `json:"site,omitempty"`
 }
 
 // NewPlan works out names and addresses. The options must have passed Validate.
@@ -80,6 +87,7 @@ func NewPlan(o Options) Plan {
 		NodeCIDRMaskSizeV6: o.NodeCIDRMaskSizeV6,
 		APIPort:            o.APIPort,
 		Backend:            o.Backend,
+		MTU:                o.MTU,
 		NoMasqueradeCIDRs:  o.NoMasqueradeCIDRs,
 		IPv6Masquerade:     o.IPv6Masquerade,
 		KubeconfigMode:     uint32(o.KubeconfigMode),
@@ -104,6 +112,12 @@ func NewPlan(o Options) Plan {
 			ext.IPv6 = hostAddr(ExternalV6, 10)
 		}
 		p.External = &ext
+		r2 := host("router2", 254)
+		site := Host{Name: "site", NetNS: NetNSName(o.Name, "site"), IPv4: hostAddr(SiteV4, 10)}
+		if v6 {
+			site.IPv6 = hostAddr(SiteV6, 10)
+		}
+		p.Router2, p.Site = &r2, &site
 	}
 	return p
 }
@@ -123,10 +137,24 @@ func (p Plan) NetNSNames() []string {
 	for _, n := range p.Nodes {
 		names = append(names, n.NetNS)
 	}
-	if p.External != nil {
-		names = append(names, p.External.NetNS)
+	for _, h := range []*Host{p.External, p.Router2, p.Site} {
+		if h != nil {
+			names = append(names, h.NetNS)
+		}
 	}
 	return names
+}
+
+// hosts are the lab's namespaces that are not nodes and have addresses: routers, control
+// plane and the hosts outside the cluster.
+func (p Plan) hosts() []Host {
+	out := []Host{p.Router, p.ControlPlane}
+	for _, h := range []*Host{p.Router2, p.External, p.Site} {
+		if h != nil {
+			out = append(out, *h)
+		}
+	}
+	return out
 }
 
 // HasIPv6 tells whether the lab LAN carries IPv6: it does when the cluster has an IPv6 range.

@@ -77,7 +77,11 @@ func Status(dataDir, name string, out io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Name, h.NetNS, hostAddrs(h))
 	}
 	if p.External != nil {
-		fmt.Fprintf(tw, "%s\t%s\t%s (HTTP on port 80)\n", p.External.Name, p.External.NetNS, hostAddrs(*p.External))
+		fmt.Fprintf(tw, "%s\t%s\t%s (HTTP on port 80; nodes route to it)\n", p.External.Name, p.External.NetNS, hostAddrs(*p.External))
+	}
+	if p.Router2 != nil {
+		fmt.Fprintf(tw, "%s\t%s\t%s (routes to %s; nothing routes to it by default)\n", p.Router2.Name, p.Router2.NetNS, hostAddrs(*p.Router2), SiteV4)
+		fmt.Fprintf(tw, "%s\t%s\t%s (HTTP on port 80; reachable once an EgressRoute sends it via router2)\n", p.Site.Name, p.Site.NetNS, hostAddrs(*p.Site))
 	}
 	tw.Flush()
 

@@ -66,7 +66,7 @@ func Supervise(ctx context.Context, stateDir string, apiListener net.Listener, p
 
 func (s *supervisor) build(ctx context.Context) error {
 	p := s.plan
-	s.progress.step("creating network namespaces: LAN, router, control plane, %d node(s)%s", len(p.Nodes), map[bool]string{true: ", external host"}[p.External != nil])
+	s.progress.step("creating network namespaces: LAN, router, control plane, %d node(s)%s", len(p.Nodes), map[bool]string{true: ", external host, second router and site host"}[p.External != nil])
 	if err := buildTopology(p, func(name string) error { return recordNetNS(p.StateDir, name) }); err != nil {
 		return err
 	}
@@ -113,6 +113,8 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--agent-kubeconfig=" + cp.AgentKubeconfig(n.Name),
 			"--agent-arg=--cluster-cidr=" + joinPrefixes(p.ClusterCIDRs),
 			"--agent-arg=--service-cidr=" + joinPrefixes(p.ServiceCIDRs),
+			// The lab repairs quickly, so a learner who deletes a route sees it come back.
+			"--agent-arg=--resync=10s",
 			"--backend=" + p.Backend,
 			"--tls-cert-file=" + cert,
 			"--tls-private-key-file=" + key,
@@ -122,6 +124,9 @@ func (s *supervisor) build(ctx context.Context) error {
 	}
 	if p.External != nil {
 		s.add(&child{name: "external-host", netns: p.External.NetNS, args: []string{"internal", "external-host"}})
+	}
+	if p.Site != nil {
+		s.add(&child{name: "site-host", netns: p.Site.NetNS, args: []string{"internal", "external-host", "--name", "weft lab site host"}})
 	}
 	if err := s.startPending(); err != nil {
 		return err
@@ -137,6 +142,9 @@ func (s *supervisor) build(ctx context.Context) error {
 	}
 	if err := controlplane.EnsureAgentRBAC(ctx, client); err != nil {
 		return err
+	}
+	if err := controlplane.EnsureCRDs(ctx, cp.AdminKubeconfig()); err != nil {
+		return fmt.Errorf("install weft's CRDs: %w", err)
 	}
 	s.progress.step("starting kube-controller-manager and kube-scheduler")
 	s.add(&child{name: "kube-controller-manager", netns: cpNS, args: append([]string{"kube-controller-manager"}, cp.ControllerManagerArgs()...)})
@@ -213,7 +221,7 @@ func (s *supervisor) writeProcesses() {
 	}
 }
 
-// egressAgentArgs hand the user's egress choices to every node's agent.
+// egressAgentArgs hand the user's egress and MTU choices to every node's agent.
 func (p Plan) egressAgentArgs() []string {
 	var args []string
 	for _, c := range p.NoMasqueradeCIDRs {
@@ -221,6 +229,9 @@ func (p Plan) egressAgentArgs() []string {
 	}
 	if p.IPv6Masquerade {
 		args = append(args, "--agent-arg=--ipv6-masq")
+	}
+	if p.MTU != 0 {
+		args = append(args, fmt.Sprintf("--agent-arg=--mtu=%d", p.MTU))
 	}
 	return args
 }

@@ -49,6 +49,9 @@ func buildTopology(p Plan, record func(netnsName string) error) error {
 	}
 
 	hosts := []Host{p.Router, p.ControlPlane}
+	if p.Router2 != nil {
+		hosts = append(hosts, *p.Router2)
+	}
 	for _, n := range p.Nodes {
 		hosts = append(hosts, n.Host)
 	}
@@ -57,8 +60,8 @@ func buildTopology(p Plan, record func(netnsName string) error) error {
 			return err
 		}
 		gw := p.Router
-		if h.Name == p.Router.Name {
-			gw = Host{} // the router is the gateway; it routes, it needs none
+		if h.Name == p.Router.Name || (p.Router2 != nil && h.Name == p.Router2.Name) {
+			gw = Host{} // routers route; they need no default route
 		}
 		if err := configureHost(h, "eth0", LANv4, LANv6, gw); err != nil {
 			return err
@@ -68,7 +71,15 @@ func buildTopology(p Plan, record func(netnsName string) error) error {
 		return err
 	}
 	if p.External != nil {
-		if err := buildExternal(p); err != nil {
+		if err := buildBehind(p, p.Router, *p.External, ExternalV4, ExternalV6); err != nil {
+			return err
+		}
+	}
+	if p.Router2 != nil {
+		if err := enableForwarding(p.Router2.NetNS); err != nil {
+			return err
+		}
+		if err := buildBehind(p, *p.Router2, *p.Site, SiteV4, SiteV6); err != nil {
 			return err
 		}
 	}
@@ -93,34 +104,35 @@ func attachToLAN(lan *nsHandle, bridgeIndex int, h Host) error {
 	return lan.up(h.Name)
 }
 
-// buildExternal puts a host at 192.168.2.10 behind the router's second interface.
-func buildExternal(p Plan) error {
-	router, err := openNS(p.Router.NetNS)
+// buildBehind puts a host on a subnet of its own behind a router's second interface (eth1,
+// the subnet's first address): 192.168.2.10 behind the router, 192.168.3.10 behind router2.
+func buildBehind(p Plan, router, host Host, v4, v6 netip.Prefix) error {
+	r, err := openNS(router.NetNS)
 	if err != nil {
 		return err
 	}
-	defer router.close()
-	ext, err := vnetns.GetFromPath(netns.Path(p.External.NetNS))
+	defer r.close()
+	h, err := vnetns.GetFromPath(netns.Path(host.NetNS))
 	if err != nil {
-		return fmt.Errorf("open %s: %w", p.External.NetNS, err)
+		return fmt.Errorf("open %s: %w", host.NetNS, err)
 	}
-	defer ext.Close()
+	defer h.Close()
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: "eth1"},
 		PeerName:      "eth0",
-		PeerNamespace: netlink.NsFd(int(ext)),
+		PeerNamespace: netlink.NsFd(int(h)),
 	}
-	if err := router.h.LinkAdd(veth); err != nil {
-		return fmt.Errorf("create veth %s/eth1 <-> %s/eth0: %w", p.Router.NetNS, p.External.NetNS, err)
+	if err := r.h.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s/eth1 <-> %s/eth0: %w", router.NetNS, host.NetNS, err)
 	}
-	routerSide := Host{Name: p.Router.Name, NetNS: p.Router.NetNS, IPv4: hostAddr(ExternalV4, 1)}
+	routerSide := Host{Name: router.Name, NetNS: router.NetNS, IPv4: hostAddr(v4, 1)}
 	if p.HasIPv6() {
-		routerSide.IPv6 = hostAddr(ExternalV6, 1)
+		routerSide.IPv6 = hostAddr(v6, 1)
 	}
-	if err := configureHost(routerSide, "eth1", ExternalV4, ExternalV6, Host{}); err != nil {
+	if err := configureHost(routerSide, "eth1", v4, v6, Host{}); err != nil {
 		return err
 	}
-	return configureHost(*p.External, "eth0", ExternalV4, ExternalV6, routerSide)
+	return configureHost(host, "eth0", v4, v6, routerSide)
 }
 
 // configureHost brings up lo and the interface, assigns the host's addresses and, when gw is

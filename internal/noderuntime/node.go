@@ -120,20 +120,28 @@ func nodeAddresses(ips []netip.Addr, hostname string) []corev1.NodeAddress {
 	return append(out, corev1.NodeAddress{Type: corev1.NodeHostName, Address: hostname})
 }
 
-// mergeConditions refreshes heartbeats and keeps a condition's transition time while its status holds.
+// mergeConditions refreshes heartbeats and keeps a condition's transition time while its status
+// holds. Conditions other components own (the weft agent's, NetworkUnavailable) are kept as
+// they are, as the kubelet keeps them.
 func mergeConditions(old []corev1.NodeCondition, now metav1.Time, want []corev1.NodeCondition) []corev1.NodeCondition {
 	prev := map[corev1.NodeConditionType]corev1.NodeCondition{}
 	for _, c := range old {
 		prev[c.Type] = c
 	}
-	out := make([]corev1.NodeCondition, 0, len(want))
+	out := make([]corev1.NodeCondition, 0, len(want)+len(old))
 	for _, c := range want {
 		c.LastHeartbeatTime = now
 		c.LastTransitionTime = now
 		if p, ok := prev[c.Type]; ok && p.Status == c.Status {
 			c.LastTransitionTime = p.LastTransitionTime
 		}
+		delete(prev, c.Type)
 		out = append(out, c)
+	}
+	for _, c := range old {
+		if _, theirs := prev[c.Type]; theirs {
+			out = append(out, c)
+		}
 	}
 	return out
 }

@@ -63,7 +63,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogDir, "pod-log-dir", o.LogDir, "directory for container logs, in the kubelet's layout")
 	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory of CNI configurations")
 	fs.BoolVar(&o.RunAgent, "run-agent", o.RunAgent, "also run weft agent on this node, restarting it when it exits")
-	fs.StringVar(&o.Backend, "backend", "host-gw", "cross-node backend for the agent (host-gw or none)")
+	fs.StringVar(&o.Backend, "backend", "vxlan", "cross-node backend for the agent (vxlan, host-gw or none)")
 	fs.StringVar(&o.AgentKubeconfig, "agent-kubeconfig", "", "kubeconfig for the agent (default: --kubeconfig)")
 	fs.StringArrayVar(&o.AgentArgs, "agent-arg", nil, "an argument for the agent, e.g. --agent-arg=--cluster-cidr=10.42.0.0/16; repeatable")
 	o.KubeletAPI.AddFlags(fs)

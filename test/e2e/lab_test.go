@@ -25,6 +25,12 @@ type scenario struct {
 	// checkLifecycle runs the family-independent pod checks: probes, restarts, init
 	// containers, log following.
 	checkLifecycle bool
+	backend        string // "" is the default, vxlan
+	// overlayOnly runs just the cross-node checks: the host-gw labs.
+	overlayOnly bool
+	// keepSourceToExternal: the lab runs with --no-masquerade-cidr 192.168.2.0/24, so the
+	// external host sees pods' own addresses once the router has a route back to them.
+	keepSourceToExternal bool
 }
 
 func TestLabIPv4(t *testing.T) {
@@ -53,8 +59,9 @@ func TestLabIPv6(t *testing.T) {
 func TestLabDualStack(t *testing.T) {
 	testLab(t, scenario{
 		name: "e2e-dual",
-		upFlags: []string{"--nodes", "3", "--external-subnet",
+		upFlags: []string{"--nodes", "3", "--external-subnet", "--no-masquerade-cidr", "192.168.2.0/24",
 			"--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56", "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112"},
+		keepSourceToExternal: true,
 		clusterCIDRs: []string{"10.42.0.0/16", "2001:cafe:42::/56"},
 		serviceCIDRs: []string{"10.43.0.0/16", "2001:cafe:43::/112"},
 		families:     []string{"4", "6"},
@@ -95,6 +102,13 @@ func testLab(t *testing.T, sc scenario) {
 		t.Errorf("a second lab up should report the running lab, said:\n%s", again)
 	}
 
+	if sc.overlayOnly {
+		l.apply(t, pinnedPod("b", "node-1", "nginx"))
+		bIPs := l.waitRunning(t, "b")
+		t.Run("overlay", func(t *testing.T) { checkOverlay(t, l, sc, bIPs) })
+		l.weft(append([]string{"lab", "down"}, l.labFlags()...)...)
+		return
+	}
 	t.Run("nodes", func(t *testing.T) { checkNodes(t, l, sc) })
 	t.Run("servicecidr", func(t *testing.T) { checkServiceCIDRs(t, l, sc) })
 	t.Run("ping", func(t *testing.T) { checkPing(t, l, sc) })

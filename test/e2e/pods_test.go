@@ -84,32 +84,7 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 		}
 	})
 
-	t.Run("cross-node-host-gw", func(t *testing.T) {
-		l.apply(t, pinnedPod("c", "node-3", "busybox", "sleep", "86400"))
-		cIPs := l.waitRunning(t, "c")
-		for i, ip := range bIPs {
-			if out, err := l.kubectlErr("exec", "c", "--", "ping", "-c", "1", "-W", "2", ip); err != nil {
-				t.Errorf("c on node-3 cannot ping b on node-1 at %s: %v\n%s", ip, err, out)
-			}
-			url := httpURL(ip)
-			// No NAT between pods: b sees c's own address.
-			if out, err := l.kubectlErr("exec", "c", "--", "wget", "-qO-", url); err != nil || !strings.Contains(out, "you came from "+cIPs[i]) {
-				t.Errorf("c -> %s across nodes: %v\n%s", url, err, out)
-			}
-		}
-		for _, family := range []string{"-4", "-6"} {
-			routes := l.weft(append(append([]string{"lab", "exec"}, l.labFlags()...), "node-1", "--", "ip", family, "route", "show", "proto", "87")...)
-			want := 0
-			for _, c := range sc.clusterCIDRs {
-				if strings.Contains(c, ":") == (family == "-6") {
-					want = 2 // node-2's and node-3's podCIDRs
-				}
-			}
-			if got := strings.Count(routes, " via "); got != want {
-				t.Errorf("node-1 has %d host-gw routes (ip %s route show proto 87), want %d:\n%s", got, family, want, routes)
-			}
-		}
-	})
+	t.Run("overlay", func(t *testing.T) { checkOverlay(t, l, sc, bIPs) })
 
 	t.Run("seed-000-egress", func(t *testing.T) {
 		// Seed 000: a pod reaches the subnet only the nodes can route to, with no hand-made rule.
@@ -117,6 +92,17 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 		external, node1 := "192.168.2.10", "192.168.1.11"
 		if !strings.Contains(strings.Join(sc.clusterCIDRs, ","), ".") {
 			external, node1 = "fd00:c0a8:2::10", "fd00:c0a8:1::11"
+		}
+		seen := node1 // masqueraded: the external host sees the node
+		if sc.keepSourceToExternal {
+			// A routed network: the router learns the way back to the pods (through node-1;
+			// the overlay carries on to the pod's own node), and the pods keep their address.
+			seen = aIPs[0]
+			for _, route := range [][]string{{"10.42.0.0/16", "192.168.1.11"}, {"2001:cafe:42::/56", "fd00:c0a8:1::11"}} {
+				if out, err := l.in("router", "ip", "route", "add", route[0], "via", route[1]); err != nil {
+					t.Fatalf("return route on the router: %v\n%s", err, out)
+				}
+			}
 		}
 		l.kubectl("run", "network-test", "--image", "busybox", "--restart", "Never", "--overrides", `{"spec":{"nodeName":"node-1"}}`, "--", "ping", "-c", "4", external)
 		eventually(t, 60*time.Second, "network-test Completed", func() error {
@@ -126,12 +112,20 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 			}
 			return nil
 		})
-		// The external host sees the node's address: the pod's was masqueraded.
 		out, err := l.kubectlErr("exec", "a", "--", "wget", "-qO-", httpURL(external))
-		if err != nil || !strings.Contains(out, "you came from "+node1) {
-			t.Errorf("a -> %s: %v\n%s", httpURL(external), err, out)
+		if err != nil || !strings.Contains(out, "you came from "+seen+"\n") {
+			t.Errorf("a -> %s: %v\n%s\nwant the external host to see %s", httpURL(external), err, out, seen)
+		}
+		if sc.keepSourceToExternal {
+			// IPv6 is not masqueraded without --ipv6-masq: the pod's own address arrives.
+			out, err := l.kubectlErr("exec", "a", "--", "wget", "-qO-", httpURL("fd00:c0a8:2::10"))
+			if err != nil || !strings.Contains(out, "you came from "+aIPs[1]+"\n") {
+				t.Errorf("a -> external host over IPv6: %v\n%s\nwant the pod's address %s", err, out, aIPs[1])
+			}
 		}
 	})
+
+	t.Run("egressroute", func(t *testing.T) { checkEgressRoute(t, l, sc, aIPs) })
 
 	t.Run("inside-the-node", func(t *testing.T) {
 		// What the node itself holds: the agent's CNI configuration, the pods' namespaces, its name.

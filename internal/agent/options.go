@@ -1,0 +1,115 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/weftnet/weft/internal/overlay"
+)
+
+// Options configure the agent.
+type Options struct {
+	NodeName   string
+	CNIConfDir string
+	// MTU overrides the detected MTU of pod interfaces and overlay devices.
+	MTU     int
+	Backend string
+	Resync  time.Duration
+	// NodeExternalIPs (one per family) are the addresses peers reach this node at, when they
+	// are not its InternalIPs; UseExternalIP takes them from the Node's ExternalIPs instead.
+	NodeExternalIPs []string
+	UseExternalIP   bool
+	// ClusterCIDRs and ServiceCIDRs are the cluster's ranges: pod traffic to them keeps its
+	// source; pod traffic anywhere else is masqueraded, except to NoMasqueradeCIDRs.
+	ClusterCIDRs      []string
+	ServiceCIDRs      []string
+	NoMasqueradeCIDRs []string
+	IPv6Masquerade    bool
+}
+
+// Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
+// one-minute repair resync.
+func Defaults() Options {
+	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Resync: time.Minute}
+}
+
+// AddFlags binds the options.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of this node's Node object (default: the host name)")
+	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory the container runtime reads CNI configurations from")
+	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the node interface's MTU less the backend's overhead)")
+	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels; nodes need only reach each other), host-gw (routes via node addresses; nodes on one L2 segment) or none (another CNI or the fabric routes)")
+	fs.StringSliceVar(&o.NodeExternalIPs, "node-external-ip", o.NodeExternalIPs, "address(es), one per family, that other nodes reach this node at (default: its InternalIPs)")
+	fs.BoolVar(&o.UseExternalIP, "use-external-ip", o.UseExternalIP, "reach nodes at their Nodes' ExternalIP addresses rather than InternalIPs (K3s's --flannel-external-ip)")
+	fs.StringSliceVar(&o.ClusterCIDRs, "cluster-cidr", o.ClusterCIDRs, "the cluster's pod ranges; pods' traffic leaving them is masqueraded to the node's address")
+	fs.StringSliceVar(&o.ServiceCIDRs, "service-cidr", o.ServiceCIDRs, "the cluster's service ranges (never masqueraded to)")
+	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses (routed networks); repeatable")
+	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade IPv6 pod traffic too (K3s's --flannel-ipv6-masq)")
+	fs.DurationVar(&o.Resync, "resync", o.Resync, "how often to repair the node's configuration even when nothing changed")
+}
+
+// Validate names every problem.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.NodeName == "" {
+		errs = append(errs, errors.New("--node-name: give this node's name"))
+	}
+	if o.MTU != 0 && (o.MTU < 1280 || o.MTU > 65535) {
+		errs = append(errs, fmt.Errorf("--mtu %d: use 1280 to 65535 (1280 is IPv6's minimum)", o.MTU))
+	}
+	if !slices.Contains(overlay.Backends, o.Backend) {
+		errs = append(errs, fmt.Errorf("--backend %q: use one of %s", o.Backend, strings.Join(overlay.Backends, ", ")))
+	}
+	if _, err := parseExternalIPs(o.NodeExternalIPs); err != nil {
+		errs = append(errs, err)
+	}
+	for _, l := range []struct {
+		flag  string
+		cidrs []string
+	}{{"--cluster-cidr", o.ClusterCIDRs}, {"--service-cidr", o.ServiceCIDRs}, {"--no-masquerade-cidr", o.NoMasqueradeCIDRs}} {
+		if _, err := parsePrefixes(l.flag, l.cidrs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !filepath.IsAbs(o.CNIConfDir) {
+		errs = append(errs, fmt.Errorf("--cni-conf-dir %q: give an absolute path", o.CNIConfDir))
+	}
+	if o.Resync <= 0 {
+		errs = append(errs, fmt.Errorf("--resync %s: give a positive duration such as 1m", o.Resync))
+	}
+	return errors.Join(errs...)
+}
+
+func parsePrefixes(flag string, cidrs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil || p != p.Masked() {
+			return nil, fmt.Errorf("%s %q: give a network such as 10.42.0.0/16", flag, c)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parseExternalIPs(ips []string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, s := range ips {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("--node-external-ip %q: give an IP address such as 203.0.113.7", s)
+		}
+		if slices.ContainsFunc(out, func(b netip.Addr) bool { return b.Is4() == a.Is4() }) {
+			return nil, fmt.Errorf("--node-external-ip %s: give at most one address per family", strings.Join(ips, ","))
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}

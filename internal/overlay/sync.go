@@ -1,0 +1,213 @@
+package overlay
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+)
+
+// Overlay keeps the kernel's cross-node state (devices, routes, FDB, neighbours) equal to what
+// the Node objects ask for under one backend. It owns the weft VXLAN devices and every route of
+// protocol RouteProtocol in the main table; it touches nothing else.
+type Overlay struct {
+	k       Kernel
+	backend string
+}
+
+// New makes an overlay for the backend (one of Backends) over the node's kernel.
+func New(backend string, k Kernel) *Overlay { return &Overlay{k: k, backend: backend} }
+
+// Result is what a sync found out for the agent to report.
+type Result struct {
+	// MTU is the largest pod MTU every family's path carries: the node interface's MTU less
+	// the backend's overhead, or the configured MTU.
+	MTU int
+	// Unreachable lists peers this backend cannot reach, one sentence each.
+	Unreachable []string
+	// Peers counts the peers routed to.
+	Peers int
+}
+
+// plan is the desired kernel state for one sync.
+type plan struct {
+	routes []netlink.Route
+	neighs map[int][]netlink.Neigh // by VXLAN device index: neighbour and FDB entries
+}
+
+// Sync makes the kernel match the peers. Problems with single peers go into Result.Unreachable;
+// the error reports what failed in the kernel and asks for a retry.
+func (o *Overlay) Sync(l Local, peers []Peer) (Result, error) {
+	var res Result
+	var errs []error
+	devices := map[bool]int{} // family (v6?) -> VXLAN device index
+	mtu := map[bool]int{}
+	for _, f := range families {
+		cidr, hasCIDR := l.podCIDR(f)
+		under := l.Underlay[idx(f)]
+		if !hasCIDR || !under.IsValid() {
+			if err := o.deleteDevice(f); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		parent, err := o.linkHolding(under, f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		m := parent.Attrs().MTU
+		if o.backend == BackendVXLAN {
+			m -= f.overhead
+		}
+		if l.MTU != 0 {
+			m = l.MTU
+		}
+		mtu[f.v6] = m
+		if o.backend != BackendVXLAN {
+			if err := o.deleteDevice(f); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		dev, err := o.ensureDevice(f, parent.Attrs().Index, under, m, VtepMAC(l.Name, f.v6), vtepAddr(cidr))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		devices[f.v6] = dev
+	}
+	for _, m := range mtu {
+		if res.MTU == 0 || m < res.MTU {
+			res.MTU = m
+		}
+	}
+
+	p := plan{neighs: map[int][]netlink.Neigh{}}
+	for _, peer := range peers {
+		switch o.backend {
+		case BackendVXLAN:
+			res.Unreachable = append(res.Unreachable, o.planVXLAN(&p, devices, peer)...)
+		case BackendHostGW:
+			res.Unreachable = append(res.Unreachable, o.planHostGW(&p, l, peer)...)
+		}
+	}
+	for _, dev := range devices {
+		if err := o.syncNeighbours(dev, p.neighs[dev]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	unreachable, err := o.syncRoutes(p.routes)
+	res.Unreachable = append(res.Unreachable, unreachable...)
+	res.Peers = len(peers) - len(res.Unreachable)
+	return res, errors.Join(append(errs, err)...)
+}
+
+// Cleanup removes every device and route weft made, for when the backend is switched to none
+// or weft is removed from the node.
+func (o *Overlay) Cleanup() error {
+	var errs []error
+	for _, f := range families {
+		errs = append(errs, o.deleteDevice(f))
+	}
+	_, err := o.syncRoutes(nil)
+	return errors.Join(append(errs, err)...)
+}
+
+// planHostGW routes the peer's podCIDRs via its address, which must be on one of this node's
+// connected networks: a gateway further away cannot be a next hop.
+func (o *Overlay) planHostGW(p *plan, l Local, peer Peer) []string {
+	var problems []string
+	for _, cidr := range peer.PodCIDRs {
+		f := familyOf(cidr.Addr())
+		gw := peer.Public[idx(f)]
+		if !gw.IsValid() {
+			problems = append(problems, fmt.Sprintf("node %s has podCIDR %s but no IPv%s address", peer.Name, cidr, ipv(f)))
+			continue
+		}
+		if !l.Underlay[idx(f)].IsValid() {
+			continue // this node has no address of the family: nothing can be routed in it
+		}
+		if onLink, err := o.onLink(gw, f); err == nil && !onLink {
+			problems = append(problems, fmt.Sprintf("node %s at %s is not on this node's L2 segment: host-gw needs every node on one; use --backend vxlan", peer.Name, gw))
+			continue
+		}
+		p.routes = append(p.routes, netlink.Route{Dst: ipNet(cidr), Gw: net.IP(gw.AsSlice()), Protocol: RouteProtocol})
+	}
+	return problems
+}
+
+// planVXLAN routes the peer's podCIDRs through this node's VXLAN device to the peer's VXLAN
+// address, with the neighbour entry that names its MAC and the FDB entry that sends that MAC to
+// the peer's address, so nothing is learned or flooded.
+func (o *Overlay) planVXLAN(p *plan, devices map[bool]int, peer Peer) []string {
+	if peer.Backend != BackendVXLAN {
+		if peer.Backend == "" {
+			return nil // its agent has not published yet; the Node update will bring it
+		}
+		return []string{fmt.Sprintf("node %s uses backend %s; every node must use vxlan", peer.Name, peer.Backend)}
+	}
+	var problems []string
+	for _, cidr := range peer.PodCIDRs {
+		f := familyOf(cidr.Addr())
+		dev, ok := devices[f.v6]
+		if !ok {
+			continue
+		}
+		mac, dst := peer.VtepMAC[idx(f)], peer.Public[idx(f)]
+		if mac == nil || !dst.IsValid() {
+			problems = append(problems, fmt.Sprintf("node %s has podCIDR %s but publishes no IPv%s VXLAN endpoint", peer.Name, cidr, ipv(f)))
+			continue
+		}
+		gw := net.IP(vtepAddr(cidr).Addr().AsSlice())
+		p.routes = append(p.routes, netlink.Route{Dst: ipNet(cidr), Gw: gw, LinkIndex: dev, Flags: int(netlink.FLAG_ONLINK), Protocol: RouteProtocol})
+		p.neighs[dev] = append(p.neighs[dev],
+			netlink.Neigh{LinkIndex: dev, Family: f.nl, State: netlink.NUD_PERMANENT, IP: gw, HardwareAddr: mac},
+			fdbEntry(dev, dst, mac))
+	}
+	return problems
+}
+
+// onLink says whether the address is inside one of this node's connected networks.
+func (o *Overlay) onLink(a netip.Addr, f family) (bool, error) {
+	addrs, err := o.k.AddrList(nil, f.nl)
+	if err != nil {
+		return false, err
+	}
+	for _, ad := range addrs {
+		if p, ok := prefixOf(ad.IPNet); ok && p.Bits() < p.Addr().BitLen() && p.Masked().Contains(a) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// linkHolding finds the interface that carries the node's address: the overlay's underlay.
+func (o *Overlay) linkHolding(a netip.Addr, f family) (netlink.Link, error) {
+	addrs, err := o.k.AddrList(nil, f.nl)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	for _, ad := range addrs {
+		if addrOf(ad.IP) == a {
+			return o.k.LinkByIndex(ad.LinkIndex)
+		}
+	}
+	return nil, fmt.Errorf("the node's address %s is on none of its interfaces: give the Node the address this node really has", a)
+}
+
+// vtepAddr is the node's address on its VXLAN device: the first address of its podCIDR, which
+// no pod gets, so peers can name it as the next hop without any extra allocation.
+func vtepAddr(cidr netip.Prefix) netip.Prefix {
+	a := cidr.Masked().Addr()
+	return netip.PrefixFrom(a, a.BitLen())
+}
+
+func ipv(f family) string {
+	if f.v6 {
+		return "6"
+	}
+	return "4"
+}
