@@ -29,6 +29,7 @@ type Options struct {
 	ExternalSubnet     bool
 	Backend            string
 	MTU                int
+	UseExternalIP      bool
 	NoMasqueradeCIDRs  []string
 	IPv6Masquerade     bool
 	APIPort            int
@@ -68,6 +69,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.NodeCIDRMaskSizeV4, "node-cidr-mask-size-ipv4", o.NodeCIDRMaskSizeV4, "prefix length of each node's IPv4 podCIDR")
 	fs.IntVar(&o.NodeCIDRMaskSizeV6, "node-cidr-mask-size-ipv6", o.NodeCIDRMaskSizeV6, "prefix length of each node's IPv6 podCIDR")
 	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels), host-gw (routes via node addresses) or none")
+	fs.BoolVar(&o.UseExternalIP, "use-external-ip", o.UseExternalIP, "give each node an ExternalIP on a second LAN subnet (192.168.10.0/24) and have the overlay reach nodes there (K3s's --node-external-ip with --flannel-external-ip)")
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the LAN's 1500 less the backend's overhead)")
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses instead of the node's (routed networks); repeatable")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade pods' IPv6 traffic that leaves the cluster too (K3s's --flannel-ipv6-masq)")

@@ -22,6 +22,9 @@ var (
 	ExternalV6 = netip.MustParsePrefix("fd00:c0a8:2::/64")
 	SiteV4     = netip.MustParsePrefix("192.168.3.0/24")
 	SiteV6     = netip.MustParsePrefix("fd00:c0a8:3::/64")
+	// PublicV4/V6 is a second subnet on the LAN for nodes' ExternalIPs (--use-external-ip).
+	PublicV4 = netip.MustParsePrefix("192.168.10.0/24")
+	PublicV6 = netip.MustParsePrefix("fd00:c0a8:a::/64")
 )
 
 // Host is one network namespace of the lab with its addresses.
@@ -36,6 +39,8 @@ type Host struct {
 type Node struct {
 	Host
 	InternalIPs []netip.Addr `json:"internalIPs"`
+	// ExternalIPs, with --use-external-ip, are on the LAN's second subnet; peers reach the node there.
+	ExternalIPs []netip.Addr `json:"externalIPs,omitempty"`
 }
 
 // Plan is a lab fully worked out from its options: every name and address. It is written to the
@@ -102,6 +107,13 @@ func NewPlan(o Options) Plan {
 				n.InternalIPs = append(n.InternalIPs, n.IPv4)
 			} else {
 				n.InternalIPs = append(n.InternalIPs, n.IPv6)
+			}
+			if o.UseExternalIP {
+				pub := PublicV4
+				if c.Addr().Is6() {
+					pub = PublicV6
+				}
+				n.ExternalIPs = append(n.ExternalIPs, hostAddr(pub, 10+i))
 			}
 		}
 		p.Nodes = append(p.Nodes, n)

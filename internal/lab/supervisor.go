@@ -106,6 +106,7 @@ func (s *supervisor) build(ctx context.Context) error {
 			"node",
 			"--node-name=" + n.Name,
 			"--node-ip=" + joinAddrs(n.InternalIPs),
+			"--node-external-ip=" + joinAddrs(n.ExternalIPs),
 			"--kubeconfig=" + cp.NodeKubeconfig(n.Name),
 			"--cluster-dns=" + p.ClusterDNS.String(),
 			"--cluster-domain=" + p.ClusterDomain,
@@ -232,6 +233,9 @@ func (p Plan) egressAgentArgs() []string {
 	}
 	if p.MTU != 0 {
 		args = append(args, fmt.Sprintf("--agent-arg=--mtu=%d", p.MTU))
+	}
+	if len(p.Nodes) > 0 && len(p.Nodes[0].ExternalIPs) > 0 {
+		args = append(args, "--agent-arg=--use-external-ip")
 	}
 	return args
 }

@@ -67,6 +67,11 @@ func buildTopology(p Plan, record func(netnsName string) error) error {
 			return err
 		}
 	}
+	for _, n := range p.Nodes {
+		if err := addExternalIPs(n); err != nil {
+			return err
+		}
+	}
 	if err := enableForwarding(p.Router.NetNS); err != nil {
 		return err
 	}
@@ -133,6 +138,33 @@ func buildBehind(p Plan, router, host Host, v4, v6 netip.Prefix) error {
 		return err
 	}
 	return configureHost(host, "eth0", v4, v6, routerSide)
+}
+
+// addExternalIPs puts a node's ExternalIPs on its eth0, on the LAN's second subnet.
+func addExternalIPs(n Node) error {
+	if len(n.ExternalIPs) == 0 {
+		return nil
+	}
+	ns, err := openNS(n.NetNS)
+	if err != nil {
+		return err
+	}
+	defer ns.close()
+	link, err := ns.h.LinkByName("eth0")
+	if err != nil {
+		return fmt.Errorf("%s: find eth0: %w", n.NetNS, err)
+	}
+	for _, a := range n.ExternalIPs {
+		pub := PublicV4
+		if a.Is6() {
+			pub = PublicV6
+		}
+		addr := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, pub.Bits())), Flags: unix.IFA_F_NODAD}
+		if err := ns.h.AddrAdd(link, addr); err != nil {
+			return fmt.Errorf("%s: add ExternalIP %s: %w", n.NetNS, addr.IPNet, err)
+		}
+	}
+	return nil
 }
 
 // configureHost brings up lo and the interface, assigns the host's addresses and, when gw is

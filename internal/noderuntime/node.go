@@ -77,7 +77,7 @@ func (r *registrar) updateStatus(ctx context.Context) error {
 		return fmt.Errorf("read Node %s: %w", r.opts.NodeName, err)
 	}
 	now := metav1.Now()
-	node.Status.Addresses = nodeAddresses(r.opts.NodeIPs, r.opts.NodeName)
+	node.Status.Addresses = nodeAddresses(r.opts.NodeIPs, r.opts.ExternalIPs, r.opts.NodeName)
 	node.Status.Capacity = r.host.capacity()
 	node.Status.Allocatable = r.host.capacity()
 	node.Status.DaemonEndpoints.KubeletEndpoint.Port = KubeletPort
@@ -110,12 +110,16 @@ func (h hostFacts) capacity() corev1.ResourceList {
 	}
 }
 
-// nodeAddresses lists InternalIPs in the cluster's family order, then the host name, as the
-// kubelet does; the first InternalIP of each family is what the rest of Kubernetes uses.
-func nodeAddresses(ips []netip.Addr, hostname string) []corev1.NodeAddress {
+// nodeAddresses lists InternalIPs in the cluster's family order, then ExternalIPs, then the
+// host name, as the kubelet does; the first InternalIP of each family is what the rest of
+// Kubernetes uses.
+func nodeAddresses(ips, external []netip.Addr, hostname string) []corev1.NodeAddress {
 	var out []corev1.NodeAddress
 	for _, ip := range ips {
 		out = append(out, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip.String()})
+	}
+	for _, ip := range external {
+		out = append(out, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: ip.String()})
 	}
 	return append(out, corev1.NodeAddress{Type: corev1.NodeHostName, Address: hostname})
 }

@@ -18,8 +18,10 @@ import (
 
 // Options configure one node runtime. Flag names are the kubelet's and K3s's.
 type Options struct {
-	NodeName      string
-	NodeIPs       []netip.Addr
+	NodeName string
+	NodeIPs  []netip.Addr
+	// ExternalIPs are reported as the Node's ExternalIP addresses (K3s's --node-external-ip).
+	ExternalIPs   []netip.Addr
 	Kubeconfig    string
 	ClusterDNS    string
 	ClusterDomain string
@@ -38,8 +40,9 @@ type Options struct {
 	// AgentArgs are handed to the agent as they are.
 	AgentArgs []string
 	// KubeletAPI serves logs and exec to the API server.
-	KubeletAPI kubeletapi.Config
-	nodeIPText string
+	KubeletAPI     kubeletapi.Config
+	nodeIPText     string
+	externalIPText string
 }
 
 // Defaults match the kubelet's: a 40 s lease renewed every 10 s.
@@ -55,6 +58,7 @@ func Defaults() Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of the Node object (default: this machine's host name)")
 	fs.StringVar(&o.nodeIPText, "node-ip", o.nodeIPText, "InternalIP(s) of the node, one per family, comma-separated in the cluster's family order")
+	fs.StringVar(&o.externalIPText, "node-external-ip", o.externalIPText, "ExternalIP(s) of the node, one per family, comma-separated (K3s's --node-external-ip)")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig with this node's credentials (user system:node:<name>)")
 	fs.StringVar(&o.ClusterDNS, "cluster-dns", o.ClusterDNS, "address of the cluster DNS service, given to pods")
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain, given to pods")
@@ -80,17 +84,11 @@ func (o *Options) Complete(hostname func() (string, error)) error {
 		}
 		o.NodeName = strings.ToLower(h)
 	}
-	for _, f := range strings.Split(o.nodeIPText, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		a, err := netip.ParseAddr(f)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--node-ip %q is not an IP address", f))
-			continue
-		}
-		o.NodeIPs = append(o.NodeIPs, a)
-	}
+	var err error
+	o.NodeIPs, err = parseAddrList("--node-ip", o.nodeIPText)
+	errs = append(errs, err)
+	o.ExternalIPs, err = parseAddrList("--node-external-ip", o.externalIPText)
+	errs = append(errs, err)
 	return errors.Join(errs...)
 }
 
@@ -117,4 +115,21 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--node-lease-duration %s: use at least 4s", o.LeaseDuration))
 	}
 	return errors.Join(errs...)
+}
+
+func parseAddrList(flag, text string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	var errs []error
+	for _, f := range strings.Split(text, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %q is not an IP address", flag, f))
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, errors.Join(errs...)
 }

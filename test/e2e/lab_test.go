@@ -31,6 +31,9 @@ type scenario struct {
 	// keepSourceToExternal: the lab runs with --no-masquerade-cidr 192.168.2.0/24, so the
 	// external host sees pods' own addresses once the router has a route back to them.
 	keepSourceToExternal bool
+	// useExternalIP: nodes have ExternalIPs on 192.168.10.0/24 (and fd00:c0a8:a::/64) and the
+	// overlay reaches them there (seed 002's --flannel-external-ip).
+	useExternalIP bool
 }
 
 func TestLabIPv4(t *testing.T) {
@@ -59,9 +62,10 @@ func TestLabIPv6(t *testing.T) {
 func TestLabDualStack(t *testing.T) {
 	testLab(t, scenario{
 		name: "e2e-dual",
-		upFlags: []string{"--nodes", "3", "--external-subnet", "--no-masquerade-cidr", "192.168.2.0/24",
+		upFlags: []string{"--nodes", "3", "--external-subnet", "--no-masquerade-cidr", "192.168.2.0/24", "--use-external-ip",
 			"--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56", "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112"},
 		keepSourceToExternal: true,
+		useExternalIP:        true,
 		clusterCIDRs: []string{"10.42.0.0/16", "2001:cafe:42::/56"},
 		serviceCIDRs: []string{"10.43.0.0/16", "2001:cafe:43::/112"},
 		families:     []string{"4", "6"},

@@ -141,6 +141,13 @@ func checkOverlayKernel(t *testing.T, l *lab, sc scenario) {
 		if got := strings.Count(fdb, " dst "); got != fdbWant {
 			t.Errorf("node-1's %s has %d FDB entries, want %d (one per peer):\n%s", dev, got, fdbWant, fdb)
 		}
+		if sc.useExternalIP {
+			// Peers are reached at their ExternalIPs, not their InternalIPs.
+			want := map[string]string{"4": "dst 192.168.10.12", "6": "dst fd00:c0a8:a::12"}[fam]
+			if !strings.Contains(fdb, want) {
+				t.Errorf("with --use-external-ip node-1's FDB lacks %q:\n%s", want, fdb)
+			}
+		}
 	}
 }
 
