@@ -66,6 +66,7 @@ e2e: build
 bench: build
 	$(GO) run ./bench/labup --weft $(CURDIR)/$(BIN)
 	$(GO) run ./bench/pods --weft $(CURDIR)/$(BIN) --pods 50 --nodes 3
+	$(GO) run ./bench/overlay --weft $(CURDIR)/$(BIN) --duration 4s --rounds 3
 
 clean:
 	rm -rf bin

@@ -198,6 +198,9 @@ func TestBackendSwitchAndHostGW(t *testing.T) {
 	if len(res.Unreachable) != 1 || !strings.Contains(res.Unreachable[0], "node-far at 10.99.0.5 is not on this node's L2 segment") {
 		t.Errorf("unreachable peers: got %q, want node-far named with its address", res.Unreachable)
 	}
+	if res.Peers != 1 {
+		t.Errorf("peers routed to: %d, want 1 (node-b; not node-far)", res.Peers)
+	}
 	pingBothFamilies(t, a, "10.42.2.1", "2001:cafe:42:2::1")
 
 	mustSync(t, BackendNone, a, []*corev1.Node{a.node, b.node})

@@ -14,8 +14,12 @@ func node(name string, cidrs []string, ann map[string]string, addrs ...corev1.No
 		Spec: corev1.NodeSpec{PodCIDRs: cidrs}, Status: corev1.NodeStatus{Addresses: addrs}}
 }
 
-func internal(a string) corev1.NodeAddress { return corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: a} }
-func external(a string) corev1.NodeAddress { return corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: a} }
+func internal(a string) corev1.NodeAddress {
+	return corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: a}
+}
+func external(a string) corev1.NodeAddress {
+	return corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: a}
+}
 
 func TestLocalFromPicksThePublicAddress(t *testing.T) {
 	n := node("n1", []string{"10.42.1.0/24", "2001:cafe:42:1::/64"}, nil,

@@ -27,12 +27,13 @@ type Result struct {
 	MTU int
 	// Unreachable lists peers this backend cannot reach, one sentence each.
 	Unreachable []string
-	// Peers counts the peers routed to.
+	// Peers counts the peers with at least one route.
 	Peers int
 }
 
 // plan is the desired kernel state for one sync.
 type plan struct {
+	peers  map[string]bool // peers with at least one route
 	routes []netlink.Route
 	neighs map[int][]netlink.Neigh // by VXLAN device index: neighbour and FDB entries
 }
@@ -85,7 +86,7 @@ func (o *Overlay) Sync(l Local, peers []Peer) (Result, error) {
 		}
 	}
 
-	p := plan{neighs: map[int][]netlink.Neigh{}}
+	p := plan{peers: map[string]bool{}, neighs: map[int][]netlink.Neigh{}}
 	for _, peer := range peers {
 		switch o.backend {
 		case BackendVXLAN:
@@ -101,7 +102,7 @@ func (o *Overlay) Sync(l Local, peers []Peer) (Result, error) {
 	}
 	unreachable, err := o.syncRoutes(p.routes)
 	res.Unreachable = append(res.Unreachable, unreachable...)
-	res.Peers = len(peers) - len(res.Unreachable)
+	res.Peers = len(p.peers)
 	return res, errors.Join(append(errs, err)...)
 }
 
@@ -135,6 +136,7 @@ func (o *Overlay) planHostGW(p *plan, l Local, peer Peer) []string {
 			continue
 		}
 		p.routes = append(p.routes, netlink.Route{Dst: ipNet(cidr), Gw: net.IP(gw.AsSlice()), Protocol: RouteProtocol})
+		p.peers[peer.Name] = true
 	}
 	return problems
 }
@@ -163,6 +165,7 @@ func (o *Overlay) planVXLAN(p *plan, devices map[bool]int, peer Peer) []string {
 		}
 		gw := net.IP(vtepAddr(cidr).Addr().AsSlice())
 		p.routes = append(p.routes, netlink.Route{Dst: ipNet(cidr), Gw: gw, LinkIndex: dev, Flags: int(netlink.FLAG_ONLINK), Protocol: RouteProtocol})
+		p.peers[peer.Name] = true
 		p.neighs[dev] = append(p.neighs[dev],
 			netlink.Neigh{LinkIndex: dev, Family: f.nl, State: netlink.NUD_PERMANENT, IP: gw, HardwareAddr: mac},
 			fdbEntry(dev, dst, mac))

@@ -66,11 +66,11 @@ func TestLabDualStack(t *testing.T) {
 			"--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56", "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112"},
 		keepSourceToExternal: true,
 		useExternalIP:        true,
-		clusterCIDRs: []string{"10.42.0.0/16", "2001:cafe:42::/56"},
-		serviceCIDRs: []string{"10.43.0.0/16", "2001:cafe:43::/112"},
-		families:     []string{"4", "6"},
-		extraService: "10.44.0.0/24",
-		stopWithKill: true,
+		clusterCIDRs:         []string{"10.42.0.0/16", "2001:cafe:42::/56"},
+		serviceCIDRs:         []string{"10.43.0.0/16", "2001:cafe:43::/112"},
+		families:             []string{"4", "6"},
+		extraService:         "10.44.0.0/24",
+		stopWithKill:         true,
 	})
 }
 
