@@ -121,7 +121,7 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--tls-private-key-file=" + key,
 			"--client-ca-file=" + cp.CACert(),
 			"--kubelet-api-allowed-users=" + controlplane.KubeletAPIClient,
-		}, p.egressAgentArgs()...)})
+		}, p.agentArgs()...)})
 	}
 	if p.External != nil {
 		s.add(&child{name: "external-host", netns: p.External.NetNS, args: []string{"internal", "external-host"}})
@@ -222,8 +222,8 @@ func (s *supervisor) writeProcesses() {
 	}
 }
 
-// egressAgentArgs hand the user's egress and MTU choices to every node's agent.
-func (p Plan) egressAgentArgs() []string {
+// agentArgs hand the user's overlay and egress choices to every node's agent.
+func (p Plan) agentArgs() []string {
 	var args []string
 	for _, c := range p.NoMasqueradeCIDRs {
 		args = append(args, "--agent-arg=--no-masquerade-cidr="+c)
