@@ -21,6 +21,7 @@ import (
 func newAgentCommand() *cobra.Command {
 	o := agent.Defaults()
 	var kubeconfig string
+	var cleanup bool
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "run weft's per-node agent (in the lab each node runs one)",
@@ -51,6 +52,9 @@ func newAgentCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if cleanup {
+				return a.Cleanup(ctx)
+			}
 			err = a.Run(ctx)
 			if errors.Is(err, context.Canceled) {
 				return nil
@@ -60,5 +64,6 @@ func newAgentCommand() *cobra.Command {
 	}
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (empty: in-cluster configuration)")
+	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "remove what the agent made on this node (VXLAN devices, weft's routes, rules and nftables tables) and exit; for uninstalling")
 	return cmd
 }

@@ -227,3 +227,21 @@ func TestMTUOverride(t *testing.T) {
 		t.Errorf("--mtu 1300: pod MTU %d, weft.1 MTU %d; want both 1300", res.MTU, link.Attrs().MTU)
 	}
 }
+
+func TestCleanupLeavesNothing(t *testing.T) {
+	a, b := twoNodes(t)
+	syncBoth(t, BackendVXLAN, a, b)
+	if err := New(BackendVXLAN, a.kernel).Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	for _, dev := range []string{"weft.1", "weft-v6.1"} {
+		if _, err := a.kernel.LinkByName(dev); err == nil {
+			t.Errorf("%s survived Cleanup", dev)
+		}
+	}
+	for _, fam := range []string{"-4", "-6"} {
+		if out := strings.TrimSpace(run(t, "ip", "-n", a.ns, fam, "route", "show", "proto", "87")); out != "" {
+			t.Errorf("Cleanup left weft routes:\n%s", out)
+		}
+	}
+}
