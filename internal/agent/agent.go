@@ -79,7 +79,14 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 // agent finds its devices and routes in place, and established connections never notice.
 func (a *Agent) Run(ctx context.Context) error {
 	routesDone := make(chan error, 1)
-	go func() { routesDone <- a.routes.Run(ctx) }()
+	go func() {
+		err := a.routes.Run(ctx)
+		if err != nil && ctx.Err() == nil {
+			// The node's network must not go down with one feature: say so now, go on.
+			a.log.Error("EgressRoutes stopped; the rest of the agent goes on", "err", err)
+		}
+		routesDone <- err
+	}()
 	err := a.runNodes(ctx)
 	return errors.Join(err, <-routesDone)
 }
