@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/weftnet/weft/internal/egressroute"
+	"github.com/weftnet/weft/internal/proxy"
 )
 
 // manifest decodes weft.yaml strictly: a misspelt field fails here, not on a user's cluster.
@@ -68,7 +69,7 @@ func allows(role *rbacv1.ClusterRole, group, resource, verb string) bool {
 // The DaemonSet's account may do everything the agent's features ask for.
 func TestClusterRoleCoversFeatures(t *testing.T) {
 	role, _ := manifest(t)
-	for _, r := range egressroute.RBACRules {
+	for _, r := range append(append([]rbacv1.PolicyRule{}, egressroute.RBACRules...), proxy.RBACRules...) {
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {
 				for _, v := range r.Verbs {

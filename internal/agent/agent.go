@@ -25,6 +25,7 @@ import (
 	"github.com/weftnet/weft/internal/egress"
 	"github.com/weftnet/weft/internal/egressroute"
 	"github.com/weftnet/weft/internal/overlay"
+	"github.com/weftnet/weft/internal/proxy"
 )
 
 // Agent watches the Nodes: its own for the CNI configuration and what it publishes, all of
@@ -37,6 +38,7 @@ type Agent struct {
 	externalIPs []netip.Addr
 	masq        *egress.Masquerade // nil without --cluster-cidr
 	routes      *egressroute.Controller
+	proxy       *proxy.Proxy
 }
 
 // New makes an agent; Run starts it. dyn reads weft's own resources (EgressRoutes).
@@ -61,6 +63,12 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	}
 	cluster, _ := parsePrefixes("--cluster-cidr", opts.ClusterCIDRs)
 	services, _ := parsePrefixes("--service-cidr", opts.ServiceCIDRs)
+	nft, err := knftables.New(knftables.InetFamily, proxy.Table)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
+	}
+	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: cluster, Resync: opts.Resync,
+		Log: log.With("feature", "proxy")}, client, nft)
 	kernel, err := egressroute.NewKernel()
 	if err != nil {
 		return nil, err
@@ -87,8 +95,20 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		routesDone <- err
 	}()
+	proxyDone := make(chan error, 1)
+	go func() {
+		if a.opts.Proxy != "weft" {
+			proxyDone <- a.proxy.Cleanup(ctx)
+			return
+		}
+		err := a.proxy.Run(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("the service proxy stopped; the rest of the agent goes on", "err", err)
+		}
+		proxyDone <- err
+	}()
 	err := a.runNodes(ctx)
-	return errors.Join(err, <-routesDone)
+	return errors.Join(err, <-routesDone, <-proxyDone)
 }
 
 // runNodes is the node feature's loop: overlay, masquerade and CNI configuration.
@@ -176,7 +196,7 @@ func (a *Agent) sync(ctx context.Context, lister listersv1.NodeLister) error {
 // Cleanup removes what the agent made in the kernel: overlay devices and routes, the egress
 // tables, rules and routes. The CNI configuration stays, so existing pods can still be torn down.
 func (a *Agent) Cleanup(ctx context.Context) error {
-	errs := []error{a.overlay.Cleanup(), a.routes.Cleanup(ctx)}
+	errs := []error{a.overlay.Cleanup(), a.routes.Cleanup(ctx), a.proxy.Cleanup(ctx)}
 	if a.masq != nil {
 		errs = append(errs, a.masq.Cleanup(ctx))
 	}

@@ -21,7 +21,9 @@ type Options struct {
 	// MTU overrides the detected MTU of pod interfaces and overlay devices.
 	MTU     int
 	Backend string
-	Resync  time.Duration
+	// Proxy is the service proxy: weft's own, or none (kube-proxy or another serves Services).
+	Proxy  string
+	Resync time.Duration
 	// NodeExternalIPs (one per family) are the addresses peers reach this node at, when they
 	// are not its InternalIPs; UseExternalIP takes them from the Node's ExternalIPs instead.
 	NodeExternalIPs []string
@@ -37,7 +39,7 @@ type Options struct {
 // Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
 // one-minute repair resync.
 func Defaults() Options {
-	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Resync: time.Minute}
+	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Resync: time.Minute}
 }
 
 // AddFlags binds the options.
@@ -46,6 +48,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory the container runtime reads CNI configurations from")
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the node interface's MTU less the backend's overhead)")
 	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels; nodes need only reach each other), host-gw (routes via node addresses; nodes on one L2 segment) or none (another CNI or the fabric routes)")
+	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "service proxy: weft (nftables table inet weft-proxy, replaces kube-proxy) or none")
 	fs.StringSliceVar(&o.NodeExternalIPs, "node-external-ip", o.NodeExternalIPs, "address(es), one per family, that other nodes reach this node at (default: its InternalIPs)")
 	fs.BoolVar(&o.UseExternalIP, "use-external-ip", o.UseExternalIP, "reach nodes at their Nodes' ExternalIP addresses rather than InternalIPs (K3s's --flannel-external-ip)")
 	fs.StringSliceVar(&o.ClusterCIDRs, "cluster-cidr", o.ClusterCIDRs, "the cluster's pod ranges; pods' traffic leaving them is masqueraded to the node's address")
@@ -66,6 +69,9 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(overlay.Backends, o.Backend) {
 		errs = append(errs, fmt.Errorf("--backend %q: use one of %s", o.Backend, strings.Join(overlay.Backends, ", ")))
+	}
+	if o.Proxy != "weft" && o.Proxy != "none" {
+		errs = append(errs, fmt.Errorf("--proxy %q: use weft or none", o.Proxy))
 	}
 	if _, err := parseExternalIPs(o.NodeExternalIPs); err != nil {
 		errs = append(errs, err)

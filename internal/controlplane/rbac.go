@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/weftnet/weft/internal/egressroute"
+	"github.com/weftnet/weft/internal/proxy"
 )
 
 // AgentRole is what weft agents may do; deploy/ grants the same to the DaemonSet's account.
@@ -22,7 +23,8 @@ var AgentRole = []rbacv1.PolicyRule{
 
 // agentRules are every feature's rules together.
 func agentRules() []rbacv1.PolicyRule {
-	return append(append([]rbacv1.PolicyRule{}, AgentRole...), egressroute.RBACRules...)
+	rules := append(append([]rbacv1.PolicyRule{}, AgentRole...), egressroute.RBACRules...)
+	return append(rules, proxy.RBACRules...)
 }
 
 // EnsureAgentRBAC creates (or updates) the ClusterRole weft-agent and binds it to AgentGroup.

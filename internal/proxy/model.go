@@ -1,0 +1,175 @@
+// Package proxy is weft's service proxy: it replaces kube-proxy with one nftables table,
+// inet weft-proxy, built from Services, EndpointSlices and ServiceCIDRs. Packets to a service
+// address and port are DNATed to one of its endpoints; new connections to a service without
+// endpoints, or to a port a service does not have, are refused; addresses inside a ServiceCIDR
+// that no service holds are dropped.
+package proxy
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+// servicePort is one port of one Service in one address family: what the data plane serves.
+type servicePort struct {
+	namespace, name, portName string
+	v6                        bool
+	protocol                  string // tcp, udp or sctp, as nftables spells them
+	clusterIP                 netip.Addr
+	port                      int
+	nodePort                  int
+	// external are the addresses clients outside the cluster use: externalIPs and the
+	// LoadBalancer's ingress IPs of this family.
+	external []netip.Addr
+	// affinitySeconds > 0 keeps a client on its endpoint (sessionAffinity: ClientIP).
+	affinitySeconds int
+	endpoints       []endpoint
+}
+
+type endpoint struct {
+	ip   netip.Addr
+	port int
+}
+
+func (e endpoint) String() string { return netip.AddrPortFrom(e.ip, uint16(e.port)).String() }
+
+// id names the service port in chain names: readable, and unique through a short hash.
+func (s *servicePort) id() string {
+	fam := "v4"
+	if s.v6 {
+		fam = "v6"
+	}
+	readable := fmt.Sprintf("%s/%s/%s/%s", s.namespace, s.name, s.protocol, cmp.Or(s.portName, fmt.Sprint(s.port)))
+	return shortHash(readable+fam) + "-" + fam + "-" + readable
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:5]))
+}
+
+// servicePorts turns a Service and its EndpointSlices into the ports the node serves. Services
+// without a cluster IP (headless, ExternalName) have nothing to proxy.
+func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node string) []*servicePort {
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return nil
+	}
+	var out []*servicePort
+	for _, ipText := range svc.Spec.ClusterIPs {
+		ip, err := netip.ParseAddr(ipText)
+		if err != nil {
+			continue // "None" (headless) or not yet allocated
+		}
+		for _, p := range svc.Spec.Ports {
+			sp := &servicePort{
+				namespace: svc.Namespace, name: svc.Name, portName: p.Name, v6: ip.Is6(),
+				protocol: strings.ToLower(string(cmp.Or(p.Protocol, corev1.ProtocolTCP))), clusterIP: ip,
+				port: int(p.Port), nodePort: int(p.NodePort),
+			}
+			for _, e := range svc.Spec.ExternalIPs {
+				if a, err := netip.ParseAddr(e); err == nil && a.Is6() == sp.v6 {
+					sp.external = append(sp.external, a)
+				}
+			}
+			for _, in := range svc.Status.LoadBalancer.Ingress {
+				if a, err := netip.ParseAddr(in.IP); err == nil && a.Is6() == sp.v6 {
+					sp.external = append(sp.external, a)
+				}
+			}
+			if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP {
+				sp.affinitySeconds = int(corev1.DefaultClientIPServiceAffinitySeconds)
+				if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+					sp.affinitySeconds = int(*c.ClientIP.TimeoutSeconds)
+				}
+			}
+			local := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
+			sp.endpoints = chooseEndpoints(slices, p, ip.Is6(), local, node)
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// chooseEndpoints picks the endpoints that serve the port: the ready ones; if none is ready,
+// those still serving while they terminate (so a rolling update never refuses a connection);
+// with internalTrafficPolicy Local only this node's.
+func chooseEndpoints(slices []*discoveryv1.EndpointSlice, p corev1.ServicePort, v6, local bool, node string) []endpoint {
+	want := discoveryv1.AddressTypeIPv4
+	if v6 {
+		want = discoveryv1.AddressTypeIPv6
+	}
+	var ready, terminating []endpoint
+	seen := map[endpoint]bool{}
+	for _, s := range slices {
+		if s.AddressType != want {
+			continue
+		}
+		port, ok := slicePort(s, p)
+		if !ok {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			if local && (e.NodeName == nil || *e.NodeName != node) {
+				continue
+			}
+			isReady := e.Conditions.Ready == nil || *e.Conditions.Ready
+			serving := e.Conditions.Serving == nil || *e.Conditions.Serving
+			term := e.Conditions.Terminating != nil && *e.Conditions.Terminating
+			for _, a := range e.Addresses {
+				ip, err := netip.ParseAddr(a)
+				if err != nil {
+					continue
+				}
+				ep := endpoint{ip: ip, port: port}
+				if seen[ep] {
+					continue
+				}
+				seen[ep] = true
+				switch {
+				case isReady:
+					ready = append(ready, ep)
+				case serving && term:
+					terminating = append(terminating, ep)
+				}
+			}
+		}
+	}
+	out := ready
+	if len(out) == 0 {
+		out = terminating
+	}
+	slicesSort(out)
+	return out
+}
+
+// slicePort finds the slice's port for the service port: same name and protocol.
+func slicePort(s *discoveryv1.EndpointSlice, p corev1.ServicePort) (int, bool) {
+	proto := cmp.Or(p.Protocol, corev1.ProtocolTCP)
+	for _, sp := range s.Ports {
+		name, pr := "", corev1.ProtocolTCP
+		if sp.Name != nil {
+			name = *sp.Name
+		}
+		if sp.Protocol != nil {
+			pr = *sp.Protocol
+		}
+		if name == p.Name && pr == proto && sp.Port != nil {
+			return int(*sp.Port), true
+		}
+	}
+	return 0, false
+}
+
+func slicesSort(eps []endpoint) {
+	slices.SortFunc(eps, func(a, b endpoint) int {
+		return cmp.Or(a.ip.Compare(b.ip), cmp.Compare(a.port, b.port))
+	})
+}

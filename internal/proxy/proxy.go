@@ -1,0 +1,159 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	listersv1 "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/knftables"
+)
+
+// RBACRules are what the proxy reads; the agent's ClusterRole must include them.
+var RBACRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"servicecidrs"}, Verbs: []string{"get", "list", "watch"}},
+}
+
+// Options configure the proxy.
+type Options struct {
+	NodeName string
+	// ClusterCIDRs are the pod ranges: traffic to a ClusterIP from anywhere else is masqueraded.
+	ClusterCIDRs []netip.Prefix
+	// Resync rewrites the table even when nothing changed, repairing what was deleted by hand.
+	Resync time.Duration
+	Log    *slog.Logger
+}
+
+// Proxy keeps table inet weft-proxy in line with the cluster's services.
+type Proxy struct {
+	opts   Options
+	client kubernetes.Interface
+	nft    knftables.Interface
+}
+
+// New uses nft, an interface to the proxy's table (knftables.New(knftables.InetFamily, Table)).
+func New(opts Options, client kubernetes.Interface, nft knftables.Interface) *Proxy {
+	return &Proxy{opts: opts, client: client, nft: nft}
+}
+
+// Run syncs until ctx ends. Informers only mark the state dirty; one worker rewrites the
+// table, at most once per 100 ms in a burst of changes, retrying with back-off after a failure.
+// Stopping leaves the table in place: connections and service addresses keep working.
+func (p *Proxy) Run(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactory(p.client, p.opts.Resync)
+	services := factory.Core().V1().Services()
+	slices := factory.Discovery().V1().EndpointSlices()
+	cidrs := factory.Networking().V1().ServiceCIDRs()
+	limiter := workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second),
+	)
+	queue := workqueue.NewTypedRateLimitingQueue(limiter)
+	defer queue.ShutDown()
+	dirty := func(any) { queue.AddAfter("sync", 100*time.Millisecond) }
+	handler := cache.ResourceEventHandlerFuncs{AddFunc: dirty, UpdateFunc: func(_, o any) { dirty(o) }, DeleteFunc: dirty}
+	for _, inf := range []cache.SharedIndexInformer{services.Informer(), slices.Informer(), cidrs.Informer()} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return err
+		}
+	}
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), services.Informer().HasSynced, slices.Informer().HasSynced, cidrs.Informer().HasSynced) {
+		return ctx.Err()
+	}
+	queue.Add("sync")
+	go func() {
+		<-ctx.Done()
+		queue.ShutDown()
+	}()
+	for {
+		key, quit := queue.Get()
+		if quit {
+			return nil
+		}
+		if err := p.sync(ctx, services.Lister(), slices.Lister(), cidrs.Lister()); err != nil {
+			p.opts.Log.Error("service proxy sync failed; retrying", "err", err)
+			queue.AddRateLimited(key)
+		} else {
+			queue.Forget(key)
+		}
+		queue.Done(key)
+	}
+}
+
+type (
+	servicesLister = listersv1.ServiceLister
+	slicesLister   = discoverylisters.EndpointSliceLister
+	cidrsLister    = networkinglisters.ServiceCIDRLister
+)
+
+func (p *Proxy) sync(ctx context.Context, services servicesLister, slices slicesLister, cidrs cidrsLister) error {
+	start := time.Now()
+	st, err := p.desired(services, slices, cidrs)
+	if err != nil {
+		return err
+	}
+	tx := p.nft.NewTransaction()
+	writeRules(tx, st)
+	if err := p.nft.Run(ctx, tx); err != nil {
+		return fmt.Errorf("nftables table inet %s: %w", Table, err)
+	}
+	p.opts.Log.Debug("service proxy synced", "servicePorts", len(st.ports), "took", time.Since(start))
+	return nil
+}
+
+// desired reads the caches into what the table must say.
+func (p *Proxy) desired(services servicesLister, slices slicesLister, cidrs cidrsLister) (state, error) {
+	st := state{clusterCIDRs: p.opts.ClusterCIDRs}
+	all, err := services.List(labels.Everything())
+	if err != nil {
+		return st, err
+	}
+	bySvc := map[string][]*discoveryv1.EndpointSlice{}
+	eps, err := slices.List(labels.Everything())
+	if err != nil {
+		return st, err
+	}
+	for _, s := range eps {
+		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
+			bySvc[s.Namespace+"/"+name] = append(bySvc[s.Namespace+"/"+name], s)
+		}
+	}
+	for _, svc := range all {
+		st.ports = append(st.ports, servicePorts(svc, bySvc[svc.Namespace+"/"+svc.Name], p.opts.NodeName)...)
+	}
+	ranges, err := cidrs.List(labels.Everything())
+	if err != nil {
+		return st, err
+	}
+	for _, r := range ranges {
+		for _, c := range r.Spec.CIDRs {
+			if pfx, err := netip.ParsePrefix(c); err == nil {
+				st.serviceCIDRs = append(st.serviceCIDRs, pfx.Masked())
+			}
+		}
+	}
+	return st, nil
+}
+
+// Cleanup removes the table, for when the proxy is turned off.
+func (p *Proxy) Cleanup(ctx context.Context) error {
+	tx := p.nft.NewTransaction()
+	tx.Delete(&knftables.Table{})
+	if err := p.nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// checkServices: a Deployment behind a Service answers on its ClusterIP in every family from a
+// pod (which keeps its address) and from a node, and on its NodePort from a LAN client; a
+// service without endpoints is refused at once; an address in the ServiceCIDR that no service
+// holds is dropped.
+func checkServices(t *testing.T, l *lab, sc scenario, aIPs []string) {
+	policy := "SingleStack"
+	if len(sc.families) == 2 {
+		policy = "PreferDualStack"
+	}
+	l.kubectl("create", "deployment", "web", "--image", "nginx", "--replicas", "3")
+	l.apply(t, fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  ipFamilyPolicy: %s
+  selector: {app: web}
+  ports:
+  - port: 80
+    nodePort: 30080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: empty
+spec:
+  ipFamilyPolicy: %s
+  selector: {app: nothing-has-this-label}
+  ports:
+  - port: 80
+`, policy, policy))
+	defer l.kubectl("delete", "deployment", "web")
+	defer l.kubectl("delete", "service", "web", "empty")
+	ips := strings.Fields(l.kubectl("get", "service", "web", "-o", "jsonpath={.spec.clusterIPs[*]}"))
+	if len(ips) != len(sc.families) {
+		t.Fatalf("service web has cluster IPs %v, want one per family %v", ips, sc.families)
+	}
+	for i, ip := range ips {
+		url := httpURL(ip)
+		eventually(t, 60*time.Second, "pod a reaches service web at "+url, func() error {
+			out, err := l.kubectlErr("exec", "a", "--", "wget", "-qO-", url)
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			// Pod to service keeps the pod's address: the endpoint sees who asked.
+			if !strings.HasPrefix(out, "web-") || !strings.Contains(out, "you came from "+aIPs[i]+"\n") {
+				return fmt.Errorf("answer %q, want a web pod seeing %s", out, aIPs[i])
+			}
+			return nil
+		})
+		if out, err := l.in("node-1", "curl", "-gsS", "--max-time", "5", url); err != nil || !strings.HasPrefix(out, "web-") {
+			t.Errorf("node-1 -> %s: %v\n%s", url, err, out)
+		}
+	}
+	nodePort := "http://192.168.1.12:30080/"
+	if sc.families[0] == "6" {
+		nodePort = "http://[fd00:c0a8:1::12]:30080/"
+	}
+	if out, err := l.in("router", "curl", "-gsS", "--max-time", "5", nodePort); err != nil || !strings.HasPrefix(out, "web-") {
+		t.Errorf("a LAN client (the router) -> NodePort %s: %v\n%s", nodePort, err, out)
+	}
+	for _, ip := range strings.Fields(l.kubectl("get", "service", "empty", "-o", "jsonpath={.spec.clusterIPs[*]}")) {
+		start := time.Now()
+		out, err := l.kubectlErr("exec", "a", "--", "wget", "-qO-", httpURL(ip))
+		if err == nil || !strings.Contains(out, "Connection refused") || time.Since(start) > 5*time.Second {
+			t.Errorf("service without endpoints at %s: want Connection refused at once, got %v after %s:\n%s", ip, err, time.Since(start), out)
+		}
+	}
+	// Seed 001: the node itself (and so every hostNetwork pod) reaches a service's externalIP,
+	// with no DNS trick and no hand-written DNAT rule.
+	external, fromNew, unallocatedNew := "192.168.1.200", "10.44.0.10", "10.44.0.99"
+	unallocated := "10.43.255.254"
+	if sc.families[0] == "6" {
+		external, fromNew, unallocatedNew, unallocated = "fd00:c0a8:1::200", "2001:cafe:44::10", "2001:cafe:44::99", "2001:cafe:43::fffe"
+	}
+	// Seed 004: a service from the ServiceCIDR added at run time (checkServiceCIDRs made it).
+	l.apply(t, fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: web-ext
+spec:
+  selector: {app: web}
+  externalIPs: [%q]
+  ports:
+  - port: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: from-new-range
+spec:
+  clusterIP: %q
+  selector: {app: web}
+  ports:
+  - port: 80
+`, external, fromNew))
+	defer l.kubectl("delete", "service", "web-ext", "from-new-range")
+	eventually(t, 30*time.Second, "node-1 reaches the externalIP "+external, func() error {
+		out, err := l.in("node-1", "curl", "-gsS", "--max-time", "3", httpURL(external))
+		if err != nil || !strings.HasPrefix(out, "web-") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, "pod a reaches the service from the new ServiceCIDR at "+fromNew, func() error {
+		out, err := l.kubectlErr("exec", "a", "--", "wget", "-qO-", httpURL(fromNew))
+		if err != nil || !strings.HasPrefix(out, "web-") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	for _, ip := range []string{unallocated, unallocatedNew} {
+		out, err := l.in("node-1", "curl", "-gsS", "--max-time", "2", httpURL(ip))
+		if err == nil || strings.Contains(out, "refused") {
+			t.Errorf("an address of a ServiceCIDR no service holds (%s): want it dropped (a timeout), got %v:\n%s", ip, err, out)
+		}
+	}
+}
