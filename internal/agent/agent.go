@@ -67,8 +67,9 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 	}
-	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: cluster, Resync: opts.Resync,
-		Log: log.With("feature", "proxy")}, client, nft)
+	pools, _ := parsePrefixes("--lb-pool", opts.LBPools)
+	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: cluster, LBPools: pools, Resync: opts.Resync,
+		Log: log.With("feature", "proxy")}, client, nft, h)
 	kernel, err := egressroute.NewKernel()
 	if err != nil {
 		return nil, err

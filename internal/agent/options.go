@@ -34,6 +34,8 @@ type Options struct {
 	ServiceCIDRs      []string
 	NoMasqueradeCIDRs []string
 	IPv6Masquerade    bool
+	// LBPools are the addresses LoadBalancer Services get, per family.
+	LBPools []string
 }
 
 // Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
@@ -54,6 +56,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.ClusterCIDRs, "cluster-cidr", o.ClusterCIDRs, "the cluster's pod ranges; pods' traffic leaving them is masqueraded to the node's address")
 	fs.StringSliceVar(&o.ServiceCIDRs, "service-cidr", o.ServiceCIDRs, "the cluster's service ranges (never masqueraded to)")
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses (routed networks); repeatable")
+	fs.StringSliceVar(&o.LBPools, "lb-pool", o.LBPools, "ranges LoadBalancer Services get addresses from, one or more per family; the node owning an address answers ARP/NDP for it")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade IPv6 pod traffic too (K3s's --flannel-ipv6-masq)")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "how often to repair the node's configuration even when nothing changed")
 }
@@ -79,7 +82,7 @@ func (o *Options) Validate() error {
 	for _, l := range []struct {
 		flag  string
 		cidrs []string
-	}{{"--cluster-cidr", o.ClusterCIDRs}, {"--service-cidr", o.ServiceCIDRs}, {"--no-masquerade-cidr", o.NoMasqueradeCIDRs}} {
+	}{{"--cluster-cidr", o.ClusterCIDRs}, {"--service-cidr", o.ServiceCIDRs}, {"--no-masquerade-cidr", o.NoMasqueradeCIDRs}, {"--lb-pool", o.LBPools}} {
 		if _, err := parsePrefixes(l.flag, l.cidrs); err != nil {
 			errs = append(errs, err)
 		}

@@ -30,6 +30,7 @@ type Options struct {
 	Backend            string
 	MTU                int
 	UseExternalIP      bool
+	LBPools            []string
 	NoMasqueradeCIDRs  []string
 	IPv6Masquerade     bool
 	APIPort            int
@@ -70,6 +71,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.NodeCIDRMaskSizeV6, "node-cidr-mask-size-ipv6", o.NodeCIDRMaskSizeV6, "prefix length of each node's IPv6 podCIDR")
 	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels), host-gw (routes via node addresses) or none")
 	fs.BoolVar(&o.UseExternalIP, "use-external-ip", o.UseExternalIP, "give each node an ExternalIP on a second LAN subnet (192.168.10.0/24) and have the overlay reach nodes there (K3s's --node-external-ip with --flannel-external-ip)")
+	fs.StringSliceVar(&o.LBPools, "lb-pool", o.LBPools, "ranges LoadBalancer Services get addresses from (default 192.168.1.224/28, and fd00:c0a8:1::220/124 with IPv6)")
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the LAN's 1500 less the backend's overhead)")
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses instead of the node's (routed networks); repeatable")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade pods' IPv6 traffic that leaves the cluster too (K3s's --flannel-ipv6-masq)")
@@ -155,6 +157,11 @@ func (o *Options) Validate() error {
 	}
 	if o.MTU != 0 && (o.MTU < 1280 || o.MTU > 1500) {
 		add("--mtu %d: use 1280 (IPv6's minimum) to 1500 (the lab LAN's MTU), or leave it out to detect it", o.MTU)
+	}
+	for _, c := range o.LBPools {
+		if p, err := netip.ParsePrefix(c); err != nil || p != p.Masked() {
+			add("--lb-pool %q: give a network such as 192.168.1.224/28", c)
+		}
 	}
 	for _, c := range o.NoMasqueradeCIDRs {
 		if p, err := netip.ParsePrefix(c); err != nil || p != p.Masked() {

@@ -58,6 +58,7 @@ type Plan struct {
 	APIPort            int            `json:"apiPort"`
 	Backend            string         `json:"backend"`
 	MTU                int            `json:"mtu,omitempty"`
+	LBPools            []string       `json:"lbPools,omitempty"`
 	NoMasqueradeCIDRs  []string       `json:"noMasqueradeCIDRs,omitempty"`
 	IPv6Masquerade     bool           `json:"ipv6Masquerade,omitempty"`
 	KubeconfigMode     uint32         `json:"kubeconfigMode"`
@@ -93,6 +94,7 @@ func NewPlan(o Options) Plan {
 		APIPort:            o.APIPort,
 		Backend:            o.Backend,
 		MTU:                o.MTU,
+		LBPools:            o.LBPools,
 		NoMasqueradeCIDRs:  o.NoMasqueradeCIDRs,
 		IPv6Masquerade:     o.IPv6Masquerade,
 		KubeconfigMode:     uint32(o.KubeconfigMode),
@@ -117,6 +119,13 @@ func NewPlan(o Options) Plan {
 			}
 		}
 		p.Nodes = append(p.Nodes, n)
+	}
+	if len(p.LBPools) == 0 {
+		// Inside the LAN, clear of the nodes (.11 up), router2 (.254) and the examples' .200.
+		p.LBPools = []string{"192.168.1.224/28"}
+		if v6 {
+			p.LBPools = append(p.LBPools, "fd00:c0a8:1::220/124")
+		}
 	}
 	if o.ExternalSubnet {
 		ext := Host{Name: "external", NetNS: NetNSName(o.Name, "external"), IPv4: hostAddr(ExternalV4, 10)}

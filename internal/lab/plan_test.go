@@ -75,3 +75,22 @@ func TestNetNSNamesAreUniquePerLab(t *testing.T) {
 		seen[n] = true
 	}
 }
+
+// The default LoadBalancer pools must be what the agent accepts: networks, one per family.
+func TestDefaultLBPoolsAreNetworks(t *testing.T) {
+	o := Defaults()
+	o.clusterCIDRText, o.serviceCIDRText = "10.42.0.0/16,2001:cafe:42::/56", "10.43.0.0/16,2001:cafe:43::/112"
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPlan(o)
+	if len(p.LBPools) != 2 {
+		t.Fatalf("dual-stack lab pools %v, want one per family", p.LBPools)
+	}
+	for _, c := range p.LBPools {
+		pfx, err := netip.ParsePrefix(c)
+		if err != nil || pfx != pfx.Masked() || !(LANv4.Contains(pfx.Addr()) || LANv6.Contains(pfx.Addr())) {
+			t.Errorf("default pool %q: want a network inside the LAN", c)
+		}
+	}
+}

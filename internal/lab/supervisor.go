@@ -234,6 +234,9 @@ func (p Plan) agentArgs() []string {
 	if p.MTU != 0 {
 		args = append(args, fmt.Sprintf("--agent-arg=--mtu=%d", p.MTU))
 	}
+	for _, pool := range p.LBPools {
+		args = append(args, "--agent-arg=--lb-pool="+pool)
+	}
 	if len(p.Nodes) > 0 && len(p.Nodes[0].ExternalIPs) > 0 {
 		args = append(args, "--agent-arg=--use-external-ip")
 	}

@@ -22,7 +22,9 @@ import (
 
 // RBACRules are what the proxy reads; the agent's ClusterRole must include them.
 var RBACRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"services", "nodes"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"services/status"}, Verbs: []string{"update", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"servicecidrs"}, Verbs: []string{"get", "list", "watch"}},
 }
@@ -32,6 +34,9 @@ type Options struct {
 	NodeName string
 	// ClusterCIDRs are the pod ranges: traffic to a ClusterIP from anywhere else is masqueraded.
 	ClusterCIDRs []netip.Prefix
+	// LBPools are the addresses LoadBalancer Services get (the role of K3s's ServiceLB, with
+	// real addresses): one node answers ARP/NDP for each.
+	LBPools []netip.Prefix
 	// Resync rewrites the table even when nothing changed, repairing what was deleted by hand.
 	Resync time.Duration
 	Log    *slog.Logger
@@ -39,14 +44,29 @@ type Options struct {
 
 // Proxy keeps table inet weft-proxy in line with the cluster's services.
 type Proxy struct {
-	opts   Options
-	client kubernetes.Interface
-	nft    knftables.Interface
+	opts     Options
+	client   kubernetes.Interface
+	nft      knftables.Interface
+	addrs    Addresses
+	ct       Conntrack
+	reported map[string]string // the last pool problem evented per Service
+	lastUDP  map[udpFlow][]endpoint
 }
 
-// New uses nft, an interface to the proxy's table (knftables.New(knftables.InetFamily, Table)).
-func New(opts Options, client kubernetes.Interface, nft knftables.Interface) *Proxy {
-	return &Proxy{opts: opts, client: client, nft: nft}
+// Kernel is what the proxy needs of netlink besides nftables; *netlink.Handle has it.
+type Kernel interface {
+	Addresses
+	Conntrack
+}
+
+// New uses nft, an interface to the proxy's table (knftables.New(knftables.InetFamily, Table)),
+// and the node's kernel for LoadBalancer addresses and stale UDP flows (nil: neither).
+func New(opts Options, client kubernetes.Interface, nft knftables.Interface, k Kernel) *Proxy {
+	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}}
+	if k != nil {
+		p.addrs, p.ct = k, k
+	}
+	return p
 }
 
 // Run syncs until ctx ends. Informers only mark the state dirty; one worker rewrites the
@@ -57,6 +77,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	services := factory.Core().V1().Services()
 	slices := factory.Discovery().V1().EndpointSlices()
 	cidrs := factory.Networking().V1().ServiceCIDRs()
+	nodes := factory.Core().V1().Nodes()
 	limiter := workqueue.NewTypedMaxOfRateLimiter(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second),
 	)
@@ -64,13 +85,13 @@ func (p *Proxy) Run(ctx context.Context) error {
 	defer queue.ShutDown()
 	dirty := func(any) { queue.AddAfter("sync", 100*time.Millisecond) }
 	handler := cache.ResourceEventHandlerFuncs{AddFunc: dirty, UpdateFunc: func(_, o any) { dirty(o) }, DeleteFunc: dirty}
-	for _, inf := range []cache.SharedIndexInformer{services.Informer(), slices.Informer(), cidrs.Informer()} {
+	for _, inf := range []cache.SharedIndexInformer{services.Informer(), slices.Informer(), cidrs.Informer(), nodes.Informer()} {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return err
 		}
 	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), services.Informer().HasSynced, slices.Informer().HasSynced, cidrs.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), services.Informer().HasSynced, slices.Informer().HasSynced, cidrs.Informer().HasSynced, nodes.Informer().HasSynced) {
 		return ctx.Err()
 	}
 	queue.Add("sync")
@@ -83,7 +104,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		if quit {
 			return nil
 		}
-		if err := p.sync(ctx, services.Lister(), slices.Lister(), cidrs.Lister()); err != nil {
+		if err := p.sync(ctx, services.Lister(), slices.Lister(), cidrs.Lister(), nodes.Lister()); err != nil {
 			p.opts.Log.Error("service proxy sync failed; retrying", "err", err)
 			queue.AddRateLimited(key)
 		} else {
@@ -97,9 +118,10 @@ type (
 	servicesLister = listersv1.ServiceLister
 	slicesLister   = discoverylisters.EndpointSliceLister
 	cidrsLister    = networkinglisters.ServiceCIDRLister
+	nodesLister    = listersv1.NodeLister
 )
 
-func (p *Proxy) sync(ctx context.Context, services servicesLister, slices slicesLister, cidrs cidrsLister) error {
+func (p *Proxy) sync(ctx context.Context, services servicesLister, slices slicesLister, cidrs cidrsLister, nodes nodesLister) error {
 	start := time.Now()
 	st, err := p.desired(services, slices, cidrs)
 	if err != nil {
@@ -109,6 +131,18 @@ func (p *Proxy) sync(ctx context.Context, services servicesLister, slices slices
 	writeRules(tx, st)
 	if err := p.nft.Run(ctx, tx); err != nil {
 		return fmt.Errorf("nftables table inet %s: %w", Table, err)
+	}
+	udp := udpTargets(st.ports)
+	if p.ct != nil && p.lastUDP != nil {
+		if err := clearStale(p.ct, staleUDP(p.lastUDP, udp)); err != nil {
+			return err
+		}
+	}
+	p.lastUDP = udp
+	allServices, _ := services.List(labels.Everything())
+	allNodes, _ := nodes.List(labels.Everything())
+	if err := p.syncLoadBalancers(ctx, allServices, allNodes); err != nil {
+		return err
 	}
 	p.opts.Log.Debug("service proxy synced", "servicePorts", len(st.ports), "took", time.Since(start))
 	return nil

@@ -119,10 +119,97 @@ spec:
 		}
 		return nil
 	})
+	checkLoadBalancer(t, l, policy)
+	checkUDPSwap(t, l)
 	for _, ip := range []string{unallocated, unallocatedNew} {
 		out, err := l.in("node-1", "curl", "-gsS", "--max-time", "2", httpURL(ip))
 		if err == nil || strings.Contains(out, "refused") {
 			t.Errorf("an address of a ServiceCIDR no service holds (%s): want it dropped (a timeout), got %v:\n%s", ip, err, out)
 		}
 	}
+}
+
+// checkLoadBalancer: a LoadBalancer Service gets an address per family from the lab's pool,
+// answered on the LAN by one node: a LAN client and a node (seed 001) reach the service there.
+func checkLoadBalancer(t *testing.T, l *lab, policy string) {
+	l.apply(t, fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: web-lb
+spec:
+  type: LoadBalancer
+  ipFamilyPolicy: %s
+  selector: {app: web}
+  ports:
+  - port: 80
+`, policy))
+	defer l.kubectl("delete", "service", "web-lb")
+	var ips []string
+	eventually(t, 30*time.Second, "web-lb gets its addresses", func() error {
+		ips = strings.Fields(l.kubectl("get", "service", "web-lb", "-o", "jsonpath={.status.loadBalancer.ingress[*].ip}"))
+		families := strings.Fields(l.kubectl("get", "service", "web-lb", "-o", "jsonpath={.spec.ipFamilies[*]}"))
+		if len(ips) == 0 || len(ips) != len(families) {
+			return fmt.Errorf("ingress %v for families %v", ips, families)
+		}
+		return nil
+	})
+	for _, ip := range ips {
+		if !strings.HasPrefix(ip, "192.168.1.22") && !strings.HasPrefix(ip, "192.168.1.23") && !strings.HasPrefix(ip, "fd00:c0a8:1::22") {
+			t.Errorf("web-lb got %s, outside the lab's pool", ip)
+		}
+		for _, from := range []string{"router", "node-1"} {
+			eventually(t, 30*time.Second, from+" reaches web-lb at "+ip, func() error {
+				out, err := l.in(from, "curl", "-gsS", "--max-time", "3", httpURL(ip))
+				if err != nil || !strings.HasPrefix(out, "web-") {
+					return fmt.Errorf("%v: %s", err, out)
+				}
+				return nil
+			})
+		}
+	}
+}
+
+// checkUDPSwap: a UDP "connection" (same source port every time) follows its service to a new
+// endpoint once the old one is gone, instead of sticking to it for conntrack's timeout.
+func checkUDPSwap(t *testing.T, l *lab) {
+	l.apply(t, labelled(pinnedPod("u1", "node-2", "nginx"), "u1", "app: udp"))
+	l.waitRunning(t, "u1")
+	l.apply(t, `apiVersion: v1
+kind: Service
+metadata:
+  name: udp
+spec:
+  selector: {app: udp}
+  ports:
+  - port: 80
+    protocol: UDP
+`)
+	defer l.kubectl("delete", "service", "udp")
+	ip := l.kubectl("get", "service", "udp", "-o", "jsonpath={.spec.clusterIP}")
+	ask := func() (string, error) {
+		return l.kubectlErr("exec", "c", "--", "sh", "-c", fmt.Sprintf("echo hi | socat -t 1 - UDP:%s:80,sourceport=40053,reuseaddr", bracket(ip)))
+	}
+	eventually(t, 30*time.Second, "u1 answers on the UDP service", func() error {
+		if out, err := ask(); err != nil || !strings.HasPrefix(out, "u1:") {
+			return fmt.Errorf("%v: %q", err, out)
+		}
+		return nil
+	})
+	l.apply(t, labelled(pinnedPod("u2", "node-1", "nginx"), "u2", "app: udp"))
+	l.waitRunning(t, "u2")
+	l.kubectl("delete", "pod", "u1", "--wait=true", "--timeout=30s")
+	start := time.Now()
+	eventually(t, 10*time.Second, "the same UDP flow reaches u2", func() error {
+		if out, err := ask(); err != nil || !strings.HasPrefix(out, "u2:") {
+			return fmt.Errorf("%v: %q", err, out)
+		}
+		return nil
+	})
+	t.Logf("the UDP flow moved to u2 %s after u1 was gone", time.Since(start).Round(time.Millisecond))
+	l.kubectl("delete", "pod", "u2", "--wait=false")
+}
+
+// labelled adds labels to a pod manifest made by pinnedPod.
+func labelled(manifest, name, labels string) string {
+	return strings.Replace(manifest, "  name: "+name+"\n", "  name: "+name+"\n  labels: {"+labels+"}\n", 1)
 }
