@@ -9,8 +9,8 @@ func TestStaleUDP(t *testing.T) {
 	svc := udpFlow{netip.MustParseAddr("10.43.0.10"), 53}
 	gone := udpFlow{netip.MustParseAddr("10.43.0.11"), 53}
 	fresh := udpFlow{netip.MustParseAddr("10.43.0.12"), 53}
-	a := endpoint{netip.MustParseAddr("10.42.1.5"), 53}
-	b := endpoint{netip.MustParseAddr("10.42.2.5"), 53}
+	a := endpoint{ip: netip.MustParseAddr("10.42.1.5"), port: 53}
+	b := endpoint{ip: netip.MustParseAddr("10.42.2.5"), port: 53}
 	before := map[udpFlow][]endpoint{svc: {a, b}, gone: {a}, fresh: nil}
 	after := map[udpFlow][]endpoint{svc: {b}, fresh: {a}}
 	got := map[staleFlow]bool{}

@@ -73,6 +73,11 @@ func TestProxyInNamespaces(t *testing.T) {
 			{namespace: "default", name: "web", protocol: "tcp", clusterIP: netip.MustParseAddr("10.43.0.10"), port: 80,
 				endpoints: []endpoint{{ip: netip.MustParseAddr("10.42.0.2"), port: 8080}}},
 			{namespace: "default", name: "empty", protocol: "tcp", clusterIP: netip.MustParseAddr("10.43.0.11"), port: 80},
+			// externalTrafficPolicy Local, with a NodePort and an endpoint on this node.
+			{namespace: "default", name: "local", protocol: "tcp", clusterIP: netip.MustParseAddr("10.43.0.12"), port: 80, nodePort: 30081,
+				externalLocal:  true,
+				endpoints:      []endpoint{{ip: netip.MustParseAddr("10.42.0.2"), port: 8080, node: "n"}},
+				localEndpoints: []endpoint{{ip: netip.MustParseAddr("10.42.0.2"), port: 8080, node: "n"}}},
 		},
 	}
 	if err := netns.Do(netns.Path(node), func() error {
@@ -104,6 +109,9 @@ func TestProxyInNamespaces(t *testing.T) {
 	// From the node: DNATed to the pod, and masqueraded (the node is outside the pod range).
 	if out, err := dial("10.43.0.10:80"); err != nil || !strings.Contains(out, "you came from 10.42.0.1") {
 		t.Errorf("ClusterIP 10.43.0.10:80: %q, %v", out, err)
+	}
+	if out, err := dial("10.42.0.1:30081"); err != nil || !strings.Contains(out, "you came from") {
+		t.Errorf("externalTrafficPolicy Local NodePort 30081 on the node's address: %q, %v", out, err)
 	}
 	for _, refused := range []string{"10.43.0.11:80", "10.43.0.10:81"} {
 		start := time.Now()

@@ -25,8 +25,9 @@ type Addresses interface {
 
 // syncLoadBalancers gives LoadBalancer Services addresses from the pools and answers for the
 // ones this node owns. One agent writes statuses (the first Ready node by name), so agents never
-// race; every agent announces what rendezvous hashing gives it.
-func (p *Proxy) syncLoadBalancers(ctx context.Context, services []*corev1.Service, nodes []*corev1.Node) error {
+// race; every agent announces what rendezvous hashing gives it, among the Ready nodes, or for
+// externalTrafficPolicy Local among those with an endpoint of the service.
+func (p *Proxy) syncLoadBalancers(ctx context.Context, services []*corev1.Service, nodes []*corev1.Node, endpointNodes map[string][]string) error {
 	if len(p.opts.LBPools) == 0 {
 		return nil
 	}
@@ -53,7 +54,15 @@ func (p *Proxy) syncLoadBalancers(ctx context.Context, services []*corev1.Servic
 	}
 	var mine []netip.Addr
 	for _, s := range services {
-		if s.Spec.Type != corev1.ServiceTypeLoadBalancer || announcer(key(s), ready) != p.opts.NodeName {
+		if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			continue
+		}
+		candidates := ready
+		if s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
+			// Only a node with an endpoint can serve outside clients of a Local service.
+			candidates = slices.DeleteFunc(slices.Clone(ready), func(n string) bool { return !slices.Contains(endpointNodes[key(s)], n) })
+		}
+		if announcer(key(s), candidates) != p.opts.NodeName {
 			continue
 		}
 		for _, in := range s.Status.LoadBalancer.Ingress {

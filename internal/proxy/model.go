@@ -32,11 +32,17 @@ type servicePort struct {
 	// affinitySeconds > 0 keeps a client on its endpoint (sessionAffinity: ClientIP).
 	affinitySeconds int
 	endpoints       []endpoint
+	// externalLocal is externalTrafficPolicy Local: clients outside the cluster reach only
+	// this node's endpoints (localEndpoints) and keep their address.
+	externalLocal       bool
+	localEndpoints      []endpoint
+	healthCheckNodePort int
 }
 
 type endpoint struct {
 	ip   netip.Addr
 	port int
+	node string
 }
 
 func (e endpoint) String() string { return netip.AddrPortFrom(e.ip, uint16(e.port)).String() }
@@ -92,6 +98,11 @@ func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node
 			}
 			local := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
 			sp.endpoints = chooseEndpoints(slices, p, ip.Is6(), local, node)
+			if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && (len(sp.external) > 0 || sp.nodePort != 0) {
+				sp.externalLocal = true
+				sp.localEndpoints = chooseEndpoints(slices, p, ip.Is6(), true, node)
+				sp.healthCheckNodePort = int(svc.Spec.HealthCheckNodePort)
+			}
 			out = append(out, sp)
 		}
 	}
@@ -129,6 +140,9 @@ func chooseEndpoints(slices []*discoveryv1.EndpointSlice, p corev1.ServicePort, 
 					continue
 				}
 				ep := endpoint{ip: ip, port: port}
+				if e.NodeName != nil {
+					ep.node = *e.NodeName
+				}
 				if seen[ep] {
 					continue
 				}

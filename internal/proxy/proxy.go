@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -51,6 +52,7 @@ type Proxy struct {
 	ct       Conntrack
 	reported map[string]string // the last pool problem evented per Service
 	lastUDP  map[udpFlow][]endpoint
+	health   *healthChecks
 }
 
 // Kernel is what the proxy needs of netlink besides nftables; *netlink.Handle has it.
@@ -62,7 +64,7 @@ type Kernel interface {
 // New uses nft, an interface to the proxy's table (knftables.New(knftables.InetFamily, Table)),
 // and the node's kernel for LoadBalancer addresses and stale UDP flows (nil: neither).
 func New(opts Options, client kubernetes.Interface, nft knftables.Interface, k Kernel) *Proxy {
-	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}}
+	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}, health: newHealthChecks()}
 	if k != nil {
 		p.addrs, p.ct = k, k
 	}
@@ -98,6 +100,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
 		queue.ShutDown()
+		p.health.close()
 	}()
 	for {
 		key, quit := queue.Get()
@@ -139,9 +142,12 @@ func (p *Proxy) sync(ctx context.Context, services servicesLister, slices slices
 		}
 	}
 	p.lastUDP = udp
+	if err := p.health.update(st.ports); err != nil {
+		return err
+	}
 	allServices, _ := services.List(labels.Everything())
 	allNodes, _ := nodes.List(labels.Everything())
-	if err := p.syncLoadBalancers(ctx, allServices, allNodes); err != nil {
+	if err := p.syncLoadBalancers(ctx, allServices, allNodes, st.endpointNodes); err != nil {
 		return err
 	}
 	p.opts.Log.Debug("service proxy synced", "servicePorts", len(st.ports), "took", time.Since(start))
@@ -149,14 +155,14 @@ func (p *Proxy) sync(ctx context.Context, services servicesLister, slices slices
 }
 
 // desired reads the caches into what the table must say.
-func (p *Proxy) desired(services servicesLister, slices slicesLister, cidrs cidrsLister) (state, error) {
+func (p *Proxy) desired(services servicesLister, endpointSlices slicesLister, cidrs cidrsLister) (state, error) {
 	st := state{clusterCIDRs: p.opts.ClusterCIDRs}
 	all, err := services.List(labels.Everything())
 	if err != nil {
 		return st, err
 	}
 	bySvc := map[string][]*discoveryv1.EndpointSlice{}
-	eps, err := slices.List(labels.Everything())
+	eps, err := endpointSlices.List(labels.Everything())
 	if err != nil {
 		return st, err
 	}
@@ -165,8 +171,17 @@ func (p *Proxy) desired(services servicesLister, slices slicesLister, cidrs cidr
 			bySvc[s.Namespace+"/"+name] = append(bySvc[s.Namespace+"/"+name], s)
 		}
 	}
+	st.endpointNodes = map[string][]string{}
 	for _, svc := range all {
-		st.ports = append(st.ports, servicePorts(svc, bySvc[svc.Namespace+"/"+svc.Name], p.opts.NodeName)...)
+		k := svc.Namespace + "/" + svc.Name
+		st.ports = append(st.ports, servicePorts(svc, bySvc[k], p.opts.NodeName)...)
+		for _, s := range bySvc[k] {
+			for _, e := range s.Endpoints {
+				if e.NodeName != nil && (e.Conditions.Ready == nil || *e.Conditions.Ready) && !slices.Contains(st.endpointNodes[k], *e.NodeName) {
+					st.endpointNodes[k] = append(st.endpointNodes[k], *e.NodeName)
+				}
+			}
+		}
 	}
 	ranges, err := cidrs.List(labels.Everything())
 	if err != nil {

@@ -30,9 +30,11 @@ var fams = []fam{
 
 // state is everything one sync writes.
 type state struct {
-	ports        []*servicePort
-	serviceCIDRs []netip.Prefix
-	clusterCIDRs []netip.Prefix
+	ports []*servicePort
+	// endpointNodes lists, per Service (namespace/name), the nodes with a ready endpoint.
+	endpointNodes map[string][]string
+	serviceCIDRs  []netip.Prefix
+	clusterCIDRs  []netip.Prefix
 }
 
 const (
@@ -152,9 +154,13 @@ func writeServicePort(tx *knftables.Transaction, rule func(string, ...string), s
 	}
 	if len(sp.external) > 0 || sp.nodePort != 0 {
 		tx.Add(&knftables.Chain{Name: ext})
-		// Clients outside the cluster: always masqueraded (externalTrafficPolicy Cluster).
-		rule(ext, "meta mark set meta mark |", mark())
-		rule(ext, "goto", svc)
+		if sp.externalLocal {
+			writeExternalLocal(tx, rule, sp, f, svc, ext, st)
+		} else {
+			// Clients outside the cluster: masqueraded, so replies come back this way.
+			rule(ext, "meta mark set meta mark |", mark())
+			rule(ext, "goto", svc)
+		}
 		for _, ip := range sp.external {
 			tx.Add(&knftables.Element{Map: "service-ips-" + f.suffix, Key: []string{ip.String(), sp.protocol, port}, Value: []string{"goto " + ext}})
 		}
@@ -164,8 +170,18 @@ func writeServicePort(tx *knftables.Transaction, rule func(string, ...string), s
 	}
 	var targets []string
 	for i, ep := range sp.endpoints {
+		targets = append(targets, fmt.Sprintf("%d : goto %s", i, endpointChain(sp, ep)))
+	}
+	// Local endpoints of an externalTrafficPolicy Local service may be ones the cluster-wide
+	// choice left out (serving while terminating): they need their chain too.
+	all := append(append([]endpoint{}, sp.endpoints...), sp.localEndpoints...)
+	made := map[string]bool{}
+	for _, ep := range all {
 		name := endpointChain(sp, ep)
-		targets = append(targets, fmt.Sprintf("%d : goto %s", i, name))
+		if made[name] {
+			continue
+		}
+		made[name] = true
 		tx.Add(&knftables.Chain{Name: name})
 		// Hairpin: a pod reaching itself through its service must see another source.
 		rule(name, f.match, "saddr", ep.ip.String(), "meta mark set meta mark |", mark())
@@ -180,6 +196,28 @@ func writeServicePort(tx *knftables.Transaction, rule func(string, ...string), s
 	}
 	// " , " not ", ": a comma must not stick to a chain name.
 	rule(svc, fmt.Sprintf("numgen random mod %d vmap { %s }", len(targets), strings.Join(targets, " , ")))
+}
+
+// writeExternalLocal serves externalTrafficPolicy Local: pods and the node itself are cluster
+// traffic and reach every endpoint; clients from outside reach only this node's endpoints,
+// unmasqueraded so the endpoint sees them, and nothing at all on a node without one (their
+// load balancer's health check, healthCheckNodePort, steers them elsewhere).
+func writeExternalLocal(tx *knftables.Transaction, rule func(string, ...string), sp *servicePort, f fam, svc, ext string, st state) {
+	if len(st.clusterCIDRs) > 0 {
+		rule(ext, f.match, "saddr", "@cluster-cidrs-"+f.suffix, "goto", svc)
+	}
+	rule(ext, "fib saddr type local meta mark set meta mark |", mark(), "goto", svc)
+	if len(sp.localEndpoints) == 0 {
+		rule(ext, "drop")
+		return
+	}
+	var targets []string
+	for i, ep := range sp.localEndpoints {
+		// Declared here too: nftables refuses a jump to a chain the transaction has not made yet.
+		tx.Add(&knftables.Chain{Name: endpointChain(sp, ep)})
+		targets = append(targets, fmt.Sprintf("%d : goto %s", i, endpointChain(sp, ep)))
+	}
+	rule(ext, fmt.Sprintf("numgen random mod %d vmap { %s }", len(targets), strings.Join(targets, " , ")))
 }
 
 // endpointChain names an endpoint's chain after its service port and address; nftables

@@ -121,6 +121,17 @@ spec:
 	})
 	checkLoadBalancer(t, l, policy)
 	checkUDPSwap(t, l)
+	checkExternalLocal(t, l, sc)
+	// An agent restart rewrites the table; connections already translated keep going.
+	l.kubectl("label", "pod", "s", "app=iperf")
+	l.apply(t, "apiVersion: v1\nkind: Service\nmetadata:\n  name: iperf\nspec:\n  selector: {app: iperf}\n  ports:\n  - port: 5201\n")
+	defer l.kubectl("delete", "service", "iperf")
+	iperf := l.kubectl("get", "service", "iperf", "-o", "jsonpath={.spec.clusterIP}")
+	eventually(t, 30*time.Second, "iperf3 through the ClusterIP", func() error {
+		_, err := l.kubectlErr("exec", "c", "--", "iperf3", "-c", iperf, "-t", "1")
+		return err
+	})
+	checkAgentRestart(t, l, iperf)
 	for _, ip := range []string{unallocated, unallocatedNew} {
 		out, err := l.in("node-1", "curl", "-gsS", "--max-time", "2", httpURL(ip))
 		if err == nil || strings.Contains(out, "refused") {
@@ -212,4 +223,51 @@ spec:
 // labelled adds labels to a pod manifest made by pinnedPod.
 func labelled(manifest, name, labels string) string {
 	return strings.Replace(manifest, "  name: "+name+"\n", "  name: "+name+"\n  labels: {"+labels+"}\n", 1)
+}
+
+// checkExternalLocal: an externalTrafficPolicy Local NodePort keeps a LAN client's address on
+// the node with the endpoint, answers nothing on a node without one (whose health check port
+// says 503), while pods on that node still reach the endpoint through the ClusterIP.
+func checkExternalLocal(t *testing.T, l *lab, sc scenario) {
+	l.apply(t, labelled(pinnedPod("loc", "node-1", "nginx"), "loc", "app: loc"))
+	l.waitRunning(t, "loc")
+	l.apply(t, `apiVersion: v1
+kind: Service
+metadata:
+  name: loc
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: loc}
+  ports:
+  - port: 80
+    nodePort: 30081
+`)
+	defer l.kubectl("delete", "service", "loc")
+	defer l.kubectl("delete", "pod", "loc", "--wait=false")
+	node1, node2, router := "192.168.1.11", "192.168.1.12", "192.168.1.1"
+	if sc.families[0] == "6" {
+		node1, node2, router = "[fd00:c0a8:1::11]", "[fd00:c0a8:1::12]", "fd00:c0a8:1::1"
+	}
+	eventually(t, 30*time.Second, "a LAN client reaches loc on node-1's NodePort with its own address", func() error {
+		out, err := l.in("router", "curl", "-gsS", "--max-time", "3", "http://"+node1+":30081/")
+		if err != nil || !strings.Contains(out, "loc: you came from "+router+"\n") {
+			return fmt.Errorf("%v: %q (want the router's address %s kept)", err, out, router)
+		}
+		return nil
+	})
+	if out, err := l.in("router", "curl", "-gsS", "--max-time", "2", "http://"+node2+":30081/"); err == nil {
+		t.Errorf("node-2 has no endpoint of loc but answered its NodePort: %s", out)
+	}
+	hc := l.kubectl("get", "service", "loc", "-o", "jsonpath={.spec.healthCheckNodePort}")
+	for node, want := range map[string]string{node1: "200", node2: "503"} {
+		out, _ := l.in("router", "curl", "-gs", "--max-time", "3", "-o", "/dev/null", "-w", "%{http_code}", "http://"+node+":"+hc+"/")
+		if strings.TrimSpace(out) != want {
+			t.Errorf("health check port %s on %s: HTTP %q, want %s", hc, node, out, want)
+		}
+	}
+	ip := l.kubectl("get", "service", "loc", "-o", "jsonpath={.spec.clusterIP}")
+	if out, err := l.kubectlErr("exec", "s", "--", "curl", "-gsS", "--max-time", "3", httpURL(ip)); err != nil || !strings.HasPrefix(out, "loc:") {
+		t.Errorf("pod s on node-2 -> loc's ClusterIP: %v\n%s", err, out)
+	}
 }
