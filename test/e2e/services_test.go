@@ -225,9 +225,10 @@ func labelled(manifest, name, labels string) string {
 	return strings.Replace(manifest, "  name: "+name+"\n", "  name: "+name+"\n  labels: {"+labels+"}\n", 1)
 }
 
-// checkExternalLocal: an externalTrafficPolicy Local NodePort keeps a LAN client's address on
+// checkExternalLocal: an externalTrafficPolicy Local service keeps a LAN client's address on
 // the node with the endpoint, answers nothing on a node without one (whose health check port
-// says 503), while pods on that node still reach the endpoint through the ClusterIP.
+// says 503), while pods on that node still reach the endpoint through the ClusterIP. It is a
+// LoadBalancer: Kubernetes gives only those a healthCheckNodePort.
 func checkExternalLocal(t *testing.T, l *lab, sc scenario) {
 	l.apply(t, labelled(pinnedPod("loc", "node-1", "nginx"), "loc", "app: loc"))
 	l.waitRunning(t, "loc")
@@ -236,7 +237,7 @@ kind: Service
 metadata:
   name: loc
 spec:
-  type: NodePort
+  type: LoadBalancer
   externalTrafficPolicy: Local
   selector: {app: loc}
   ports:
