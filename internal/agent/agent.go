@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/dynamic"
@@ -39,6 +40,7 @@ type Agent struct {
 	masq        *egress.Masquerade // nil without --cluster-cidr
 	routes      *egressroute.Controller
 	proxy       *proxy.Proxy
+	metrics     *prometheus.Registry
 }
 
 // New makes an agent; Run starts it. dyn reads weft's own resources (EgressRoutes).
@@ -51,7 +53,8 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{opts: opts, client: client, log: log, overlay: overlay.New(opts.Backend, overlay.Netlink{Handle: h}), externalIPs: ext}
+	a := &Agent{opts: opts, client: client, log: log, overlay: overlay.New(opts.Backend, overlay.Netlink{Handle: h}), externalIPs: ext,
+		metrics: prometheus.NewRegistry()}
 	if len(opts.ClusterCIDRs) > 0 {
 		nft, err := knftables.New(knftables.InetFamily, egress.Table)
 		if err != nil {
@@ -69,7 +72,7 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	}
 	pools, _ := parsePrefixes("--lb-pool", opts.LBPools)
 	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: cluster, LBPools: pools, Resync: opts.Resync,
-		Log: log.With("feature", "proxy")}, client, nft, h)
+		Log: log.With("feature", "proxy"), Metrics: a.metrics}, client, nft, h)
 	kernel, err := egressroute.NewKernel()
 	if err != nil {
 		return nil, err
@@ -87,6 +90,7 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 // resync repairs what someone changed by hand. Nothing is flushed on start or exit: a restarted
 // agent finds its devices and routes in place, and established connections never notice.
 func (a *Agent) Run(ctx context.Context) error {
+	go a.serveMetrics(ctx, a.metrics)
 	routesDone := make(chan error, 1)
 	go func() {
 		err := a.routes.Run(ctx)

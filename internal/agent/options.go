@@ -36,12 +36,14 @@ type Options struct {
 	IPv6Masquerade    bool
 	// LBPools are the addresses LoadBalancer Services get, per family.
 	LBPools []string
+	// MetricsAddress serves Prometheus metrics (empty: off).
+	MetricsAddress string
 }
 
 // Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
 // one-minute repair resync.
 func Defaults() Options {
-	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Resync: time.Minute}
+	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Resync: time.Minute, MetricsAddress: ":9810"}
 }
 
 // AddFlags binds the options.
@@ -58,6 +60,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses (routed networks); repeatable")
 	fs.StringSliceVar(&o.LBPools, "lb-pool", o.LBPools, "ranges LoadBalancer Services get addresses from, one or more per family; the node owning an address answers ARP/NDP for it")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade IPv6 pod traffic too (K3s's --flannel-ipv6-masq)")
+	fs.StringVar(&o.MetricsAddress, "metrics-bind-address", o.MetricsAddress, "address for Prometheus metrics at /metrics (empty: off)")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "how often to repair the node's configuration even when nothing changed")
 }
 

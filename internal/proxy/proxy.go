@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -41,6 +42,8 @@ type Options struct {
 	// Resync rewrites the table even when nothing changed, repairing what was deleted by hand.
 	Resync time.Duration
 	Log    *slog.Logger
+	// Metrics registers the proxy's figures (nil: none).
+	Metrics prometheus.Registerer
 }
 
 // Proxy keeps table inet weft-proxy in line with the cluster's services.
@@ -53,6 +56,7 @@ type Proxy struct {
 	reported map[string]string // the last pool problem evented per Service
 	lastUDP  map[udpFlow][]endpoint
 	health   *healthChecks
+	metrics  *metrics
 }
 
 // Kernel is what the proxy needs of netlink besides nftables; *netlink.Handle has it.
@@ -64,7 +68,8 @@ type Kernel interface {
 // New uses nft, an interface to the proxy's table (knftables.New(knftables.InetFamily, Table)),
 // and the node's kernel for LoadBalancer addresses and stale UDP flows (nil: neither).
 func New(opts Options, client kubernetes.Interface, nft knftables.Interface, k Kernel) *Proxy {
-	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}, health: newHealthChecks()}
+	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}, health: newHealthChecks(),
+		metrics: newMetrics(opts.Metrics)}
 	if k != nil {
 		p.addrs, p.ct = k, k
 	}
@@ -109,6 +114,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}
 		if err := p.sync(ctx, services.Lister(), slices.Lister(), cidrs.Lister(), nodes.Lister()); err != nil {
 			p.opts.Log.Error("service proxy sync failed; retrying", "err", err)
+			p.metrics.syncFailures.Inc()
 			queue.AddRateLimited(key)
 		} else {
 			queue.Forget(key)
@@ -150,7 +156,16 @@ func (p *Proxy) sync(ctx context.Context, services servicesLister, slices slices
 	if err := p.syncLoadBalancers(ctx, allServices, allNodes, st.endpointNodes); err != nil {
 		return err
 	}
-	p.opts.Log.Debug("service proxy synced", "servicePorts", len(st.ports), "took", time.Since(start))
+	took := time.Since(start)
+	p.metrics.syncDuration.Observe(took.Seconds())
+	p.metrics.lastSync.SetToCurrentTime()
+	p.metrics.servicePorts.Set(float64(len(st.ports)))
+	n := 0
+	for _, sp := range st.ports {
+		n += len(sp.endpoints)
+	}
+	p.metrics.endpoints.Set(float64(n))
+	p.opts.Log.Debug("service proxy synced", "servicePorts", len(st.ports), "took", took)
 	return nil
 }
 

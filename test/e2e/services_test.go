@@ -62,6 +62,13 @@ spec:
 			t.Errorf("node-1 -> %s: %v\n%s", url, err, out)
 		}
 	}
+	// The agent's metrics: how long syncs take and what the table holds.
+	metrics, err := l.in("node-1", "curl", "-sS", "--max-time", "5", "http://127.0.0.1:9810/metrics")
+	for _, want := range []string{"weft_proxy_sync_duration_seconds_count ", "weft_proxy_service_ports ", "weft_proxy_endpoints "} {
+		if err != nil || !strings.Contains(metrics, want) {
+			t.Errorf("node-1's agent metrics lack %q: %v\n%s", want, err, metrics)
+		}
+	}
 	nodePort := "http://192.168.1.12:30080/"
 	if sc.families[0] == "6" {
 		nodePort = "http://[fd00:c0a8:1::12]:30080/"
