@@ -108,7 +108,7 @@ func checkOverlay(t *testing.T, l *lab, sc scenario, bIPs []string) {
 		// The deletion succeeded (ip said so); any sync may restore the route at once (Node
 		// heartbeats trigger them), so what is checked is that it comes back and carries traffic.
 		eventually(t, 45*time.Second, "the agent restores node-1's route to "+cidr, func() error {
-			if out, _ := l.in("node-1", "ip", "route", "show", cidr, "proto", "87"); strings.TrimSpace(out) == "" {
+			if out, _ := l.in("node-1", "ip", "-"+sc.families[0], "route", "show", cidr, "proto", "87"); strings.TrimSpace(out) == "" {
 				return fmt.Errorf("no weft route to %s on node-1", cidr)
 			}
 			_, err := l.kubectlErr("exec", "c", "--", "ping", "-c", "1", "-W", "1", bIPs[0])
