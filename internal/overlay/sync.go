@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 )
@@ -87,12 +88,20 @@ func (o *Overlay) Sync(l Local, peers []Peer) (Result, error) {
 	}
 
 	p := plan{peers: map[string]bool{}, neighs: map[int][]netlink.Neigh{}}
+	var connected []netip.Prefix
+	if o.backend == BackendHostGW {
+		// One dump per sync, not one per peer: every peer is checked against the same networks.
+		var err error
+		if connected, err = o.connectedNetworks(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, peer := range peers {
 		switch o.backend {
 		case BackendVXLAN:
 			res.Unreachable = append(res.Unreachable, o.planVXLAN(&p, devices, peer)...)
 		case BackendHostGW:
-			res.Unreachable = append(res.Unreachable, o.planHostGW(&p, l, peer)...)
+			res.Unreachable = append(res.Unreachable, o.planHostGW(&p, l, peer, connected)...)
 		}
 	}
 	for _, dev := range devices {
@@ -119,7 +128,7 @@ func (o *Overlay) Cleanup() error {
 
 // planHostGW routes the peer's podCIDRs via its address, which must be on one of this node's
 // connected networks: a gateway further away cannot be a next hop.
-func (o *Overlay) planHostGW(p *plan, l Local, peer Peer) []string {
+func (o *Overlay) planHostGW(p *plan, l Local, peer Peer, connected []netip.Prefix) []string {
 	var problems []string
 	for _, cidr := range peer.PodCIDRs {
 		f := familyOf(cidr.Addr())
@@ -131,7 +140,7 @@ func (o *Overlay) planHostGW(p *plan, l Local, peer Peer) []string {
 		if !l.Underlay[idx(f)].IsValid() {
 			continue // this node has no address of the family: nothing can be routed in it
 		}
-		if onLink, err := o.onLink(gw, f); err == nil && !onLink {
+		if connected != nil && !slices.ContainsFunc(connected, func(n netip.Prefix) bool { return n.Contains(gw) }) {
 			problems = append(problems, fmt.Sprintf("node %s at %s is not on this node's L2 segment: host-gw needs every node on one; use --backend vxlan", peer.Name, gw))
 			continue
 		}
@@ -173,18 +182,20 @@ func (o *Overlay) planVXLAN(p *plan, devices map[bool]int, peer Peer) []string {
 	return problems
 }
 
-// onLink says whether the address is inside one of this node's connected networks.
-func (o *Overlay) onLink(a netip.Addr, f family) (bool, error) {
-	addrs, err := o.k.AddrList(nil, f.nl)
+// connectedNetworks are the networks of this node's addresses, both families: a host-gw next
+// hop must be inside one of them.
+func (o *Overlay) connectedNetworks() ([]netip.Prefix, error) {
+	addrs, err := o.k.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
-		return false, err
+		return nil, fmt.Errorf("list addresses: %w", err)
 	}
+	out := []netip.Prefix{}
 	for _, ad := range addrs {
-		if p, ok := prefixOf(ad.IPNet); ok && p.Bits() < p.Addr().BitLen() && p.Masked().Contains(a) {
-			return true, nil
+		if p, ok := prefixOf(ad.IPNet); ok && p.Bits() < p.Addr().BitLen() {
+			out = append(out, p.Masked())
 		}
 	}
-	return false, nil
+	return out, nil
 }
 
 // linkHolding finds the interface that carries the node's address: the overlay's underlay.

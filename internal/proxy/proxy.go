@@ -151,9 +151,11 @@ func (p *Proxy) sync(ctx context.Context, services servicesLister, slices slices
 	if err := p.health.update(st.ports); err != nil {
 		return err
 	}
-	allServices, _ := services.List(labels.Everything())
-	allNodes, _ := nodes.List(labels.Everything())
-	if err := p.syncLoadBalancers(ctx, allServices, allNodes, st.endpointNodes); err != nil {
+	allNodes, err := nodes.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	if err := p.syncLoadBalancers(ctx, st.services, allNodes, st.endpointNodes); err != nil {
 		return err
 	}
 	took := time.Since(start)
@@ -176,6 +178,7 @@ func (p *Proxy) desired(services servicesLister, endpointSlices slicesLister, ci
 	if err != nil {
 		return st, err
 	}
+	st.services = all
 	bySvc := map[string][]*discoveryv1.EndpointSlice{}
 	eps, err := endpointSlices.List(labels.Everything())
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 )
@@ -30,7 +31,9 @@ var fams = []fam{
 
 // state is everything one sync writes.
 type state struct {
-	ports []*servicePort
+	// services are the Services the ports were read from (LoadBalancer allocation reads them too).
+	services []*corev1.Service
+	ports    []*servicePort
 	// endpointNodes lists, per Service (namespace/name), the nodes with a ready endpoint.
 	endpointNodes map[string][]string
 	serviceCIDRs  []netip.Prefix
