@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/weftnet/weft/internal/netns"
+)
+
+// runResult is one proxier at one size.
+type runResult struct {
+	childResult
+	VmHWMKiB  int64 // the proxier process's own peak
+	MaxRSSKiB int64 // wait4's ru_maxrss: that or the peak of a program it ran, whichever is larger
+	Connect   *connectResult
+	Err       error
+}
+
+type runKey struct {
+	proxy    string
+	services int
+}
+
+func runParent(ctx context.Context, opts options) error {
+	if err := sweepStale(); err != nil {
+		return fmt.Errorf("remove namespaces of an earlier run: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logDir, keepLogs := opts.logDir, opts.logDir != ""
+	if !keepLogs {
+		if logDir, err = os.MkdirTemp("", "weft-proxy-bench-"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	results := map[runKey]*runResult{}
+	failed := false
+	for _, n := range opts.services {
+		for _, p := range opts.proxies {
+			fmt.Fprintf(os.Stderr, "bench: %s with %d services ...\n", p, n)
+			t := time.Now()
+			r := runOne(ctx, opts, self, logDir, p, n)
+			results[runKey{p, n}] = r
+			if r.Err != nil {
+				failed = true
+				fmt.Fprintf(os.Stderr, "bench: %s with %d services failed: %v\n", p, n, r.Err)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "bench: %s with %d services done in %s\n", p, n, time.Since(t).Round(time.Second))
+		}
+	}
+	printTables(os.Stdout, opts, results)
+	if failed || keepLogs {
+		fmt.Printf("\nproxier logs: %s\n", logDir)
+	} else {
+		os.RemoveAll(logDir)
+	}
+	return nil
+}
+
+// runOne runs one proxier in fresh namespaces and removes them, whatever happens.
+func runOne(ctx context.Context, opts options, self, logDir, proxy string, n int) (r *runResult) {
+	r = &runResult{}
+	bn, err := newBenchNet(ctx)
+	defer func() { r.Err = errors.Join(r.Err, bn.close()) }()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", proxy, n))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer logf.Close()
+	// nsenter execs this command in place, so wait4 on its pid covers the proxier's whole life.
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + netns.Path(bn.node), "--", self}, os.Args[1:]...)...)
+	cmd.Env = append(os.Environ(), childEnv+"="+proxy+":"+strconv.Itoa(n))
+	cmd.Stderr = logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	if err := cmd.Start(); err != nil {
+		r.Err = fmt.Errorf("start %s: %w", proxy, err)
+		return r
+	}
+	r.Err = talk(ctx, opts, bn, stdin, stdout, r)
+	stdin.Close()
+	werr := cmd.Wait()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.MaxRSSKiB = ru.Maxrss
+	}
+	if werr != nil {
+		r.Err = errors.Join(r.Err, fmt.Errorf("%s exited: %w; %s", proxy, werr, logTail(logPath)))
+	}
+	return r
+}
+
+// talk reads the child's report, connects through its rules while it waits, then lets it end.
+func talk(ctx context.Context, opts options, bn *benchNet, stdin io.Closer, stdout io.Reader, r *runResult) error {
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for sc.Scan() {
+		tag, body, _ := strings.Cut(sc.Text(), " ")
+		switch tag {
+		case tagReady:
+			if err := json.Unmarshal([]byte(body), &r.childResult); err != nil {
+				return fmt.Errorf("child report: %w", err)
+			}
+			if opts.connect > 0 {
+				c, err := connectTest(ctx, netns.Path(bn.node), netip.AddrPortFrom(clusterIP(0), servicePort), opts.connect)
+				if err != nil {
+					return fmt.Errorf("connect test: %w", err)
+				}
+				if bn.accepted.Load() == 0 {
+					return errors.New("connect test: connections succeeded but none reached the listener")
+				}
+				r.Connect = &c
+			}
+			stdin.Close()
+		case tagDone:
+			var d childDone
+			if err := json.Unmarshal([]byte(body), &d); err != nil {
+				return fmt.Errorf("child report: %w", err)
+			}
+			r.VmHWMKiB = d.VmHWMKiB
+			return nil
+		}
+	}
+	return errors.Join(errors.New("child ended without reporting"), sc.Err())
+}
+
+func logTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 15 {
+		lines = lines[len(lines)-15:]
+	}
+	return "log " + path + ":\n" + strings.Join(lines, "\n")
+}

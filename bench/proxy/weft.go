@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/proxy"
+)
+
+// startWeft runs weft's service proxy as the agent does, without the kernel handle it uses for
+// LoadBalancer addresses and UDP conntrack (no such services here). Run's error is reported on
+// errc: a proxy that stops is a failed measurement.
+func startWeft(ctx context.Context, opts options, client kubernetes.Interface, errc chan<- error) (syncSource, error) {
+	nft, err := knftables.New(knftables.InetFamily, proxy.Table)
+	if err != nil {
+		return syncSource{}, fmt.Errorf("nftables for table inet %s: %w", proxy.Table, err)
+	}
+	reg := prometheus.NewRegistry()
+	p := proxy.New(proxy.Options{
+		NodeName:     nodeName,
+		ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix(clusterCIDR)},
+		Resync:       opts.syncPeriod,
+		Log:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Metrics:      reg,
+	}, client, nft, nil)
+	go func() {
+		if err := p.Run(ctx); err != nil {
+			errc <- fmt.Errorf("weft proxy: %w", err)
+		}
+	}()
+	// Today's histogram has no labels; the partial-sync version labels it kind="full"|"partial".
+	return syncSource{g: reg, families: map[string]string{"weft_proxy_sync_duration_seconds": "sync"}, kindLabel: "kind"}, nil
+}
