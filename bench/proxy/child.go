@@ -31,13 +31,17 @@ type childResult struct {
 	Proxy    string
 	Services int
 	// Start is every sync from start until the proxier went quiet; the first is the full sync.
-	Start   syncs
-	Changes map[string][]syncs
+	Start      syncs
+	Changes    map[string][]syncs
+	BaseRSSKiB int64
 }
 
 type childDone struct {
 	VmHWMKiB int64
 }
+
+// BaseRSSKiB in childResult is the resident set once the fake clientset holds the objects,
+// before any proxier exists: the part of every peak that stands for the API server.
 
 func runChild(ctx context.Context, opts options, spec string) error {
 	name, count, _ := strings.Cut(spec, ":")
@@ -48,6 +52,10 @@ func runChild(ctx context.Context, opts options, spec string) error {
 	// The fake clientset stands for the API server: both kinds of proxier list and watch it
 	// through informers, so its memory weighs the same on each.
 	client := fake.NewSimpleClientset(cluster(n)...)
+	base, err := procStatus("VmRSS")
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	errc := make(chan error, 1)
@@ -69,7 +77,7 @@ func runChild(ctx context.Context, opts options, spec string) error {
 	if err != nil {
 		return err
 	}
-	res := childResult{Proxy: name, Services: n, Changes: map[string][]syncs{}}
+	res := childResult{Proxy: name, Services: n, Changes: map[string][]syncs{}, BaseRSSKiB: base}
 	if res.Start, err = src.waitSyncs(ctx, reading{}, start, opts.timeout, opts.quiet()); err != nil {
 		return fmt.Errorf("%s, first sync of %d services: %w", name, n, errors.Join(err, context.Cause(ctx)))
 	}
@@ -124,7 +132,7 @@ func runChild(ctx context.Context, opts options, spec string) error {
 	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
 		return err
 	}
-	hwm, err := vmHWM()
+	hwm, err := procStatus("VmHWM")
 	if err != nil {
 		return err
 	}
@@ -160,9 +168,10 @@ func report(tag string, v any) error {
 	return err
 }
 
-// vmHWM is this process's peak resident set. The parent also gets ru_maxrss from wait4, which
-// is the larger of this and the peak of any program it ran (nft, iptables-restore).
-func vmHWM() (int64, error) {
+// procStatus reads a size in KiB from /proc/self/status. VmHWM is this process's peak resident
+// set; the parent also gets ru_maxrss from wait4, the larger of this and the peak of any program
+// the process ran (nft, iptables-restore).
+func procStatus(field string) (int64, error) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0, err
@@ -170,9 +179,9 @@ func vmHWM() (int64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 		}
 	}
-	return 0, errors.Join(errors.New("no VmHWM in /proc/self/status"), sc.Err())
+	return 0, errors.Join(fmt.Errorf("no %s in /proc/self/status", field), sc.Err())
 }

@@ -41,6 +41,8 @@ type options struct {
 	// timeout bounds the wait for one sync.
 	timeout time.Duration
 	logDir  string
+	// iptables is the backend kube-proxy's iptables mode uses: nft or legacy.
+	iptables string
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -70,6 +72,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.minSyncPeriod, "min-sync-period", time.Second, "kube-proxy's --min-sync-period")
 	fs.DurationVar(&o.syncPeriod, "sync-period", time.Hour, "kube-proxy's sync period and weft's resync")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "longest wait for one sync")
+	fs.StringVar(&o.iptables, "iptables", "legacy", "iptables backend for kube-proxy's iptables mode: legacy or nft")
 	fs.StringVar(&o.logDir, "log-dir", "", "keep each proxier's log here (default: a temporary directory, removed on success)")
 }
 
@@ -89,6 +92,9 @@ func (o *options) validate() error {
 	}
 	if o.minSyncPeriod < 0 || o.syncPeriod <= o.minSyncPeriod {
 		errs = append(errs, fmt.Errorf("-min-sync-period %s, -sync-period %s: want 0 <= min < sync period", o.minSyncPeriod, o.syncPeriod))
+	}
+	if o.iptables != "nft" && o.iptables != "legacy" {
+		errs = append(errs, fmt.Errorf("-iptables %q: want nft or legacy", o.iptables))
 	}
 	if o.connect < 0 {
 		errs = append(errs, fmt.Errorf("-connect %s: want 0 or more", o.connect))

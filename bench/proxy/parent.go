@@ -96,6 +96,14 @@ func runOne(ctx context.Context, opts options, self, logDir, proxy string, n int
 	// nsenter execs this command in place, so wait4 on its pid covers the proxier's whole life.
 	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + netns.Path(bn.node), "--", self}, os.Args[1:]...)...)
 	cmd.Env = append(os.Environ(), childEnv+"="+proxy+":"+strconv.Itoa(n))
+	if proxy == "iptables" {
+		path, err := iptablesPath(opts.iptables, logDir)
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		cmd.Env = append(cmd.Env, "PATH="+path)
+	}
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()

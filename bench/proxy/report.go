@@ -89,6 +89,8 @@ func printTables(w io.Writer, opts options, results map[runKey]*runResult) {
 		rowsOf(svc, func(r *runResult) (float64, bool) { return float64(r.VmHWMKiB), true }), mib)
 	table(w, "Peak memory, ru_maxrss (the larger of the process and any nft/iptables-restore it ran)", "MiB", opts,
 		rowsOf(svc, func(r *runResult) (float64, bool) { return float64(r.MaxRSSKiB), true }), mib)
+	table(w, "Resident memory before the proxier started: the fake clientset's objects, included in both peaks", "MiB", opts,
+		rowsOf(svc, func(r *runResult) (float64, bool) { return float64(r.BaseRSSKiB), true }), mib)
 
 	var sync, wall []row
 	for _, k := range changeKinds {
