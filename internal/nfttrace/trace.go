@@ -168,7 +168,7 @@ func (tr *tracer) runHook(hook string) (bool, error) {
 			return false, nil
 		}
 	}
-	if isNew {
+	if isNew && hook != "forward" {
 		// No translation at this hook is a translation too (to the same address): later
 		// nat chains of the same kind are not consulted, as for a packet looped back.
 		tr.natDone[dstManip] = true
