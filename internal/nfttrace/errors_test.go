@@ -76,6 +76,7 @@ func TestBadPacket(t *testing.T) {
 		with(tcp4(), func(p *Packet) { p.Dst = tcp6().Dst }),
 		with(tcp4(), func(p *Packet) { p.Proto = "gre" }),
 		with(tcp4(), func(p *Packet) { p.CtState = "old" }),
+		with(tcp6(), func(p *Packet) { p.Proto = "icmp" }),
 	} {
 		if _, err := rs.Trace(p, env()); err == nil {
 			t.Errorf("packet %+v: no error", p)

@@ -73,3 +73,17 @@ func trace(t *testing.T, rs *Ruleset, p Packet, e Env) *Result {
 	}
 	return r
 }
+
+// traceAll traces every numgen branch and lists the destinations.
+func traceAll(t *testing.T, rs *Ruleset, p Packet) ([]*Result, []string) {
+	t.Helper()
+	all, err := rs.TraceAll(p, env())
+	if err != nil {
+		t.Fatalf("TraceAll: %v", err)
+	}
+	var dsts []string
+	for _, r := range all {
+		dsts = append(dsts, r.Dst.String())
+	}
+	return all, dsts
+}

@@ -21,8 +21,11 @@ func lex(s string) ([]string, error) {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
 		case c == '#':
-			// `nft -a list` annotates rules with `# handle N`: the rest is not the rule.
-			return toks, nil
+			// `nft -a list` annotates rules with `# handle N`: the rest of the line is not
+			// the rule.
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
 		case c == '"':
 			j := strings.IndexByte(s[i+1:], '"')
 			if j < 0 {

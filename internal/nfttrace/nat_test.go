@@ -114,15 +114,7 @@ func TestLaterHooksSeeTheNewDestination(t *testing.T) {
 }
 
 func TestTraceAllEnumeratesEndpoints(t *testing.T) {
-	rs := load(t, miniProxy()...)
-	all, err := rs.TraceAll(tcp4(), env())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, r := range all {
-		got = append(got, r.Dst.String())
-	}
+	_, got := traceAll(t, load(t, miniProxy()...), tcp4())
 	if !slices.Equal(got, []string{"10.42.2.5:8080", "10.42.3.6:8080"}) {
 		t.Errorf("destinations %v", got)
 	}

@@ -108,6 +108,9 @@ func (p Packet) validate() error {
 	if _, ok := protoNumbers[p.Proto]; !ok {
 		return fmt.Errorf("packet protocol %q: want tcp, udp, sctp, icmp or icmpv6", p.Proto)
 	}
+	if p.Proto == "icmp" && !p.Dst.Is4() || p.Proto == "icmpv6" && p.Dst.Is4() {
+		return fmt.Errorf("packet protocol %s does not go with %s", p.Proto, p.Dst)
+	}
 	if st := p.CtState; st != "" {
 		if _, ok := ctStates[string(st)]; !ok {
 			return fmt.Errorf("packet ct state %q is unknown", st)
