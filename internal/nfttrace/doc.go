@@ -20,5 +20,14 @@
 // is rewritten, not to which address. `numgen random` draws from Env.Numgen, or TraceAll
 // tries every branch. Dynamic sets see the updates the same trace made, and Env.Sets, never
 // time out. Rules are parsed when the Ruleset is built; a construct outside the supported
-// subset (see parseRule) is an error that names its rule, never a silent pass.
+// subset is an error that names its rule, never a silent pass.
+//
+// The subset: matches on ip/ip6 saddr, daddr, protocol/nexthdr, meta l4proto, nfproto, mark
+// (with `& mask`), iifname, th/tcp/udp/sctp sport and dport, ct state, ct status, fib saddr
+// or daddr type, and numgen random mod N; with ==, != or none, against a literal (address,
+// prefix, range, flags), an anonymous set or a named set, keys concatenated with `.`. Verdict
+// maps, named and anonymous. Statements: accept, drop, reject (any form), jump, goto,
+// return, continue, meta mark set, dnat and snat to an address[:port], dnat through a named
+// map, masquerade with flags, update or add @set, counter, log, comment. Tables of family
+// ip, ip6 and inet; base chains of type filter, nat and route at the five IP hooks.
 package nfttrace

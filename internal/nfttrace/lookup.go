@@ -2,6 +2,7 @@ package nfttrace
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -86,6 +87,9 @@ func (tr *tracer) key(sels []selector) ([]val, string, bool, error) {
 			return nil, "", false, err
 		}
 		vals[i], shown[i] = v, v.format(s.k)
+		if s.f == fNumgen {
+			shown[i] = strconv.FormatUint(v.n, 10) // a branch number, not a bit pattern
+		}
 	}
 	return vals, concatText(sels) + " = " + strings.Join(shown, " . "), true, nil
 }
