@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -14,112 +15,252 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/netns"
 )
 
-// TestProxyInNamespaces runs the real table in a "node" namespace with a "pod" behind a veth:
-// a ClusterIP reaches the pod, a service without endpoints and a port a service lacks are
-// refused at once, and an unallocated address in the ServiceCIDR is dropped.
-func TestProxyInNamespaces(t *testing.T) {
+// nsNFT runs nft inside a network namespace, whatever thread the proxy's worker is on.
+type nsNFT struct {
+	knftables.Interface
+	path string
+}
+
+func (n nsNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
+	return netns.Do(n.path, func() error { return n.Interface.Run(ctx, tx) })
+}
+
+// proxyLab is a "node" namespace running the proxy, with a "pod" namespace behind a veth that
+// holds several endpoint addresses, each answering with the address it was reached on and
+// the address the connection came from.
+type proxyLab struct {
+	node, pod, sink string
+}
+
+func newProxyLab(t *testing.T) *proxyLab {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and nftables tables")
 	}
 	suffix := fmt.Sprint(os.Getpid() % 100000)
-	node, pod := "weft-pxt-node"+suffix, "weft-pxt-pod"+suffix
-	for _, ns := range []string{node, pod} {
+	l := &proxyLab{node: "weft-pxt-node" + suffix, pod: "weft-pxt-pod" + suffix, sink: "weft-pxt-sink" + suffix}
+	for _, ns := range []string{l.node, l.pod, l.sink} {
 		if err := netns.Create(ns); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = netns.Delete(ns) })
 	}
 	for _, cmd := range [][]string{
-		{"ip", "-n", node, "link", "add", "veth0", "type", "veth", "peer", "name", "eth0", "netns", pod},
-		{"ip", "-n", node, "addr", "add", "10.42.0.1/24", "dev", "veth0"},
-		{"ip", "-n", node, "link", "set", "veth0", "up"},
-		{"ip", "-n", node, "link", "set", "lo", "up"},
-		// The service range goes toward the pod network, as a node's default route would take it.
-		{"ip", "-n", node, "route", "add", "10.43.0.0/16", "via", "10.42.0.2"},
-		{"ip", "-n", pod, "addr", "add", "10.42.0.2/24", "dev", "eth0"},
-		{"ip", "-n", pod, "link", "set", "eth0", "up"},
-		{"ip", "-n", pod, "link", "set", "lo", "up"},
-		{"ip", "-n", pod, "route", "add", "default", "via", "10.42.0.1"},
+		{"ip", "-n", l.node, "link", "add", "veth0", "type", "veth", "peer", "name", "eth0", "netns", l.pod},
+		{"ip", "-n", l.node, "addr", "add", "10.42.0.1/24", "dev", "veth0"},
+		{"ip", "-n", l.node, "addr", "add", "fd00:42::1/64", "dev", "veth0", "nodad"},
+		{"ip", "-n", l.node, "link", "set", "veth0", "up"},
+		{"ip", "-n", l.node, "link", "set", "lo", "up"},
+		{"ip", "netns", "exec", l.node, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"},
+		// Service addresses the proxy leaves alone go on to the "sink", which holds them all
+		// and answers "sink" on every port: so a refusal or a timeout can only be the proxy's.
+		{"ip", "-n", l.node, "link", "add", "veth1", "type", "veth", "peer", "name", "eth0", "netns", l.sink},
+		{"ip", "-n", l.node, "addr", "add", "10.99.0.1/24", "dev", "veth1"},
+		{"ip", "-n", l.node, "addr", "add", "fd00:99::1/64", "dev", "veth1", "nodad"},
+		{"ip", "-n", l.node, "link", "set", "veth1", "up"},
+		{"ip", "-n", l.node, "route", "add", "10.43.0.0/16", "via", "10.99.0.2"},
+		{"ip", "-n", l.node, "route", "add", "fd00:43::/112", "via", "fd00:99::2"},
+		{"ip", "-n", l.sink, "addr", "add", "10.99.0.2/24", "dev", "eth0"},
+		{"ip", "-n", l.sink, "addr", "add", "fd00:99::2/64", "dev", "eth0", "nodad"},
+		{"ip", "-n", l.sink, "link", "set", "eth0", "up"},
+		{"ip", "-n", l.sink, "link", "set", "lo", "up"},
+		{"ip", "-n", l.sink, "route", "add", "local", "10.43.0.0/16", "dev", "lo"},
+		{"ip", "-n", l.sink, "route", "add", "local", "fd00:43::/112", "dev", "lo"},
+		{"ip", "-n", l.sink, "route", "add", "default", "via", "10.99.0.1"},
+		{"ip", "-n", l.sink, "route", "add", "default", "via", "fd00:99::1"},
+		{"ip", "-n", l.pod, "addr", "add", "10.42.0.2/24", "dev", "eth0"},
+		{"ip", "-n", l.pod, "addr", "add", "10.42.0.3/24", "dev", "eth0"},
+		{"ip", "-n", l.pod, "addr", "add", "fd00:42::2/64", "dev", "eth0", "nodad"},
+		{"ip", "-n", l.pod, "link", "set", "eth0", "up"},
+		{"ip", "-n", l.pod, "link", "set", "lo", "up"},
+		{"ip", "-n", l.pod, "route", "add", "default", "via", "10.42.0.1"},
+		{"ip", "-n", l.pod, "route", "add", "default", "via", "fd00:42::1"},
 	} {
 		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v\n%s", cmd, err, out)
 		}
 	}
-	var ln net.Listener
-	if err := netns.Do(netns.Path(pod), func() (err error) { ln, err = net.Listen("tcp", "10.42.0.2:8080"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "pod: you came from %s\n", c.RemoteAddr().(*net.TCPAddr).IP)
-			c.Close()
+	for _, addr := range []string{"10.42.0.2:8080", "10.42.0.3:8080", "[fd00:42::2]:8080", "sink :80", "sink :81"} {
+		ns := l.pod
+		if where, port, ok := strings.Cut(addr, " "); ok && where == "sink" {
+			ns, addr = l.sink, port
 		}
-	}()
-
-	st := state{
-		serviceCIDRs: []netip.Prefix{netip.MustParsePrefix("10.43.0.0/16")},
-		clusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/16")},
-		ports: []*servicePort{
-			{namespace: "default", name: "web", protocol: "tcp", clusterIP: netip.MustParseAddr("10.43.0.10"), port: 80,
-				endpoints: []endpoint{{ip: netip.MustParseAddr("10.42.0.2"), port: 8080}}},
-			{namespace: "default", name: "empty", protocol: "tcp", clusterIP: netip.MustParseAddr("10.43.0.11"), port: 80},
-			// externalTrafficPolicy Local, with a NodePort and an endpoint on this node.
-			{namespace: "default", name: "local", protocol: "tcp", clusterIP: netip.MustParseAddr("10.43.0.12"), port: 80, nodePort: 30081,
-				externalLocal:  true,
-				endpoints:      []endpoint{{ip: netip.MustParseAddr("10.42.0.2"), port: 8080, node: "n"}},
-				localEndpoints: []endpoint{{ip: netip.MustParseAddr("10.42.0.2"), port: 8080, node: "n"}}},
-		},
+		var ln net.Listener
+		if err := netns.Do(netns.Path(ns), func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				if ns == l.sink {
+					fmt.Fprintln(c, "sink")
+				} else {
+					fmt.Fprintf(c, "%s from %s\n", c.LocalAddr().(*net.TCPAddr).IP, c.RemoteAddr().(*net.TCPAddr).IP)
+				}
+				c.Close()
+			}
+		}()
 	}
-	if err := netns.Do(netns.Path(node), func() error {
-		nft, err := knftables.New(knftables.InetFamily, Table)
+	return l
+}
+
+// dial connects from a namespace and returns the answer: "<endpoint> from <source>".
+func dial(ns, addr string) (string, error) {
+	var out string
+	err := netns.Do(netns.Path(ns), func() error {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 		if err != nil {
 			return err
 		}
-		tx := nft.NewTransaction()
-		writeRules(tx, st)
-		return nft.Run(context.Background(), tx)
-	}); err != nil {
-		t.Fatalf("apply the table: %v", err)
-	}
+		defer c.Close()
+		b, err := io.ReadAll(c)
+		out = strings.TrimSpace(string(b))
+		return err
+	})
+	return out, err
+}
 
-	dial := func(addr string) (string, error) {
-		var out string
-		err := netns.Do(netns.Path(node), func() error {
-			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			b, err := io.ReadAll(c)
-			out = string(b)
-			return err
-		})
-		return out, err
-	}
-	// From the node: DNATed to the pod, and masqueraded (the node is outside the pod range).
-	if out, err := dial("10.43.0.10:80"); err != nil || !strings.Contains(out, "you came from 10.42.0.1") {
-		t.Errorf("ClusterIP 10.43.0.10:80: %q, %v", out, err)
-	}
-	if out, err := dial("10.42.0.1:30081"); err != nil || !strings.Contains(out, "you came from") {
-		t.Errorf("externalTrafficPolicy Local NodePort 30081 on the node's address: %q, %v", out, err)
-	}
-	for _, refused := range []string{"10.43.0.11:80", "10.43.0.10:81"} {
-		start := time.Now()
-		if _, err := dial(refused); !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Errorf("%s: want connection refused, got %v after %s", refused, err, time.Since(start))
+// eventually retries dial until check accepts the answer: the proxy syncs asynchronously.
+func eventually(t *testing.T, what, ns, addr string, check func(string, error) bool) {
+	t.Helper()
+	var out string
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if out, err = dial(ns, addr); check(out, err) {
+			return
 		}
 	}
-	if _, err := dial("10.43.0.99:80"); err == nil || errors.Is(err, syscall.ECONNREFUSED) {
+	t.Fatalf("%s (%s from %s): last answer %q, %v", what, addr, ns, out, err)
+}
+
+func answers(want string) func(string, error) bool {
+	return func(out string, err error) bool { return err == nil && out == want }
+}
+
+func kernelService(name string, ips []string, port, nodePort int32) *corev1.Service {
+	var fams []corev1.IPFamily
+	for _, ip := range ips {
+		fams = append(fams, map[bool]corev1.IPFamily{false: corev1.IPv4Protocol, true: corev1.IPv6Protocol}[strings.Contains(ip, ":")])
+	}
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, ResourceVersion: "1"},
+		Spec: corev1.ServiceSpec{ClusterIPs: ips, IPFamilies: fams, Type: corev1.ServiceTypeNodePort,
+			Ports: []corev1.ServicePort{{Port: port, NodePort: nodePort, Protocol: corev1.ProtocolTCP}}}}
+}
+
+func kernelSlice(svc string, typ discoveryv1.AddressType, ips ...string) *discoveryv1.EndpointSlice {
+	var eps []discoveryv1.Endpoint
+	for _, ip := range ips {
+		eps = append(eps, ep(ip, true, true, false, "n"))
+	}
+	s := slice(svc, typ, 8080, eps...)
+	s.Name = svc + "-" + strings.ToLower(string(typ))
+	return s
+}
+
+// TestProxyInNamespaces runs the proxy, informers and all, against a fake API server and the
+// real kernel of a "node" namespace, and checks what clients see as Services change.
+func TestProxyInNamespaces(t *testing.T) {
+	l := newProxyLab(t)
+	web := kernelService("web", []string{"10.43.0.10", "fd00:43::10"}, 80, 30080)
+	sticky := kernelService("sticky", []string{"10.43.0.12"}, 80, 0)
+	sticky.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+	local := kernelService("local", []string{"10.43.0.13"}, 80, 30081)
+	local.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	cidr := &networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", ResourceVersion: "1"},
+		Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{"10.43.0.0/16", "fd00:43::/112"}}}
+	client := fake.NewClientset(cidr,
+		web, sticky, local, kernelService("empty", []string{"10.43.0.11"}, 80, 0),
+		kernelSlice("web", discoveryv1.AddressTypeIPv4, "10.42.0.2"),
+		kernelSlice("web", discoveryv1.AddressTypeIPv6, "fd00:42::2"),
+		kernelSlice("sticky", discoveryv1.AddressTypeIPv4, "10.42.0.2", "10.42.0.3"),
+		kernelSlice("local", discoveryv1.AddressTypeIPv4, "10.42.0.2"),
+	)
+	var nft knftables.Interface
+	if err := netns.Do(netns.Path(l.node), func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
+		t.Fatal(err)
+	}
+	p := New(Options{NodeName: "n", ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24"), netip.MustParsePrefix("fd00:42::/64")},
+		// Full syncs every 300 ms: they must keep affinity and every answer below as it is.
+		Resync: 300 * time.Millisecond, MinSyncInterval: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}, client, nsNFT{nft, netns.Path(l.node)}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("proxy: %v", err)
+		}
+	})
+
+	// From the node: DNATed to the pod, and masqueraded (the node is outside the pod range).
+	eventually(t, "ClusterIP from the node", l.node, "10.43.0.10:80", answers("10.42.0.2 from 10.42.0.1"))
+	eventually(t, "IPv6 ClusterIP from the node", l.node, "[fd00:43::10]:80", answers("fd00:42::2 from fd00:42::1"))
+	eventually(t, "NodePort on the node's address", l.node, "10.42.0.1:30080", answers("10.42.0.2 from 10.42.0.1"))
+	eventually(t, "ETP Local NodePort on the node's address", l.node, "10.42.0.1:30081", answers("10.42.0.2 from 10.42.0.1"))
+	// Hairpin: the pod reaching itself through its service sees the node's address.
+	eventually(t, "hairpin", l.pod, "10.43.0.10:80", answers("10.42.0.2 from 10.42.0.1"))
+	for _, refused := range []string{"10.43.0.11:80", "10.43.0.10:81"} {
+		if _, err := dial(l.node, refused); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("%s: want connection refused, got %v", refused, err)
+		}
+	}
+	if _, err := dial(l.node, "10.43.0.99:80"); !timedOut(err) {
 		t.Errorf("10.43.0.99 (no service holds it): want a timeout (dropped), got %v", err)
 	}
+
+	// ClientIP affinity: every connection from one client goes to the endpoint its first went to.
+	first, err := dial(l.node, "10.43.0.12:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stick := func(when string) {
+		for range 20 {
+			if got, err := dial(l.node, "10.43.0.12:80"); err != nil || got != first {
+				t.Fatalf("%s: ClientIP affinity broken: first %q, now %q, %v", when, first, got, err)
+			}
+		}
+	}
+	stick("at first")
+
+	// Endpoints change: a second endpoint is used, the first one's removal is obeyed. Each is a
+	// partial sync; the affinity memory of the sticky service survives them.
+	slices := client.DiscoveryV1().EndpointSlices("default")
+	update := func(s *discoveryv1.EndpointSlice) {
+		t.Helper()
+		s.ResourceVersion = fmt.Sprint(time.Now().UnixNano())
+		if _, err := slices.Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(kernelSlice("web", discoveryv1.AddressTypeIPv4, "10.42.0.2", "10.42.0.3"))
+	eventually(t, "new endpoint used", l.node, "10.43.0.10:80", answers("10.42.0.3 from 10.42.0.1"))
+	update(kernelSlice("web", discoveryv1.AddressTypeIPv4, "10.42.0.3"))
+	for range 10 {
+		eventually(t, "only the remaining endpoint", l.node, "10.43.0.10:80", answers("10.42.0.3 from 10.42.0.1"))
+	}
+	stick("after partial syncs of another service and periodic full syncs")
+	update(kernelSlice("web", discoveryv1.AddressTypeIPv4))
+	eventually(t, "no endpoints left: refused", l.node, "10.43.0.10:80", func(_ string, err error) bool { return errors.Is(err, syscall.ECONNREFUSED) })
+	if err := client.CoreV1().Services("default").Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "deleted service: dropped", l.node, "10.43.0.10:80", func(_ string, err error) bool { return timedOut(err) })
+}
+
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Addresses is the part of netlink the announcer uses; *netlink.Handle has it.
@@ -27,9 +28,17 @@ type Addresses interface {
 // ones this node owns. One agent writes statuses (the first Ready node by name), so agents never
 // race; every agent announces what rendezvous hashing gives it, among the Ready nodes, or for
 // externalTrafficPolicy Local among those with an endpoint of the service.
-func (p *Proxy) syncLoadBalancers(ctx context.Context, services []*corev1.Service, nodes []*corev1.Node, endpointNodes map[string][]string) error {
+func (p *Proxy) syncLoadBalancers(ctx context.Context, inf proxyInformers) error {
 	if len(p.opts.LBPools) == 0 {
 		return nil
+	}
+	services, endpointNodes, err := p.loadBalancerServices(inf)
+	if err != nil {
+		return err
+	}
+	nodes, err := inf.nodes.Lister().List(labels.Everything())
+	if err != nil {
+		return err
 	}
 	var ready []string
 	for _, n := range nodes {

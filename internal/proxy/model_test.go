@@ -2,7 +2,8 @@ package proxy
 
 import (
 	"context"
-	"net/netip"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,45 +58,123 @@ func TestEndpointChoice(t *testing.T) {
 	}
 }
 
-func TestRulesetOverFake(t *testing.T) {
-	fake := knftables.NewFake(knftables.InetFamily, Table)
+// scenarioServices are one Service of every shape the proxy serves differently, in both
+// families, as seen from node-1.
+func scenarioServices() map[string][]*servicePort {
+	eps := func(svc string, typ discoveryv1.AddressType, ips ...string) []*discoveryv1.EndpointSlice {
+		var list []discoveryv1.Endpoint
+		for i, ip := range ips {
+			list = append(list, ep(ip, true, true, false, fmt.Sprintf("node-%d", i+1)))
+		}
+		return []*discoveryv1.EndpointSlice{slice(svc, typ, 8080, list...)}
+	}
+	out := map[string][]*servicePort{}
 	web := service("web", []string{"10.43.0.10"}, corev1.ServicePort{Port: 80, NodePort: 30080})
 	web.Spec.ExternalIPs = []string{"192.168.1.200"}
-	web.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
-	st := state{
-		serviceCIDRs: []netip.Prefix{netip.MustParsePrefix("10.43.0.0/16")},
-		clusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/16")},
-		ports: append(servicePorts(web, []*discoveryv1.EndpointSlice{slice("web", discoveryv1.AddressTypeIPv4, 8080,
-			ep("10.42.1.5", true, true, false, "node-1"), ep("10.42.2.5", true, true, false, "node-2"))}, "node-1"),
-			servicePorts(service("empty", []string{"10.43.0.11"}, corev1.ServicePort{Port: 53, Protocol: corev1.ProtocolUDP}), nil, "node-1")...),
+	out["default/web"] = servicePorts(web, eps("web", discoveryv1.AddressTypeIPv4, "10.42.1.5", "10.42.2.5"), "node-1")
+	sticky := service("sticky", []string{"10.43.0.12"}, corev1.ServicePort{Port: 80})
+	sticky.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+	out["default/sticky"] = servicePorts(sticky, eps("sticky", discoveryv1.AddressTypeIPv4, "10.42.1.6", "10.42.2.6"), "node-1")
+	local := service("local", []string{"2001:cafe:43::13"}, corev1.ServicePort{Port: 80, NodePort: 30081})
+	local.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	local.Spec.HealthCheckNodePort = 31000
+	out["default/local"] = servicePorts(local, eps("local", discoveryv1.AddressTypeIPv6, "2001:cafe:42:1::7", "2001:cafe:42:2::7"), "node-1")
+	empty := service("empty", []string{"10.43.0.11", "2001:cafe:43::11"}, corev1.ServicePort{Port: 53, Protocol: corev1.ProtocolUDP})
+	out["default/empty"] = servicePorts(empty, nil, "node-1")
+	return out
+}
+
+func TestRulesetGolden(t *testing.T) {
+	fake := knftables.NewFake(knftables.InetFamily, Table)
+	applyFull(t, fake, tableOf(scenarioServices(), labServiceCIDRs, labClusterCIDRs))
+	golden(t, "scenarios.nft", fake.Dump())
+}
+
+// TestPartialSyncsConverge changes services one at a time, as informers report them: each
+// sync sends only the changed service's objects, and the table always ends up exactly as a
+// full sync would write it.
+func TestPartialSyncsConverge(t *testing.T) {
+	fake := knftables.NewFake(knftables.InetFamily, Table)
+	services := scenarioServices()
+	tbl := tableOf(services, labServiceCIDRs, labClusterCIDRs)
+	applyFull(t, fake, tbl)
+	if tx := applyChanges(t, fake, tbl); tx != "" {
+		t.Errorf("nothing changed, yet a sync sent:\n%s", tx)
 	}
-	for range 2 { // a second sync must converge on the same table
-		tx := fake.NewTransaction()
-		writeRules(tx, st)
-		if err := fake.Run(context.Background(), tx); err != nil {
-			t.Fatal(err)
+	web := func(ips ...string) []*servicePort {
+		svc := service("web", []string{"10.43.0.10"}, corev1.ServicePort{Port: 80, NodePort: 30080})
+		svc.Spec.ExternalIPs = []string{"192.168.1.200"}
+		var list []discoveryv1.Endpoint
+		for _, ip := range ips {
+			list = append(list, ep(ip, true, true, false, "node-2"))
+		}
+		return servicePorts(svc, []*discoveryv1.EndpointSlice{slice("web", discoveryv1.AddressTypeIPv4, 8080, list...)}, "node-1")
+	}
+	steps := []struct {
+		name  string
+		key   string
+		ports []*servicePort
+	}{
+		{"an endpoint more", "default/web", web("10.42.1.5", "10.42.2.5", "10.42.3.5")},
+		{"endpoints swapped", "default/web", web("10.42.3.5", "10.42.4.5")},
+		{"no endpoints left", "default/web", web()},
+		{"endpoints back", "default/web", web("10.42.4.5")},
+		{"affinity service gone", "default/sticky", nil},
+		{"a new plain service", "default/new", servicePorts(service("new", []string{"10.43.0.20"}, corev1.ServicePort{Port: 443}),
+			[]*discoveryv1.EndpointSlice{slice("new", discoveryv1.AddressTypeIPv4, 8443, ep("10.42.4.5", true, true, false, "node-2"))}, "node-1")},
+		{"web gone", "default/web", nil},
+	}
+	var sent strings.Builder
+	for _, s := range steps {
+		services[s.key] = s.ports
+		if s.ports == nil {
+			delete(services, s.key)
+		}
+		tbl.set(s.key, serviceContribution(s.ports, true))
+		fmt.Fprintf(&sent, "# %s\n%s", s.name, applyChanges(t, fake, tbl))
+		fresh := knftables.NewFake(knftables.InetFamily, Table)
+		applyFull(t, fresh, tableOf(services, labServiceCIDRs, labClusterCIDRs))
+		if got, want := sortedElements(fake.Dump()), sortedElements(fresh.Dump()); got != want {
+			t.Fatalf("after %q the table differs from a full sync's:\n--- partial\n%s\n--- full\n%s", s.name, got, want)
 		}
 	}
-	dump := fake.Dump()
-	for _, want := range []string{
-		"add element inet weft-proxy service-ips-v4 { 10.43.0.10 . tcp . 80 : goto svc-",
-		"add element inet weft-proxy service-ips-v4 { 192.168.1.200 . tcp . 80 : goto ext-",
-		"add element inet weft-proxy service-nodeports-v4 { tcp . 30080 : goto ext-",
-		"add element inet weft-proxy no-endpoints-v4 { 10.43.0.11 . udp . 53 : goto reject-chain }",
-		"numgen random mod 2 vmap { 0 : goto ep-",
-		"meta l4proto tcp dnat ip to 10.42.1.5:8080",
-		"meta l4proto tcp dnat ip to 10.42.2.5:8080",
-		"ip saddr 10.42.1.5 meta mark set meta mark | 0x20000000",
-		"ip saddr != @cluster-cidrs-v4 meta mark set meta mark | 0x20000000",
-		"update @affinity-",
-		"ip daddr @service-cidrs-v4 drop",
-		"add element inet weft-proxy cluster-ips-v4 { 10.43.0.11 }",
-	} {
-		if !strings.Contains(dump, want) {
-			t.Errorf("table lacks %q:\n%s", want, dump)
+	golden(t, "partial-syncs.nft", sent.String())
+}
+
+// TestFullSyncInPlace rewrites a table that holds objects of services long gone: they are
+// deleted, everything else is as a fresh table would have it.
+func TestFullSyncInPlace(t *testing.T) {
+	fake := knftables.NewFake(knftables.InetFamily, Table)
+	services := scenarioServices()
+	applyFull(t, fake, tableOf(services, labServiceCIDRs, labClusterCIDRs))
+	tx := fake.NewTransaction()
+	tx.Add(&knftables.Chain{Name: "svc-gone"})
+	tx.Add(&knftables.Rule{Chain: "svc-gone", Rule: "goto reject-chain"})
+	tx.Add(&knftables.Set{Name: "affinity-gone", Type: "ipv4_addr"})
+	tx.Add(&knftables.Element{Map: "service-ips-v4", Key: []string{"10.43.9.9", "tcp", "80"}, Value: []string{"goto svc-gone"}})
+	if err := fake.Run(context.Background(), tx); err != nil {
+		t.Fatal(err)
+	}
+	delete(services, "default/sticky")
+	applyFull(t, fake, tableOf(services, labServiceCIDRs, labClusterCIDRs))
+	fresh := knftables.NewFake(knftables.InetFamily, Table)
+	applyFull(t, fresh, tableOf(services, labServiceCIDRs, labClusterCIDRs))
+	if got, want := sortedElements(fake.Dump()), sortedElements(fresh.Dump()); got != want {
+		t.Errorf("in place:\n%s\nfresh:\n%s", got, want)
+	}
+}
+
+// sortedElements puts a dump's element lines in order: the fake keeps them in the order they
+// were added, which partial syncs change; the kernel does not care.
+func sortedElements(dump string) string {
+	var rest, elements []string
+	for _, line := range strings.Split(dump, "\n") {
+		if strings.HasPrefix(line, "add element ") {
+			elements = append(elements, line)
+		} else {
+			rest = append(rest, line)
 		}
 	}
-	if strings.Count(dump, "dnat ip to") != 2 {
-		t.Errorf("want exactly two DNAT rules:\n%s", dump)
-	}
+	slices.Sort(elements)
+	return strings.Join(append(rest, elements...), "\n")
 }

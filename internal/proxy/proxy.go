@@ -1,3 +1,8 @@
+// Package proxy is weft's service proxy: it replaces kube-proxy with one nftables table,
+// inet weft-proxy, built from Services, EndpointSlices and ServiceCIDRs. Packets to a service
+// address and port are DNATed to one of its endpoints; new connections to a service without
+// endpoints, or to a port a service does not have, are refused; addresses inside a ServiceCIDR
+// that no service holds are dropped. A sync sends the kernel only what changed since the last.
 package proxy
 
 import (
@@ -5,18 +10,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	listersv1 "k8s.io/client-go/listers/core/v1"
-	discoverylisters "k8s.io/client-go/listers/discovery/v1"
-	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/knftables"
@@ -39,24 +40,54 @@ type Options struct {
 	// LBPools are the addresses LoadBalancer Services get (the role of K3s's ServiceLB, with
 	// real addresses): one node answers ARP/NDP for each.
 	LBPools []netip.Prefix
-	// Resync rewrites the table even when nothing changed, repairing what was deleted by hand.
+	// Resync rewrites the whole table even when nothing changed, repairing what was deleted
+	// by hand; between them, syncs send only what changed.
 	Resync time.Duration
-	Log    *slog.Logger
+	// MinSyncInterval spaces syncs in a burst of changes (0: 100 ms). The first change after a
+	// quiet spell is synced at once.
+	MinSyncInterval time.Duration
+	Log             *slog.Logger
 	// Metrics registers the proxy's figures (nil: none).
 	Metrics prometheus.Registerer
 }
 
 // Proxy keeps table inet weft-proxy in line with the cluster's services.
 type Proxy struct {
-	opts     Options
-	client   kubernetes.Interface
-	nft      knftables.Interface
-	addrs    Addresses
-	ct       Conntrack
+	opts    Options
+	client  kubernetes.Interface
+	nft     knftables.Interface
+	addrs   Addresses
+	ct      Conntrack
+	health  *healthChecks
+	metrics *metrics
+
+	// What the informers have seen change since the last sync.
+	mu    sync.Mutex
+	dirty changes
+
+	// The sync worker's own state.
+	skeleton *skeleton
+	table    *table
+	// fresh makes the next full sync delete and remake the table, not rewrite it in place.
+	fresh    bool
+	services map[string]*serviceState
 	reported map[string]string // the last pool problem evented per Service
-	lastUDP  map[udpFlow][]endpoint
-	health   *healthChecks
-	metrics  *metrics
+	// staleUDP waits for the transaction that moves its flows' service to new endpoints.
+	staleUDP []staleFlow
+}
+
+// serviceState is what the proxy keeps of one Service between syncs.
+type serviceState struct {
+	ports        []*servicePort
+	loadBalancer bool
+	// trigger is the newest endpoints.kubernetes.io/last-change-trigger-time already measured.
+	trigger time.Time
+}
+
+// changes are the marks informers leave for the sync worker.
+type changes struct {
+	services           map[string]bool
+	cidrs, nodes, full bool
 }
 
 // Kernel is what the proxy needs of netlink besides nftables; *netlink.Handle has it.
@@ -68,151 +99,109 @@ type Kernel interface {
 // New uses nft, an interface to the proxy's table (knftables.New(knftables.InetFamily, Table)),
 // and the node's kernel for LoadBalancer addresses and stale UDP flows (nil: neither).
 func New(opts Options, client kubernetes.Interface, nft knftables.Interface, k Kernel) *Proxy {
+	if opts.MinSyncInterval <= 0 {
+		opts.MinSyncInterval = 100 * time.Millisecond
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}, health: newHealthChecks(),
-		metrics: newMetrics(opts.Metrics)}
+		metrics: newMetrics(opts.Metrics), skeleton: newSkeleton(), table: newTable(), services: map[string]*serviceState{},
+		dirty: changes{services: map[string]bool{}, full: true}}
 	if k != nil {
 		p.addrs, p.ct = k, k
 	}
 	return p
 }
 
-// Run syncs until ctx ends. Informers only mark the state dirty; one worker rewrites the
-// table, at most once per 100 ms in a burst of changes, retrying with back-off after a failure.
-// Stopping leaves the table in place: connections and service addresses keep working.
+// byService indexes EndpointSlices by the Service they belong to.
+const byService = "service"
+
+func sliceService(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok || s.Labels[discoveryv1.LabelServiceName] == "" {
+		return nil, nil
+	}
+	return []string{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]}, nil
+}
+
+// Run syncs until ctx ends. Informers only mark what changed; one worker syncs, at once after
+// a quiet spell and then at most once per MinSyncInterval, retrying a failure with back-off as
+// a full sync. Stopping leaves the table in place: connections and service addresses keep
+// working.
 func (p *Proxy) Run(ctx context.Context) error {
-	factory := informers.NewSharedInformerFactory(p.client, p.opts.Resync)
-	services := factory.Core().V1().Services()
-	slices := factory.Discovery().V1().EndpointSlices()
-	cidrs := factory.Networking().V1().ServiceCIDRs()
-	nodes := factory.Core().V1().Nodes()
-	limiter := workqueue.NewTypedMaxOfRateLimiter(
-		workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second),
-	)
-	queue := workqueue.NewTypedRateLimitingQueue(limiter)
+	factory := informers.NewSharedInformerFactory(p.client, 0)
+	inf := informersOf(factory)
+	if err := inf.slices.Informer().AddIndexers(cache.Indexers{byService: sliceService}); err != nil {
+		return err
+	}
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second))
 	defer queue.ShutDown()
-	dirty := func(any) { queue.AddAfter("sync", 100*time.Millisecond) }
-	handler := cache.ResourceEventHandlerFuncs{AddFunc: dirty, UpdateFunc: func(_, o any) { dirty(o) }, DeleteFunc: dirty}
-	for _, inf := range []cache.SharedIndexInformer{services.Informer(), slices.Informer(), cidrs.Informer(), nodes.Informer()} {
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return err
-		}
+	kick := func() { queue.Add("sync") }
+	if err := p.watch(inf, kick); err != nil {
+		return err
 	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), services.Informer().HasSynced, slices.Informer().HasSynced, cidrs.Informer().HasSynced, nodes.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), inf.synced()...) {
 		return ctx.Err()
 	}
-	queue.Add("sync")
+	kick()
 	go func() {
 		<-ctx.Done()
 		queue.ShutDown()
 		p.health.close()
 	}()
+	if p.opts.Resync > 0 {
+		go func() {
+			t := time.NewTicker(p.opts.Resync)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					p.mark(func(c *changes) { c.full = true })
+					kick()
+				}
+			}
+		}()
+	}
 	for {
 		key, quit := queue.Get()
 		if quit {
 			return nil
 		}
-		if err := p.sync(ctx, services.Lister(), slices.Lister(), cidrs.Lister(), nodes.Lister()); err != nil {
-			p.opts.Log.Error("service proxy sync failed; retrying", "err", err)
+		start := time.Now()
+		if err := p.sync(ctx, inf); err != nil && ctx.Err() == nil {
+			p.opts.Log.Error("service proxy sync failed; retrying with a full sync", "err", err)
 			p.metrics.syncFailures.Inc()
+			p.mark(func(c *changes) { c.full = true })
 			queue.AddRateLimited(key)
 		} else {
 			queue.Forget(key)
+		}
+		// Changes that arrive now wait for the interval to pass, then go in one sync.
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(start.Add(p.opts.MinSyncInterval))):
 		}
 		queue.Done(key)
 	}
 }
 
-type (
-	servicesLister = listersv1.ServiceLister
-	slicesLister   = discoverylisters.EndpointSliceLister
-	cidrsLister    = networkinglisters.ServiceCIDRLister
-	nodesLister    = listersv1.NodeLister
-)
-
-func (p *Proxy) sync(ctx context.Context, services servicesLister, slices slicesLister, cidrs cidrsLister, nodes nodesLister) error {
-	start := time.Now()
-	st, err := p.desired(services, slices, cidrs)
-	if err != nil {
-		return err
-	}
-	tx := p.nft.NewTransaction()
-	writeRules(tx, st)
-	if err := p.nft.Run(ctx, tx); err != nil {
-		return fmt.Errorf("nftables table inet %s: %w", Table, err)
-	}
-	udp := udpTargets(st.ports)
-	if p.ct != nil && p.lastUDP != nil {
-		if err := clearStale(p.ct, staleUDP(p.lastUDP, udp)); err != nil {
-			return err
-		}
-	}
-	p.lastUDP = udp
-	if err := p.health.update(st.ports); err != nil {
-		return err
-	}
-	allNodes, err := nodes.List(labels.Everything())
-	if err != nil {
-		return err
-	}
-	if err := p.syncLoadBalancers(ctx, st.services, allNodes, st.endpointNodes); err != nil {
-		return err
-	}
-	took := time.Since(start)
-	p.metrics.syncDuration.Observe(took.Seconds())
-	p.metrics.lastSync.SetToCurrentTime()
-	p.metrics.servicePorts.Set(float64(len(st.ports)))
-	n := 0
-	for _, sp := range st.ports {
-		n += len(sp.endpoints)
-	}
-	p.metrics.endpoints.Set(float64(n))
-	p.opts.Log.Debug("service proxy synced", "servicePorts", len(st.ports), "took", took)
-	return nil
+func (p *Proxy) mark(f func(*changes)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(&p.dirty)
 }
 
-// desired reads the caches into what the table must say.
-func (p *Proxy) desired(services servicesLister, endpointSlices slicesLister, cidrs cidrsLister) (state, error) {
-	st := state{clusterCIDRs: p.opts.ClusterCIDRs}
-	all, err := services.List(labels.Everything())
-	if err != nil {
-		return st, err
-	}
-	st.services = all
-	bySvc := map[string][]*discoveryv1.EndpointSlice{}
-	eps, err := endpointSlices.List(labels.Everything())
-	if err != nil {
-		return st, err
-	}
-	for _, s := range eps {
-		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
-			bySvc[s.Namespace+"/"+name] = append(bySvc[s.Namespace+"/"+name], s)
-		}
-	}
-	st.endpointNodes = map[string][]string{}
-	for _, svc := range all {
-		k := svc.Namespace + "/" + svc.Name
-		st.ports = append(st.ports, servicePorts(svc, bySvc[k], p.opts.NodeName)...)
-		for _, s := range bySvc[k] {
-			for _, e := range s.Endpoints {
-				if e.NodeName != nil && (e.Conditions.Ready == nil || *e.Conditions.Ready) && !slices.Contains(st.endpointNodes[k], *e.NodeName) {
-					st.endpointNodes[k] = append(st.endpointNodes[k], *e.NodeName)
-				}
-			}
-		}
-	}
-	ranges, err := cidrs.List(labels.Everything())
-	if err != nil {
-		return st, err
-	}
-	for _, r := range ranges {
-		for _, c := range r.Spec.CIDRs {
-			if pfx, err := netip.ParsePrefix(c); err == nil {
-				st.serviceCIDRs = append(st.serviceCIDRs, pfx.Masked())
-			}
-		}
-	}
-	return st, nil
+// takeChanges hands the worker what changed and starts a new record.
+func (p *Proxy) takeChanges() changes {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.dirty
+	p.dirty = changes{services: map[string]bool{}}
+	return c
 }
 
 // Cleanup removes the table, for when the proxy is turned off.
@@ -220,7 +209,7 @@ func (p *Proxy) Cleanup(ctx context.Context) error {
 	tx := p.nft.NewTransaction()
 	tx.Delete(&knftables.Table{})
 	if err := p.nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
-		return err
+		return fmt.Errorf("delete table inet %s: %w", Table, err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -12,44 +11,45 @@ import (
 	"github.com/weftnet/weft/internal/netns"
 )
 
-// syntheticState is n services with three endpoints each, one TCP port, IPv4: the shape of
-// kube-proxy's published sync benchmarks.
-func syntheticState(n int) state {
-	st := state{
-		serviceCIDRs: []netip.Prefix{netip.MustParsePrefix("10.43.0.0/16")},
-		clusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/16")},
+var benchServiceCIDRs, benchClusterCIDRs = labServiceCIDRs[:1], labClusterCIDRs[:1]
+
+// syntheticService is the i-th of the benchmarks' services: one TCP port, IPv4, with two to
+// four endpoints (the shape of kube-proxy's published sync benchmarks).
+func syntheticService(i, endpoints int) []*servicePort {
+	sp := &servicePort{namespace: "bench", name: fmt.Sprintf("svc-%d", i), protocol: "tcp", port: 80,
+		clusterIP: netip.AddrFrom4([4]byte{10, 43, byte(i >> 8), byte(i)})}
+	for e := range endpoints {
+		ip := netip.AddrFrom4([4]byte{10, 42, byte(i >> 6), byte(i&63)<<2 | byte(e)})
+		sp.endpoints = append(sp.endpoints, endpoint{ip: ip, port: 8080})
 	}
-	for i := range n {
-		sp := &servicePort{namespace: "bench", name: fmt.Sprintf("svc-%d", i), protocol: "tcp", port: 80,
-			clusterIP: netip.AddrFrom4([4]byte{10, 43, byte(i >> 8), byte(i)})}
-		for e := range 3 {
-			ip := netip.AddrFrom4([4]byte{10, 42, byte(i >> 6), byte(i&63)<<2 | byte(e)})
-			sp.endpoints = append(sp.endpoints, endpoint{ip: ip, port: 8080})
-		}
-		st.ports = append(st.ports, sp)
-	}
-	return st
+	return []*servicePort{sp}
 }
 
-// BenchmarkWriteRules is the cost of building one full sync's transaction, without the kernel.
-func BenchmarkWriteRules(b *testing.B) {
+func syntheticServices(n int) map[string][]*servicePort {
+	out := map[string][]*servicePort{}
+	for i := range n {
+		out[fmt.Sprintf("bench/svc-%d", i)] = syntheticService(i, 2+i%3)
+	}
+	return out
+}
+
+// BenchmarkFullSyncBuild is the cost of building one full sync's transaction, without the kernel.
+func BenchmarkFullSyncBuild(b *testing.B) {
 	for _, n := range []int{1000, 10000, 30000} {
-		st := syntheticState(n)
+		services := syntheticServices(n)
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
 			fake := knftables.NewFake(knftables.InetFamily, Table)
 			for b.Loop() {
+				tbl := tableOf(services, benchServiceCIDRs, benchClusterCIDRs)
 				tx := fake.NewTransaction()
-				writeRules(tx, st)
+				writeFull(tx, newSkeleton(), tbl, present{}, false)
 			}
 		})
 	}
 }
 
-// BenchmarkFullSyncKernel applies a full sync to the kernel (nft in a namespace of its own):
-// the time one sync takes at 1k, 10k and 30k services. Needs root.
-//
-//	sudo go test -run XXX -bench FullSyncKernel -benchtime 3x ./internal/proxy/
-func BenchmarkFullSyncKernel(b *testing.B) {
+// inNamespace runs f in a network namespace of its own, made for the benchmark.
+func inNamespace(b *testing.B, f func(nft knftables.Interface)) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root: applies the table in a network namespace")
 	}
@@ -57,27 +57,66 @@ func BenchmarkFullSyncKernel(b *testing.B) {
 	if err := netns.Create(ns); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = netns.Delete(ns) })
+	defer func() { _ = netns.Delete(ns) }()
+	err := netns.Do(netns.Path(ns), func() error {
+		nft, err := knftables.New(knftables.InetFamily, Table)
+		if err != nil {
+			return err
+		}
+		f(nft)
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkFullSyncKernel applies a full sync to the kernel (nft in a namespace of its own):
+// the time one full sync takes at 1k, 10k and 30k services. Needs root.
+//
+//	sudo go test -run XXX -bench SyncKernel -benchtime 3x ./internal/proxy/
+func BenchmarkFullSyncKernel(b *testing.B) {
 	for _, n := range []int{1000, 10000, 30000} {
-		st := syntheticState(n)
+		services := syntheticServices(n)
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
-			err := netns.Do(netns.Path(ns), func() error {
-				nft, err := knftables.New(knftables.InetFamily, Table)
-				if err != nil {
-					return err
-				}
+			inNamespace(b, func(nft knftables.Interface) {
 				for b.Loop() {
-					tx := nft.NewTransaction()
-					writeRules(tx, st)
-					if err := nft.Run(context.Background(), tx); err != nil {
-						return err
-					}
+					applyFull(b, nft, tableOf(services, benchServiceCIDRs, benchClusterCIDRs))
 				}
-				return nil
 			})
-			if err != nil {
-				b.Fatal(err)
-			}
 		})
+	}
+}
+
+// BenchmarkPartialSyncKernel is one change with 10k or 30k services in the kernel: an endpoint
+// more or less for one service, or one service added and removed, each sent on its own.
+func BenchmarkPartialSyncKernel(b *testing.B) {
+	for _, n := range []int{10000, 30000} {
+		services := syntheticServices(n)
+		for _, change := range []string{"endpoint", "service"} {
+			b.Run(fmt.Sprintf("services=%d/change=%s", n, change), func(b *testing.B) {
+				inNamespace(b, func(nft knftables.Interface) {
+					tbl := tableOf(services, benchServiceCIDRs, benchClusterCIDRs)
+					applyFull(b, nft, tbl)
+					i := 0
+					for b.Loop() {
+						i++
+						switch change {
+						case "endpoint":
+							tbl.set("bench/svc-0", serviceContribution(syntheticService(0, 2+i%2), true))
+						case "service":
+							var ports []*servicePort
+							if i%2 == 1 {
+								ports = syntheticService(n, 3)
+							}
+							tbl.set("bench/new", serviceContribution(ports, true))
+						}
+						if applyChanges(b, nft, tbl) == "" {
+							b.Fatal("the change sent nothing")
+						}
+					}
+				})
+			})
+		}
 	}
 }

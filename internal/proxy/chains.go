@@ -1,0 +1,89 @@
+package proxy
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/knftables"
+)
+
+// ownChains serves a port that needs per-service state: ClientIP affinity (a set per endpoint
+// remembers its clients) or externalTrafficPolicy Local (external clients see a different
+// endpoint list than pods). It gets a chain "svc-" for cluster traffic, "ext-" for external
+// addresses and the node port, and one "ep-" chain per endpoint.
+func ownChains(c *contribution, sp *servicePort, f fam, port string, haveClusterCIDRs bool) {
+	svc, ext := "svc-"+sp.id(), "ext-"+sp.id()
+	c.element("service-ips-"+f.suffix, []string{sp.clusterIP.String(), sp.protocol, port}, "goto "+svc)
+	if haveClusterCIDRs {
+		c.chain(svc, fmt.Sprintf("%s saddr != @cluster-cidrs-%s %s", f.match, f.suffix, setMark()))
+	}
+	// Local endpoints of an externalTrafficPolicy Local service may be ones the cluster-wide
+	// choice left out (serving while terminating): they need their chain too.
+	for _, ep := range append(append([]endpoint{}, sp.endpoints...), sp.localEndpoints...) {
+		name := endpointChain(sp, ep)
+		if _, made := c.chains[name]; made {
+			continue
+		}
+		if sp.affinitySeconds > 0 {
+			// The set's name carries its timeout: a changed timeout is a new set, never an
+			// in-place change nftables cannot make.
+			set := fmt.Sprintf("affinity-%s-%d", strings.TrimPrefix(name, "ep-"), sp.affinitySeconds)
+			c.sets[set] = &knftables.Set{Name: set, Type: f.addrType, Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag},
+				Timeout: ptr.To(secondsDuration(sp.affinitySeconds))}
+			if containsEndpoint(sp.endpoints, ep) {
+				c.chain(svc, fmt.Sprintf("%s saddr @%s goto %s", f.match, set, name))
+			}
+			c.chain(name, fmt.Sprintf("update @%s { %s saddr }", set, f.match))
+		}
+		c.chain(name, fmt.Sprintf("meta l4proto %s dnat %s to %s", sp.protocol, f.dnat, dnatTarget(ep)))
+	}
+	c.chain(svc, randomChoice(sp, sp.endpoints))
+	if len(sp.endpoints) == 0 {
+		c.chain(svc, "goto "+rejectChain)
+	}
+	if len(sp.external) == 0 && sp.nodePort == 0 {
+		return
+	}
+	if sp.externalLocal {
+		externalLocal(c, sp, f, svc, ext, haveClusterCIDRs)
+	} else {
+		// Clients outside the cluster: masqueraded, so replies come back this way.
+		c.chain(ext, setMark(), "goto "+svc)
+	}
+	for _, ip := range sp.external {
+		c.element("service-ips-"+f.suffix, []string{ip.String(), sp.protocol, port}, "goto "+ext)
+	}
+	if sp.nodePort != 0 {
+		c.element("service-nodeports-"+f.suffix, []string{sp.protocol, fmt.Sprint(sp.nodePort)}, "goto "+ext)
+	}
+}
+
+// externalLocal serves externalTrafficPolicy Local: pods and the node itself are cluster
+// traffic and reach every endpoint; clients from outside reach only this node's endpoints,
+// unmasqueraded so the endpoint sees them, and nothing at all on a node without one (their
+// load balancer's health check, healthCheckNodePort, steers them elsewhere).
+func externalLocal(c *contribution, sp *servicePort, f fam, svc, ext string, haveClusterCIDRs bool) {
+	if haveClusterCIDRs {
+		c.chain(ext, fmt.Sprintf("%s saddr @cluster-cidrs-%s goto %s", f.match, f.suffix, svc))
+	}
+	c.chain(ext, fmt.Sprintf("fib saddr type local %s goto %s", setMark(), svc))
+	if len(sp.localEndpoints) == 0 {
+		c.chain(ext, "drop")
+		return
+	}
+	c.chain(ext, randomChoice(sp, sp.localEndpoints))
+}
+
+// randomChoice sends a packet to one of eps' chains, at random ("" when there are none).
+func randomChoice(sp *servicePort, eps []endpoint) string {
+	if len(eps) == 0 {
+		return ""
+	}
+	var targets []string
+	for i, ep := range eps {
+		targets = append(targets, fmt.Sprintf("%d : goto %s", i, endpointChain(sp, ep)))
+	}
+	// " , " not ", ": a comma must not stick to a chain name.
+	return fmt.Sprintf("numgen random mod %d vmap { %s }", len(eps), strings.Join(targets, " , "))
+}

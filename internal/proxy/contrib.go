@@ -1,0 +1,95 @@
+package proxy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// serviceContribution is what one Service's ports put in the table. A plain port (no ClientIP
+// affinity, no externalTrafficPolicy Local) is only map elements pointing at the shared pick
+// chains: its cost in the kernel and in a sync is a handful of elements, and a packet's path is
+// the same few lookups whatever the number of services. The others get chains of their own.
+func serviceContribution(ports []*servicePort, haveClusterCIDRs bool) *contribution {
+	if len(ports) == 0 {
+		return nil
+	}
+	c := newContribution()
+	for _, sp := range ports {
+		f := famOf(sp.v6)
+		port := fmt.Sprint(sp.port)
+		c.element("cluster-ips-"+f.suffix, []string{sp.clusterIP.String()})
+		switch {
+		case len(sp.endpoints) == 0 && !(sp.externalLocal && len(sp.localEndpoints) > 0):
+			refuse := "goto " + rejectChain
+			for _, ip := range append([]netip.Addr{sp.clusterIP}, sp.external...) {
+				c.element("no-endpoints-"+f.suffix, []string{ip.String(), sp.protocol, port}, refuse)
+			}
+			if sp.nodePort != 0 {
+				c.element("no-endpoint-nodeports-"+f.suffix, []string{sp.protocol, fmt.Sprint(sp.nodePort)}, refuse)
+			}
+		case sp.affinitySeconds == 0 && !sp.externalLocal:
+			plainPort(c, sp, f, port, haveClusterCIDRs)
+		default:
+			ownChains(c, sp, f, port, haveClusterCIDRs)
+		}
+		for _, ep := range append(append([]endpoint{}, sp.endpoints...), sp.localEndpoints...) {
+			c.element("hairpin-"+f.suffix, []string{ep.ip.String(), ep.ip.String()})
+		}
+	}
+	return c
+}
+
+// plainPort sends the port's addresses to the shared chain for its endpoint count, with the
+// endpoints as backends elements under each address.
+func plainPort(c *contribution, sp *servicePort, f fam, port string, haveClusterCIDRs bool) {
+	n, proto := len(sp.endpoints), sp.protocol
+	c.chain(pickChain(f, proto, n), pickRules(f, proto, n, haveClusterCIDRs)...)
+	c.element("service-ips-"+f.suffix, []string{sp.clusterIP.String(), proto, port}, "goto "+pickChain(f, proto, n))
+	backends := func(addr netip.Addr) {
+		for i, ep := range sp.endpoints {
+			c.element(backendsMap(f, proto), []string{addr.String(), port, fmt.Sprint(i)}, ep.ip.String(), fmt.Sprint(ep.port))
+		}
+	}
+	backends(sp.clusterIP)
+	if len(sp.external) > 0 {
+		c.chain(extPickChain(f, proto, n), extPickRules(f, proto, n)...)
+		for _, ip := range sp.external {
+			c.element("service-ips-"+f.suffix, []string{ip.String(), proto, port}, "goto "+extPickChain(f, proto, n))
+			backends(ip)
+		}
+	}
+	if sp.nodePort != 0 {
+		np := fmt.Sprint(sp.nodePort)
+		c.chain(nodePickChain(f, proto, n), nodePickRules(f, proto, n)...)
+		c.element("service-nodeports-"+f.suffix, []string{proto, np}, "goto "+nodePickChain(f, proto, n))
+		for i, ep := range sp.endpoints {
+			c.element(nodePortBackendsMap(f, proto), []string{np, fmt.Sprint(i)}, ep.ip.String(), fmt.Sprint(ep.port))
+		}
+	}
+}
+
+// cidrContribution is the cluster's own ranges: the ServiceCIDRs (whose unallocated addresses
+// are dropped) and the pod ranges (whose traffic to a service is not masqueraded).
+func cidrContribution(serviceCIDRs, clusterCIDRs []netip.Prefix) *contribution {
+	c := newContribution()
+	for name, ps := range map[string][]netip.Prefix{"service-cidrs-": serviceCIDRs, "cluster-cidrs-": clusterCIDRs} {
+		for _, p := range ps {
+			c.element(name+famOf(p.Addr().Is6()).suffix, []string{p.Masked().String()})
+		}
+	}
+	return c
+}
+
+// endpointChain names an endpoint's chain after its service port and address; nftables
+// names cannot hold ':', so IPv6 addresses are written with '.'.
+func endpointChain(sp *servicePort, ep endpoint) string {
+	return fmt.Sprintf("ep-%s-%s/%d", shortHash(sp.id()), strings.ReplaceAll(ep.ip.String(), ":", "."), ep.port)
+}
+
+func dnatTarget(ep endpoint) string {
+	if ep.ip.Is6() {
+		return fmt.Sprintf("[%s]:%d", ep.ip, ep.port)
+	}
+	return fmt.Sprintf("%s:%d", ep.ip, ep.port)
+}

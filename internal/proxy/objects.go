@@ -1,0 +1,299 @@
+package proxy
+
+import (
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/knftables"
+)
+
+// Below the fixed skeleton (base chains, the lookup maps and their rules), the table is made
+// of three kinds of object: chains, dynamic sets (ClientIP affinity) and elements of the
+// skeleton's sets and maps. Each object is put there by one or more owners (a Service, or the
+// cluster's ServiceCIDRs); the table keeps, per object, what the kernel holds now, so a sync
+// sends only the objects whose owners changed.
+
+// objectID names an object: its kind and its name (for an element, its set and key).
+type objectID struct {
+	kind objectKind
+	name string
+}
+
+type objectKind uint8
+
+const (
+	chainObject objectKind = iota
+	setObject
+	elementObject
+)
+
+// contribution is everything one owner puts in the table.
+type contribution struct {
+	chains   map[string][]string
+	sets     map[string]*knftables.Set
+	elements map[string]*knftables.Element
+}
+
+func newContribution() *contribution {
+	return &contribution{chains: map[string][]string{}, sets: map[string]*knftables.Set{}, elements: map[string]*knftables.Element{}}
+}
+
+// chain adds rules to a chain of the contribution, creating it on first use.
+func (c *contribution) chain(name string, rules ...string) {
+	c.chains[name] = append(c.chains[name], rules...)
+}
+
+// element puts a set element (value nil) or a map element into the contribution.
+func (c *contribution) element(set string, key []string, value ...string) {
+	e := &knftables.Element{Key: key, Value: value}
+	if value == nil {
+		e.Set = set
+	} else {
+		e.Map = set
+	}
+	c.elements[elementName(e)] = e
+}
+
+func (c *contribution) ids() []objectID {
+	ids := make([]objectID, 0, len(c.chains)+len(c.sets)+len(c.elements))
+	for n := range c.chains {
+		ids = append(ids, objectID{chainObject, n})
+	}
+	for n := range c.sets {
+		ids = append(ids, objectID{setObject, n})
+	}
+	for n := range c.elements {
+		ids = append(ids, objectID{elementObject, n})
+	}
+	return ids
+}
+
+func elementName(e *knftables.Element) string {
+	return e.Set + e.Map + "\x00" + strings.Join(e.Key, " . ")
+}
+
+// table is the proxy's view of its nftables table: what each owner wants, and what the kernel
+// holds. Not safe for concurrent use; the proxy's single sync worker owns it.
+type table struct {
+	owners map[string]*contribution
+	// holders lists, per object, the owners that want it (sorted); the first one's version wins
+	// when two disagree (two Services claiming one external IP and port).
+	holders map[objectID][]string
+	// kernel is what the last successful transaction left in the kernel.
+	kernel map[objectID]any
+	// touched are the objects whose wanted version may differ from the kernel's.
+	touched map[objectID]bool
+	// sizes counts the kernel's objects by kind, for the metrics.
+	sizes [3]int
+}
+
+func newTable() *table {
+	return &table{owners: map[string]*contribution{}, holders: map[objectID][]string{}, kernel: map[objectID]any{}, touched: map[objectID]bool{}}
+}
+
+// set replaces what owner wants (nil: nothing, the owner is gone).
+func (t *table) set(owner string, c *contribution) {
+	if old := t.owners[owner]; old != nil {
+		for _, id := range old.ids() {
+			t.holders[id] = slices.DeleteFunc(t.holders[id], func(o string) bool { return o == owner })
+			if len(t.holders[id]) == 0 {
+				delete(t.holders, id)
+			}
+			t.touched[id] = true
+		}
+	}
+	delete(t.owners, owner)
+	if c == nil {
+		return
+	}
+	t.owners[owner] = c
+	for _, id := range c.ids() {
+		h := t.holders[id]
+		i, _ := slices.BinarySearch(h, owner)
+		t.holders[id] = slices.Insert(h, i, owner)
+		t.touched[id] = true
+	}
+}
+
+// wanted is the version of an object its first holder wants, or nil.
+func (t *table) wanted(id objectID) any {
+	h := t.holders[id]
+	if len(h) == 0 {
+		return nil
+	}
+	c := t.owners[h[0]]
+	switch id.kind {
+	case chainObject:
+		return c.chains[id.name]
+	case setObject:
+		return c.sets[id.name]
+	default:
+		return c.elements[id.name]
+	}
+}
+
+func sameObject(a, b any) bool {
+	switch a := a.(type) {
+	case []string:
+		b, ok := b.([]string)
+		return ok && slices.Equal(a, b)
+	case *knftables.Set:
+		b, ok := b.(*knftables.Set)
+		return ok && a.Type == b.Type && *a.Timeout == *b.Timeout
+	case *knftables.Element:
+		b, ok := b.(*knftables.Element)
+		return ok && slices.Equal(a.Value, b.Value)
+	}
+	return a == nil && b == nil
+}
+
+// writeChanges puts into tx what turns the kernel's objects into the wanted ones, in an order
+// nftables accepts inside one transaction: declare new chains and sets, rewrite chains, swap
+// elements, then empty and delete what went away (nothing refers to it by then). It reports
+// whether there was anything to send. Call commit after the transaction succeeded.
+func (t *table) writeChanges(tx *knftables.Transaction) bool {
+	var added, changed, removed []objectID
+	for id := range t.touched {
+		old, now := t.kernel[id], t.wanted(id)
+		switch {
+		case old == nil && now == nil, sameObject(old, now):
+			delete(t.touched, id)
+		case old == nil:
+			added = append(added, id)
+		case now == nil:
+			removed = append(removed, id)
+		default:
+			changed = append(changed, id)
+		}
+	}
+	if len(added)+len(changed)+len(removed) == 0 {
+		return false
+	}
+	// Sorted, so a transaction is reproducible (golden tests, and readable when it fails).
+	for _, ids := range [][]objectID{added, changed, removed} {
+		slices.SortFunc(ids, func(a, b objectID) int { return strings.Compare(a.name, b.name) })
+	}
+	for _, id := range added {
+		switch id.kind {
+		case chainObject:
+			tx.Add(&knftables.Chain{Name: id.name})
+		case setObject:
+			tx.Add(t.wanted(id).(*knftables.Set))
+		}
+	}
+	for _, id := range changed {
+		if id.kind == chainObject {
+			tx.Flush(&knftables.Chain{Name: id.name})
+		}
+	}
+	for _, ids := range [][]objectID{added, changed} {
+		for _, id := range ids {
+			if id.kind == chainObject {
+				for _, r := range t.wanted(id).([]string) {
+					tx.Add(&knftables.Rule{Chain: id.name, Rule: r})
+				}
+			}
+		}
+	}
+	for _, ids := range [][]objectID{changed, removed} {
+		for _, id := range ids {
+			if id.kind == elementObject {
+				old := t.kernel[id].(*knftables.Element)
+				tx.Delete(&knftables.Element{Set: old.Set, Map: old.Map, Key: old.Key})
+			}
+		}
+	}
+	for _, ids := range [][]objectID{added, changed} {
+		for _, id := range ids {
+			if id.kind == elementObject {
+				tx.Add(t.wanted(id).(*knftables.Element))
+			}
+		}
+	}
+	for _, id := range removed {
+		if id.kind == chainObject {
+			tx.Flush(&knftables.Chain{Name: id.name})
+		}
+	}
+	for _, id := range removed {
+		switch id.kind {
+		case chainObject:
+			tx.Delete(&knftables.Chain{Name: id.name})
+		case setObject:
+			tx.Delete(&knftables.Set{Name: id.name})
+		}
+	}
+	return true
+}
+
+// declareAll adds every wanted chain, emptied, and every wanted set to tx, and notes their
+// names in keep; fillAll then adds the chains' rules and the elements. Between the two, the
+// skeleton's rules go in: they refer to nothing of ours, ours refer to theirs.
+func (t *table) declareAll(tx *knftables.Transaction, keep map[string]bool) {
+	for _, id := range t.sortedIDs() {
+		switch id.kind {
+		case chainObject:
+			tx.Add(&knftables.Chain{Name: id.name})
+			tx.Flush(&knftables.Chain{Name: id.name})
+			keep[id.name] = true
+		case setObject:
+			tx.Add(t.wanted(id).(*knftables.Set))
+			keep[id.name] = true
+		}
+	}
+}
+
+func (t *table) fillAll(tx *knftables.Transaction) {
+	for _, id := range t.sortedIDs() {
+		switch id.kind {
+		case chainObject:
+			for _, r := range t.wanted(id).([]string) {
+				tx.Add(&knftables.Rule{Chain: id.name, Rule: r})
+			}
+		case elementObject:
+			tx.Add(t.wanted(id).(*knftables.Element))
+		}
+	}
+}
+
+func (t *table) sortedIDs() []objectID {
+	ids := make([]objectID, 0, len(t.holders))
+	for id := range t.holders {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b objectID) int { return strings.Compare(a.name, b.name) })
+	return ids
+}
+
+// commit records that the kernel now holds the wanted objects (after writeChanges' or
+// writeAll's transaction succeeded); all says the table was written whole.
+func (t *table) commit(all bool) {
+	if all {
+		clear(t.kernel)
+		t.sizes = [3]int{}
+		for id := range t.holders {
+			t.kernel[id] = t.wanted(id)
+			t.sizes[id.kind]++
+		}
+		clear(t.touched)
+		return
+	}
+	for id := range t.touched {
+		_, had := t.kernel[id]
+		if now := t.wanted(id); now != nil {
+			t.kernel[id] = now
+			if !had {
+				t.sizes[id.kind]++
+			}
+		} else if had {
+			delete(t.kernel, id)
+			t.sizes[id.kind]--
+		}
+	}
+	clear(t.touched)
+}
+
+// counts are the table's size by kind, for the metrics.
+func (t *table) counts() (chains, sets, elements int) {
+	return t.sizes[chainObject], t.sizes[setObject], t.sizes[elementObject]
+}

@@ -1,0 +1,218 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// cidrsOwner owns the cluster's ranges in the table; Service keys always hold a '/'.
+const cidrsOwner = "servicecidrs"
+
+// sync brings the table in line with what changed since the last sync: only the marked
+// Services are read again and only their objects sent, unless a full sync is due (the first,
+// after a failure, and every Resync), which rewrites the table whole.
+func (p *Proxy) sync(ctx context.Context, inf proxyInformers) error {
+	start := time.Now()
+	ch := p.takeChanges()
+	if ch.full {
+		all, err := inf.services.Lister().List(labels.Everything())
+		if err != nil {
+			return err
+		}
+		for _, s := range all {
+			ch.services[s.Namespace+"/"+s.Name] = true
+		}
+		for k := range p.services {
+			ch.services[k] = true
+		}
+	}
+	lbTouched := ch.full || ch.nodes
+	var triggers []time.Time
+	for k := range ch.services {
+		st, trigger, err := p.readService(inf, k)
+		if err != nil {
+			return err
+		}
+		old := p.services[k]
+		if (old != nil && old.loadBalancer) || (st != nil && st.loadBalancer) {
+			lbTouched = true
+		}
+		var oldPorts, newPorts []*servicePort
+		if old != nil {
+			oldPorts = old.ports
+		}
+		if st != nil {
+			newPorts = st.ports
+			if old != nil {
+				st.trigger = old.trigger
+			}
+			if trigger.After(st.trigger) {
+				triggers = append(triggers, trigger)
+				st.trigger = trigger
+			}
+			p.services[k] = st
+		} else {
+			delete(p.services, k)
+		}
+		if old != nil {
+			p.staleUDP = append(p.staleUDP, staleUDP(udpTargets(oldPorts), udpTargets(newPorts))...)
+		}
+		p.metrics.countPorts(oldPorts, newPorts)
+		p.table.set(k, serviceContribution(newPorts, len(p.opts.ClusterCIDRs) > 0))
+	}
+	if ch.full || ch.cidrs {
+		cidrs, err := p.serviceCIDRs(inf)
+		if err != nil {
+			return err
+		}
+		p.table.set(cidrsOwner, cidrContribution(cidrs, p.opts.ClusterCIDRs))
+	}
+
+	tx := p.nft.NewTransaction()
+	send := true
+	if ch.full {
+		var have present
+		if !p.fresh {
+			var err error
+			if have, err = listPresent(ctx, p.nft); err != nil {
+				return err
+			}
+		}
+		writeFull(tx, p.skeleton, p.table, have, p.fresh)
+	} else {
+		send = p.table.writeChanges(tx)
+	}
+	if send {
+		if err := p.nft.Run(ctx, tx); err != nil {
+			// A partial sync that failed is followed by a full one in place; a full one that
+			// failed, by one that makes the table afresh.
+			p.fresh = ch.full
+			return fmt.Errorf("nftables table inet %s: %w", Table, err)
+		}
+		p.fresh = false
+		p.table.commit(ch.full)
+	}
+	var errs []error
+	if p.ct != nil && len(p.staleUDP) > 0 {
+		errs = append(errs, clearStale(p.ct, p.staleUDP))
+	}
+	p.staleUDP = nil
+	errs = append(errs, p.health.update(p.healthPorts()))
+	if lbTouched {
+		errs = append(errs, p.syncLoadBalancers(ctx, inf))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	p.metrics.synced(ch.full, time.Since(start), triggers, p.table)
+	p.opts.Log.Debug("service proxy synced", "full", ch.full, "services", len(ch.services), "took", time.Since(start))
+	return nil
+}
+
+// readService reads one Service and its EndpointSlices from the caches (nil: it is gone), with
+// the newest change-trigger time its slices carry.
+func (p *Proxy) readService(inf proxyInformers, key string) (*serviceState, time.Time, error) {
+	var trigger time.Time
+	ns, name, _ := cutKey(key)
+	svc, err := inf.services.Lister().Services(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil, trigger, nil
+	}
+	if err != nil {
+		return nil, trigger, err
+	}
+	objs, err := inf.slices.Informer().GetIndexer().ByIndex(byService, key)
+	if err != nil {
+		return nil, trigger, err
+	}
+	eps := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		s := o.(*discoveryv1.EndpointSlice)
+		eps = append(eps, s)
+		if t, err := time.Parse(time.RFC3339, s.Annotations[corev1.EndpointsLastChangeTriggerTime]); err == nil && t.After(trigger) {
+			trigger = t
+		}
+	}
+	return &serviceState{ports: servicePorts(svc, eps, p.opts.NodeName), loadBalancer: svc.Spec.Type == corev1.ServiceTypeLoadBalancer}, trigger, nil
+}
+
+func cutKey(key string) (ns, name string, ok bool) {
+	for i := range len(key) {
+		if key[i] == '/' {
+			return key[:i], key[i+1:], true
+		}
+	}
+	return "", key, false
+}
+
+func (p *Proxy) serviceCIDRs(inf proxyInformers) ([]netip.Prefix, error) {
+	ranges, err := inf.cidrs.Lister().List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Prefix
+	for _, r := range ranges {
+		for _, c := range r.Spec.CIDRs {
+			if pfx, err := netip.ParsePrefix(c); err == nil {
+				out = append(out, pfx.Masked())
+			}
+		}
+	}
+	return out, nil
+}
+
+// healthPorts are the ports of externalTrafficPolicy Local services, whose health checks
+// this node answers.
+func (p *Proxy) healthPorts() []*servicePort {
+	var out []*servicePort
+	for _, st := range p.services {
+		for _, sp := range st.ports {
+			if sp.externalLocal {
+				out = append(out, sp)
+			}
+		}
+	}
+	return out
+}
+
+// loadBalancerServices are the LoadBalancer Services, with the nodes that hold a ready
+// endpoint of each (an externalTrafficPolicy Local service is announced by one of those).
+func (p *Proxy) loadBalancerServices(inf proxyInformers) ([]*corev1.Service, map[string][]string, error) {
+	var out []*corev1.Service
+	nodes := map[string][]string{}
+	for k, st := range p.services {
+		if !st.loadBalancer {
+			continue
+		}
+		ns, name, _ := cutKey(k)
+		svc, err := inf.services.Lister().Services(ns).Get(name)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, svc)
+		objs, err := inf.slices.Informer().GetIndexer().ByIndex(byService, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, o := range objs {
+			for _, e := range o.(*discoveryv1.EndpointSlice).Endpoints {
+				if e.NodeName != nil && (e.Conditions.Ready == nil || *e.Conditions.Ready) && !slices.Contains(nodes[k], *e.NodeName) {
+					nodes[k] = append(nodes[k], *e.NodeName)
+				}
+			}
+		}
+	}
+	return out, nodes, nil
+}
