@@ -145,17 +145,17 @@ func readNow(src syncSource) (reading, time.Time, error) {
 }
 
 func createService(ctx context.Context, c kubernetes.Interface, i int) error {
-	_, err := c.CoreV1().Services(benchNS).Create(ctx, service(i), metav1.CreateOptions{})
+	_, err := c.CoreV1().Services(benchNS).Create(ctx, stamp(service(i)), metav1.CreateOptions{})
 	return err
 }
 
 func createSlice(ctx context.Context, c kubernetes.Interface, i, k int) error {
-	_, err := c.DiscoveryV1().EndpointSlices(benchNS).Create(ctx, endpointSlice(i, k), metav1.CreateOptions{})
+	_, err := c.DiscoveryV1().EndpointSlices(benchNS).Create(ctx, stamp(endpointSlice(i, k)), metav1.CreateOptions{})
 	return err
 }
 
 func updateSlice(ctx context.Context, c kubernetes.Interface, i, k int) error {
-	_, err := c.DiscoveryV1().EndpointSlices(benchNS).Update(ctx, endpointSlice(i, k), metav1.UpdateOptions{})
+	_, err := c.DiscoveryV1().EndpointSlices(benchNS).Update(ctx, stamp(endpointSlice(i, k)), metav1.UpdateOptions{})
 	return err
 }
 

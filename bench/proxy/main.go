@@ -35,8 +35,9 @@ type options struct {
 	changes int
 	// connect is how long connections are made through the ClusterIP, per proxier and size.
 	connect time.Duration
-	// minSyncPeriod and syncPeriod are kube-proxy's --min-sync-period (its default) and
-	// --iptables-sync-period / weft's resync (long, so no periodic sync falls in a measurement).
+	// minSyncPeriod is kube-proxy's --min-sync-period and weft's MinSyncInterval; syncPeriod
+	// is kube-proxy's sync period and weft's resync (long, so no periodic sync falls in a
+	// measurement).
 	minSyncPeriod, syncPeriod time.Duration
 	// timeout bounds the wait for one sync.
 	timeout time.Duration
@@ -69,7 +70,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	})
 	fs.IntVar(&o.changes, "changes", 5, "repetitions of each change (service add, endpoint add, endpoint remove)")
 	fs.DurationVar(&o.connect, "connect", 3*time.Second, "connect test length per proxy and size (0: skip)")
-	fs.DurationVar(&o.minSyncPeriod, "min-sync-period", time.Second, "kube-proxy's --min-sync-period")
+	fs.DurationVar(&o.minSyncPeriod, "min-sync-period", time.Second, "kube-proxy's --min-sync-period and weft's minimum sync interval")
 	fs.DurationVar(&o.syncPeriod, "sync-period", time.Hour, "kube-proxy's sync period and weft's resync")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "longest wait for one sync")
 	fs.StringVar(&o.iptables, "iptables", "legacy", "iptables backend for kube-proxy's iptables mode: legacy or nft")

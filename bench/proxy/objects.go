@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -31,6 +33,16 @@ const (
 	// below 16k services, and above that shares them with services whose traffic never flows.
 	endpointSpan = 65536 - 512
 )
+
+// resourceVersions stands in for the API server's: every object written gets a new one, as
+// informers (weft's among them) tell a change from a relist by it; the fake clientset keeps
+// whatever it is given.
+var resourceVersions atomic.Int64
+
+func stamp[T metav1.Object](o T) T {
+	o.SetResourceVersion(strconv.FormatInt(resourceVersions.Add(1), 10))
+	return o
+}
 
 func serviceName(i int) string { return fmt.Sprintf("svc-%d", i) }
 
@@ -86,12 +98,12 @@ func endpointSlice(i, k int) *discoveryv1.EndpointSlice {
 // cluster is the n services, their slices and the ServiceCIDR, for a fake clientset.
 func cluster(n int) []runtime.Object {
 	objs := make([]runtime.Object, 0, 2*n+1)
-	objs = append(objs, &networkingv1.ServiceCIDR{
+	objs = append(objs, stamp(&networkingv1.ServiceCIDR{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"},
 		Spec:       networkingv1.ServiceCIDRSpec{CIDRs: []string{serviceCIDR}},
-	})
+	}))
 	for i := range n {
-		objs = append(objs, service(i), endpointSlice(i, endpointCount(i)))
+		objs = append(objs, stamp(service(i)), stamp(endpointSlice(i, endpointCount(i))))
 	}
 	return objs
 }

@@ -141,6 +141,8 @@ func (s syncSource) waitSyncs(ctx context.Context, before reading, since time.Ti
 		switch {
 		case len(out.Each) == 0 && now.After(deadline):
 			return out, fmt.Errorf("%w within %s", errNoSync, timeout)
+		case now.After(deadline.Add(quiet)):
+			return out, fmt.Errorf("still syncing after %s (%d syncs)", timeout, len(out.Each))
 		case len(out.Each) > 0 && now.Sub(out.Each[len(out.Each)-1].At) >= quiet:
 			for _, o := range out.Each {
 				out.Seconds += o.Seconds
