@@ -68,6 +68,8 @@ type Proxy struct {
 	// The sync worker's own state.
 	skeleton *skeleton
 	table    *table
+	// where is this node, for topology hints.
+	where topology
 	// fresh makes the next full sync delete and remake the table, not rewrite it in place.
 	fresh    bool
 	services map[string]*serviceState
@@ -107,7 +109,7 @@ func New(opts Options, client kubernetes.Interface, nft knftables.Interface, k K
 	}
 	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}, health: newHealthChecks(),
 		metrics: newMetrics(opts.Metrics), skeleton: newSkeleton(), table: newTable(), services: map[string]*serviceState{},
-		dirty: changes{services: map[string]bool{}, full: true}}
+		dirty: changes{services: map[string]bool{}, full: true, nodes: true}, where: topology{node: opts.NodeName}}
 	if k != nil {
 		p.addrs, p.ct = k, k
 	}

@@ -23,6 +23,12 @@ const cidrsOwner = "servicecidrs"
 func (p *Proxy) sync(ctx context.Context, inf proxyInformers) error {
 	start := time.Now()
 	ch := p.takeChanges()
+	if ch.nodes {
+		// The node's zone decides which hinted endpoints serve it; a new zone changes them all.
+		if zone := p.zoneOf(inf); zone != p.where.zone {
+			p.where.zone, ch.full = zone, true
+		}
+	}
 	if ch.full {
 		all, err := inf.services.Lister().List(labels.Everything())
 		if err != nil {
@@ -142,7 +148,16 @@ func (p *Proxy) readService(inf proxyInformers, key string) (*serviceState, time
 			trigger = t
 		}
 	}
-	return &serviceState{ports: servicePorts(svc, eps, p.opts.NodeName), loadBalancer: svc.Spec.Type == corev1.ServiceTypeLoadBalancer}, trigger, nil
+	return &serviceState{ports: servicePorts(svc, eps, p.where), loadBalancer: svc.Spec.Type == corev1.ServiceTypeLoadBalancer}, trigger, nil
+}
+
+// zoneOf reads this node's zone from its Node ("" if unknown).
+func (p *Proxy) zoneOf(inf proxyInformers) string {
+	n, err := inf.nodes.Lister().Get(p.opts.NodeName)
+	if err != nil {
+		return ""
+	}
+	return n.Labels[corev1.LabelTopologyZone]
 }
 
 func cutKey(key string) (ns, name string, ok bool) {
