@@ -56,6 +56,9 @@ func (p Plan) kubeProxyArgs(n Node, kubeconfig string) []string {
 		"--cluster-cidr=" + joinPrefixes(p.ClusterCIDRs),
 		"--healthz-bind-address=" + healthz,
 		"--metrics-bind-address=" + kubeProxyMetrics,
+		// NodePorts on the Node's own addresses in both modes, as nftables mode and weft's
+		// proxy do by default (iptables mode's default is every local address).
+		"--nodeport-addresses=primary",
 		// nf_conntrack_max and the conntrack hash size are one for the whole machine: 0 leaves
 		// them alone. The TCP timeouts kube-proxy also sets are per network namespace.
 		"--conntrack-max-per-core=0",

@@ -17,7 +17,7 @@ func TestKubeProxyArgs(t *testing.T) {
 			[]string{"--proxy-mode=nftables", "--cluster-cidr=10.42.0.0/16", "--hostname-override=node-2", "--healthz-bind-address=0.0.0.0:10256", "--conntrack-max-per-core=0"},
 			[]string{"--iptables-localhost-nodeports"}},
 		{"iptables dual-stack", []string{"--proxy=kube-proxy-iptables", "--cluster-cidr=10.42.0.0/16,2001:cafe:42::/56", "--service-cidr=10.43.0.0/16,2001:cafe:43::/112"},
-			[]string{"--proxy-mode=iptables", "--cluster-cidr=10.42.0.0/16,2001:cafe:42::/56", "--healthz-bind-address=[::]:10256", "--iptables-localhost-nodeports=false", "--conntrack-max-per-core=0"},
+			[]string{"--proxy-mode=iptables", "--cluster-cidr=10.42.0.0/16,2001:cafe:42::/56", "--healthz-bind-address=[::]:10256", "--iptables-localhost-nodeports=false", "--conntrack-max-per-core=0", "--nodeport-addresses=primary"},
 			nil},
 		{"nftables IPv6", []string{"--proxy=kube-proxy-nftables", "--cluster-cidr=2001:cafe:42::/56", "--service-cidr=2001:cafe:43::/112"},
 			[]string{"--cluster-cidr=2001:cafe:42::/56", "--healthz-bind-address=[::]:10256", "--metrics-bind-address=127.0.0.1:10249"},
