@@ -59,10 +59,19 @@ type lab struct {
 	bin  string
 	name string
 	port int
+	// dir, when set, replaces dataDir: for tests whose labs must not meet the others'.
+	dir string
+}
+
+func (l *lab) dataDir() string {
+	if l.dir != "" {
+		return l.dir
+	}
+	return dataDir
 }
 
 func (l *lab) env() []string {
-	return []string{"WEFT_LAB=" + l.name, "WEFT_DATA_DIR=" + dataDir, "KUBECONFIG="}
+	return []string{"WEFT_LAB=" + l.name, "WEFT_DATA_DIR=" + l.dataDir(), "KUBECONFIG="}
 }
 
 func (l *lab) weft(args ...string) string {
@@ -93,7 +102,7 @@ func (l *lab) in(role string, args ...string) (string, error) {
 }
 
 func (l *lab) labFlags() []string {
-	return []string{"--name", l.name, "--data-dir", dataDir}
+	return []string{"--name", l.name, "--data-dir", l.dataDir()}
 }
 
 // eventually retries check until it returns nil or the timeout passes.
