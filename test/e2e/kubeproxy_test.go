@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/weftnet/weft/test/hoststate"
 )
 
 // kubeProxyDataDir keeps these labs apart from the other e2e labs, which may run at the same time.
@@ -44,22 +42,7 @@ func TestKubeProxy(t *testing.T) {
 // upWithHostCheck brings a lab up; whatever happens then, the test ends with `lab down` and a
 // comparison of the host before and after.
 func upWithHostCheck(t *testing.T, l *lab, flags ...string) string {
-	before, err := hoststate.Take()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if out, err := l.weftErr(append([]string{"lab", "down"}, l.labFlags()...)...); err != nil {
-			t.Errorf("lab down: %v\n%s", err, out)
-		}
-		after, err := hoststate.Take()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := hoststate.Diff(before, after); diff != "" {
-			t.Errorf("the host changed between lab up and lab down:\n%s", diff)
-		}
-	})
+	downAtCleanupAndCompareHost(t, l)
 	start := time.Now()
 	out := l.weft(append(append([]string{"lab", "up", "--https-listen-port", strconv.Itoa(l.port)}, l.labFlags()...), flags...)...)
 	t.Logf("lab up (%s):\n%s", time.Since(start).Round(time.Second), out)
