@@ -133,7 +133,7 @@ func TestTopologyHints(t *testing.T) {
 func TestRulesetGolden(t *testing.T) {
 	fake := knftables.NewFake(knftables.InetFamily, Table)
 	applyFull(t, fake, tableOf(scenarioServices(), labServiceCIDRs, labClusterCIDRs))
-	golden(t, "scenarios.nft", fake.Dump())
+	golden(t, "scenarios.nft", sortedElements(fake.Dump()))
 }
 
 // TestPartialSyncsConverge changes services one at a time, as informers report them: each

@@ -230,7 +230,7 @@ func (t *table) writeChanges(tx *knftables.Transaction) bool {
 // names in keep; fillAll then adds the chains' rules and the elements. Between the two, the
 // skeleton's rules go in: they refer to nothing of ours, ours refer to theirs.
 func (t *table) declareAll(tx *knftables.Transaction, keep map[string]bool) {
-	for _, id := range t.sortedIDs() {
+	for id := range t.holders {
 		switch id.kind {
 		case chainObject:
 			tx.Add(&knftables.Chain{Name: id.name})
@@ -244,7 +244,9 @@ func (t *table) declareAll(tx *knftables.Transaction, keep map[string]bool) {
 }
 
 func (t *table) fillAll(tx *knftables.Transaction) {
-	for _, id := range t.sortedIDs() {
+	// In map order: sorting a full sync's hundreds of thousands of objects would cost more
+	// than the rest of building it, and nftables does not care.
+	for id := range t.holders {
 		switch id.kind {
 		case chainObject:
 			for _, r := range t.wanted(id).([]string) {
@@ -254,15 +256,6 @@ func (t *table) fillAll(tx *knftables.Transaction) {
 			tx.Add(t.wanted(id).(*knftables.Element))
 		}
 	}
-}
-
-func (t *table) sortedIDs() []objectID {
-	ids := make([]objectID, 0, len(t.holders))
-	for id := range t.holders {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b objectID) int { return strings.Compare(a.name, b.name) })
-	return ids
 }
 
 // commit records that the kernel now holds the wanted objects (after writeChanges' or
