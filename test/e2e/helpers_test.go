@@ -39,6 +39,9 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
 	out, err := runErr(env, 5*time.Minute, name, args...)
 	if err != nil {
+		// Also on stderr: lab helpers fail through the lab's test, and a failure on a parent
+		// test from inside a subtest loses its message.
+		fmt.Fprintf(os.Stderr, "FAILED: %s %s: %v\n%s\n", name, strings.Join(args, " "), err, out)
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return out
