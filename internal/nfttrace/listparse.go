@@ -121,6 +121,13 @@ func (lp *listParser) table(t *table) error {
 			return nil
 		}
 		f := strings.Fields(stmt)
+		switch {
+		case f[0] == "comment":
+			continue
+		case f[0] == "flags":
+			// A dormant table sees no packet; tracing its rules would mislead.
+			return fmt.Errorf("line %d: table %s: flags %s are not simulated", lp.n, t, strings.Join(f[1:], " "))
+		}
 		if len(f) != 3 || f[2] != "{" {
 			return fmt.Errorf("line %d: table %s: unexpected %q", lp.n, t, stmt)
 		}
