@@ -155,6 +155,10 @@ func (lp *listParser) chain(t *table, name string) error {
 		if !ok {
 			return fmt.Errorf("table %s chain %s: missing '}'", t, name)
 		}
+		// nft prints a chain's comment before its type line.
+		if strings.HasPrefix(stmt, "comment ") {
+			continue
+		}
 		if !declared && strings.HasPrefix(stmt, "type ") {
 			typ, hook, prio, policy, err := baseChainLine(stmt)
 			if err == nil {
@@ -172,11 +176,8 @@ func (lp *listParser) chain(t *table, name string) error {
 			}
 			declared = true
 		}
-		switch {
-		case stmt == "}":
+		if stmt == "}" {
 			return nil
-		case strings.HasPrefix(stmt, "comment "):
-			continue
 		}
 		if err := t.addRule(name, stmt); err != nil {
 			return fmt.Errorf("line %d: %w", lp.n, err)

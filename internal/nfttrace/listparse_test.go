@@ -88,9 +88,11 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// A table's comment is the first thing nft prints in its body (weft's tables all have one).
-func TestParseTableComment(t *testing.T) {
-	text := "table inet t {\n\tcomment \"weft: a {braced} # comment\"\n\tchain c {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n}\n"
+// Comments come first in a table's body and in a chain's, before its type line (weft's
+// tables all have one).
+func TestParseComments(t *testing.T) {
+	text := "table inet t {\n\tcomment \"weft: a {braced} # comment\"\n\tchain c {\n\t\tcomment \"why\"\n" +
+		"\t\ttype filter hook input priority filter; policy drop;\n\t}\n}\n"
 	rs, err := Parse(text)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
