@@ -27,16 +27,16 @@ func traceServices(node string) map[string][]*servicePort {
 	out := map[string][]*servicePort{}
 	web := service("web", []string{"10.43.0.10", "2001:cafe:43::10"}, corev1.ServicePort{Port: 80, NodePort: 30080})
 	web.Spec.ExternalIPs = []string{"192.168.1.200", "fd00:c0a8:1::200"}
-	out["default/web"] = servicePorts(web, eps("web", "5"), node)
+	out["default/web"] = servicePorts(web, eps("web", "5"), topology{node: node})
 	sticky := service("sticky", []string{"10.43.0.12", "2001:cafe:43::12"}, corev1.ServicePort{Port: 80})
 	sticky.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
-	out["default/sticky"] = servicePorts(sticky, eps("sticky", "6"), node)
+	out["default/sticky"] = servicePorts(sticky, eps("sticky", "6"), topology{node: node})
 	local := service("local", []string{"10.43.0.13", "2001:cafe:43::13"}, corev1.ServicePort{Port: 80, NodePort: 30081})
 	local.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	local.Spec.HealthCheckNodePort = 31000
-	out["default/local"] = servicePorts(local, eps("local", "7"), node)
+	out["default/local"] = servicePorts(local, eps("local", "7"), topology{node: node})
 	empty := service("empty", []string{"10.43.0.11", "2001:cafe:43::11"}, corev1.ServicePort{Port: 53, Protocol: corev1.ProtocolUDP, NodePort: 30053})
-	out["default/empty"] = servicePorts(empty, nil, node)
+	out["default/empty"] = servicePorts(empty, nil, topology{node: node})
 	return out
 }
 
