@@ -12,6 +12,8 @@ import (
 // LoadBalancer address that moves between nodes (and the LAN follows at once), an exhausted
 // pool, and in the dual-stack lab RequireDualStack with IPv6 first.
 func checkServicePolicies(t *testing.T, l *lab, sc scenario) {
+	start := time.Now()
+	defer func() { t.Logf("service policies checked in %s", time.Since(start).Round(time.Second)) }()
 	checkAffinity(t, l)
 	checkInternalLocal(t, l)
 	checkSourceRanges(t, l, sc)
@@ -146,6 +148,7 @@ func checkAddressMove(t *testing.T, l *lab) {
 	l.waitRunning(t, "mv2")
 	l.kubectl("delete", "pod", "mv1", "--wait=true", "--timeout=30s")
 	defer l.kubectl("delete", "pod", "mv2", "--wait=false")
+	moved := time.Now()
 	for _, ip := range ips {
 		eventually(t, 10*time.Second, "the router's neighbour entry for "+ip+" points at node-2 ("+mac+")", func() error {
 			out, err := l.in("router", "ip", "neigh", "show", ip)
@@ -155,6 +158,7 @@ func checkAddressMove(t *testing.T, l *lab) {
 			return nil
 		})
 		eventually(t, 10*time.Second, "the router reaches mover at "+ip+" on node-2", reaches(ip, "mv2"))
+		t.Logf("the router follows %s to node-2 %s after mv1 was gone", ip, time.Since(moved).Round(time.Millisecond))
 	}
 }
 
