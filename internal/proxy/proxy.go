@@ -179,9 +179,13 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}
 		start := time.Now()
 		if err := p.sync(ctx, inf); err != nil && ctx.Err() == nil {
-			p.opts.Log.Error("service proxy sync failed; retrying with a full sync", "err", err)
 			p.metrics.syncFailures.Inc()
-			p.mark(func(c *changes) { c.full = true })
+			if errors.As(err, new(tableError)) {
+				p.opts.Log.Error("service proxy sync failed; retrying with a full sync", "err", err)
+				p.mark(func(c *changes) { c.full = true })
+			} else {
+				p.opts.Log.Error("service proxy sync failed after the table was written; retrying that part", "err", err)
+			}
 			queue.AddRateLimited(key)
 		} else {
 			queue.Forget(key)
