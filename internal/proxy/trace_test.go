@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/nfttrace"
@@ -35,6 +36,14 @@ func traceServices(node string) map[string][]*servicePort {
 	local.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	local.Spec.HealthCheckNodePort = 31000
 	out["default/local"] = servicePorts(local, eps("local", "7"), topology{node: node})
+	itp := service("itp", []string{"10.43.0.14", "2001:cafe:43::14"}, corev1.ServicePort{Port: 80, NodePort: 30084})
+	itp.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyLocal)
+	out["default/itp"] = servicePorts(itp, eps("itp", "8"), topology{node: node})
+	fw := service("fw", []string{"10.43.0.15", "2001:cafe:43::15"}, corev1.ServicePort{Port: 80})
+	fw.Spec.Type = corev1.ServiceTypeLoadBalancer
+	fw.Spec.LoadBalancerSourceRanges = []string{"192.168.1.0/28", "fd00:c0a8:1::/124"}
+	fw.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.168.1.225"}, {IP: "fd00:c0a8:1::225"}}
+	out["default/fw"] = servicePorts(fw, eps("fw", "9"), topology{node: node})
 	empty := service("empty", []string{"10.43.0.11", "2001:cafe:43::11"}, corev1.ServicePort{Port: 53, Protocol: corev1.ProtocolUDP, NodePort: 30053})
 	out["default/empty"] = servicePorts(empty, nil, topology{node: node})
 	return out
@@ -58,8 +67,9 @@ type traceFam struct {
 	svc  func(last int) string // a service address, 10.43.0.<last>
 	ep   func(node, last int) netip.AddrPort
 	pod  func(node int) netip.Addr // a pod that is no endpoint
-	// node-1's and node-3's addresses, a client on the LAN, an externalIP of web.
-	nodeIP, node3, lan, external netip.Addr
+	// node-1's and node-3's addresses, a client on the LAN, an externalIP of web, fw's
+	// LoadBalancer address and a LAN client inside its source ranges.
+	nodeIP, node3, lan, external, lb, allowed netip.Addr
 }
 
 var traceFams = []traceFam{
@@ -69,14 +79,16 @@ var traceFams = []traceFam{
 			return netip.MustParseAddrPort(fmt.Sprintf("10.42.%d.%d:8080", node, last))
 		},
 		pod:    func(node int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("10.42.%d.9", node)) },
-		nodeIP: netip.MustParseAddr("192.168.1.11"), node3: netip.MustParseAddr("192.168.1.13"), lan: netip.MustParseAddr("192.168.1.50"), external: netip.MustParseAddr("192.168.1.200")},
+		nodeIP: netip.MustParseAddr("192.168.1.11"), node3: netip.MustParseAddr("192.168.1.13"), lan: netip.MustParseAddr("192.168.1.50"), external: netip.MustParseAddr("192.168.1.200"),
+		lb: netip.MustParseAddr("192.168.1.225"), allowed: netip.MustParseAddr("192.168.1.1")},
 	{name: "IPv6",
 		svc: func(last int) string { return fmt.Sprintf("2001:cafe:43::%d", last) },
 		ep: func(node, last int) netip.AddrPort {
 			return netip.MustParseAddrPort(fmt.Sprintf("[2001:cafe:42:%d::%d]:8080", node, last))
 		},
 		pod:    func(node int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("2001:cafe:42:%d::9", node)) },
-		nodeIP: netip.MustParseAddr("fd00:c0a8:1::11"), node3: netip.MustParseAddr("fd00:c0a8:1::13"), lan: netip.MustParseAddr("fd00:c0a8:1::50"), external: netip.MustParseAddr("fd00:c0a8:1::200")},
+		nodeIP: netip.MustParseAddr("fd00:c0a8:1::11"), node3: netip.MustParseAddr("fd00:c0a8:1::13"), lan: netip.MustParseAddr("fd00:c0a8:1::50"), external: netip.MustParseAddr("fd00:c0a8:1::200"),
+		lb: netip.MustParseAddr("fd00:c0a8:1::225"), allowed: netip.MustParseAddr("fd00:c0a8:1::1")},
 }
 
 // want is a packet's fate as a test states it.
@@ -148,6 +160,16 @@ func TestTraceScenarios(t *testing.T) {
 					nfttrace.Packet{Src: f.pod(3), Dst: to(13), DPort: 80}, want{nfttrace.Accepted, []netip.AddrPort{f.ep(1, 7), f.ep(2, 7)}, false}},
 				{"ETP Local, the node itself to its node port: every endpoint, masqueraded", node3,
 					nfttrace.Packet{Src: f.node3, Dst: f.node3, DPort: 30081, Local: true}, want{nfttrace.Accepted, []netip.AddrPort{f.ep(1, 7), f.ep(2, 7)}, true}},
+				{"ITP Local, a pod on a node with a local endpoint: that one", node1,
+					nfttrace.Packet{Src: f.pod(1), Dst: to(14), DPort: 80}, want{nfttrace.Accepted, []netip.AddrPort{f.ep(1, 8)}, false}},
+				{"ITP Local, a pod on a node without one: dropped", node3,
+					nfttrace.Packet{Src: f.pod(3), Dst: to(14), DPort: 80}, want{verdict: nfttrace.Dropped}},
+				{"ITP Local, a LAN client to the node port: every endpoint, masqueraded", node3,
+					nfttrace.Packet{Src: f.lan, Dst: f.node3, DPort: 30084}, want{nfttrace.Accepted, []netip.AddrPort{f.ep(1, 8), f.ep(2, 8)}, true}},
+				{"loadBalancerSourceRanges, a client inside: every endpoint", node1,
+					nfttrace.Packet{Src: f.allowed, Dst: f.lb, DPort: 80}, want{nfttrace.Accepted, []netip.AddrPort{f.ep(1, 9), f.ep(2, 9)}, true}},
+				{"loadBalancerSourceRanges, a client outside: dropped", node1,
+					nfttrace.Packet{Src: f.lan, Dst: f.lb, DPort: 80}, want{verdict: nfttrace.Dropped}},
 				{"service without endpoints: rejected", node1, nfttrace.Packet{Src: f.pod(1), Dst: to(11), DPort: 53, Proto: "udp"},
 					want{verdict: nfttrace.Rejected}},
 				{"node port of a service without endpoints: rejected", node1, nfttrace.Packet{Src: f.lan, Dst: f.nodeIP, DPort: 30053, Proto: "udp"},
