@@ -30,7 +30,8 @@ func newLabUp() *cobra.Command {
 		Example: `  sudo weft lab up --nodes 3
   sudo weft lab up --cluster-cidr 10.42.0.0/16,2001:cafe:42::/56 --service-cidr 10.43.0.0/16,2001:cafe:43::/112
   sudo weft lab up --cluster-cidr 2001:cafe:42::/56 --service-cidr 2001:cafe:43::/112
-  sudo weft lab up --external-subnet`,
+  sudo weft lab up --external-subnet
+  sudo weft lab up --proxy kube-proxy-nftables   # the upstream kube-proxy instead of weft's proxy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := errors.Join(o.Complete(), o.Validate()); err != nil {
@@ -46,7 +47,7 @@ func newLabUp() *cobra.Command {
 				return err
 			}
 			kubeconfig := lab.AdminKubeconfig(plan.StateDir)
-			fmt.Fprintf(out, "\nkubeconfig: %s\n\nnext:\n", kubeconfig)
+			fmt.Fprintf(out, "\nservice proxy: %s\nkubeconfig: %s\n\nnext:\n", plan.ProxyDescription(), kubeconfig)
 			labFlag := ""
 			if o.Name != "default" {
 				labFlag = "WEFT_LAB=" + o.Name + " "

@@ -15,6 +15,7 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	kubeproxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // kubectl's auth plugins
@@ -36,6 +37,12 @@ func Components() cli.Components {
 		},
 		"kube-controller-manager": func(args []string) int {
 			cmd := controllermanager.NewControllerManagerCommand()
+			cmd.SetArgs(args)
+			return k8scli.Run(cmd)
+		},
+		// The upstream service proxy, so a lab can run it in place of weft's (lab up --proxy).
+		"kube-proxy": func(args []string) int {
+			cmd := kubeproxy.NewProxyCommand()
 			cmd.SetArgs(args)
 			return k8scli.Run(cmd)
 		},

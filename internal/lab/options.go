@@ -33,6 +33,8 @@ type Options struct {
 	LBPools            []string
 	NoMasqueradeCIDRs  []string
 	IPv6Masquerade     bool
+	// Proxy is what serves Services on the nodes: weft's agent, or the upstream kube-proxy.
+	Proxy              string
 	APIPort            int
 	DataDir            string
 	KubeconfigMode     os.FileMode
@@ -52,6 +54,7 @@ func Defaults() Options {
 		NodeCIDRMaskSizeV6: 64,
 		APIPort:            6443,
 		Backend:            overlay.BackendVXLAN,
+		Proxy:              ProxyWeft,
 		DataDir:            "/var/lib/weft",
 		clusterCIDRText:    "10.42.0.0/16",
 		serviceCIDRText:    "10.43.0.0/16",
@@ -75,6 +78,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the LAN's 1500 less the backend's overhead)")
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses instead of the node's (routed networks); repeatable")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade pods' IPv6 traffic that leaves the cluster too (K3s's --flannel-ipv6-masq)")
+	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "what serves Services on the nodes: weft (weft agent's nftables proxy), kube-proxy-nftables or kube-proxy-iptables (the upstream kube-proxy in that mode, to compare like for like)")
 	fs.BoolVar(&o.ExternalSubnet, "external-subnet", o.ExternalSubnet, "add 192.168.2.0/24 behind the router, with a host 192.168.2.10 that only the nodes can route to")
 	fs.IntVar(&o.APIPort, "https-listen-port", o.APIPort, "loopback port on this machine that forwards to the lab's API server")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory that holds every lab's state, logs and credentials")
@@ -154,6 +158,9 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(overlay.Backends, o.Backend) {
 		add("--backend %q: use one of %s", o.Backend, strings.Join(overlay.Backends, ", "))
+	}
+	if !slices.Contains(Proxies, o.Proxy) {
+		add("--proxy %q: use one of %s", o.Proxy, strings.Join(Proxies, ", "))
 	}
 	if o.MTU != 0 && (o.MTU < 1280 || o.MTU > 1500) {
 		add("--mtu %d: use 1280 (IPv6's minimum) to 1500 (the lab LAN's MTU), or leave it out to detect it", o.MTU)

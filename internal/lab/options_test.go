@@ -69,6 +69,7 @@ func TestOptionsReject(t *testing.T) {
 		{"bad port", []string{"--https-listen-port=70000"}, []string{"--https-listen-port 70000"}},
 		{"relative data dir", []string{"--data-dir=tmp"}, []string{"--data-dir"}},
 		{"bad kubeconfig mode", []string{"--write-kubeconfig-mode=rw"}, []string{"--write-kubeconfig-mode"}},
+		{"unknown proxy", []string{"--proxy=ipvs"}, []string{`--proxy "ipvs"`, "weft, kube-proxy-nftables, kube-proxy-iptables"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := completed(t, tc.args...)

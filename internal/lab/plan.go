@@ -61,6 +61,7 @@ type Plan struct {
 	LBPools            []string       `json:"lbPools,omitempty"`
 	NoMasqueradeCIDRs  []string       `json:"noMasqueradeCIDRs,omitempty"`
 	IPv6Masquerade     bool           `json:"ipv6Masquerade,omitempty"`
+	Proxy              string         `json:"proxy,omitempty"` // empty in plans older than the flag: weft
 	KubeconfigMode     uint32         `json:"kubeconfigMode"`
 	LAN                Host           `json:"lan"`
 	Router             Host           `json:"router"`
@@ -97,6 +98,7 @@ func NewPlan(o Options) Plan {
 		LBPools:            o.LBPools,
 		NoMasqueradeCIDRs:  o.NoMasqueradeCIDRs,
 		IPv6Masquerade:     o.IPv6Masquerade,
+		Proxy:              o.Proxy,
 		KubeconfigMode:     uint32(o.KubeconfigMode),
 		LAN:                Host{Name: "lan", NetNS: NetNSName(o.Name, "lan")},
 		Router:             host("router", 1),

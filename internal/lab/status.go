@@ -35,8 +35,9 @@ func Status(dataDir, name string, out io.Writer) error {
 	fmt.Fprintf(out, "API server:      https://127.0.0.1:%d (on the lab LAN: https://%s)\n", p.APIPort,
 		net.JoinHostPort(p.APIServerAddress().String(), strconv.Itoa(controlplane.APIServerPort)))
 	fmt.Fprintf(out, "kubeconfig:      %s\n", kubeconfig)
-	fmt.Fprintf(out, "cluster CIDR:    %s\nservice CIDR:    %s\ncluster DNS:     %s (%s)\n\n",
+	fmt.Fprintf(out, "cluster CIDR:    %s\nservice CIDR:    %s\ncluster DNS:     %s (%s)\n",
 		joinPrefixes(p.ClusterCIDRs), joinPrefixes(p.ServiceCIDRs), p.ClusterDNS, p.ClusterDomain)
+	fmt.Fprintf(out, "service proxy:   %s\n\n", p.ProxyDescription())
 
 	nodes := map[string]corev1.Node{}
 	apiNote := ""

@@ -92,6 +92,11 @@ func (s *supervisor) build(ctx context.Context) error {
 	if err := controlplane.WriteCredentials(cp, endpoints(p), nodes, os.FileMode(p.KubeconfigMode)); err != nil {
 		return err
 	}
+	if p.KubeProxyMode() != "" {
+		if err := controlplane.WriteKubeProxyCredentials(cp, endpoints(p).LAN, nodes); err != nil {
+			return err
+		}
+	}
 
 	// The controllers start once the API server is ready: before its RBAC bootstrap they would
 	// only fail and wait out a restart back-off. Nodes retry on their own, so they start at once.
@@ -147,14 +152,30 @@ func (s *supervisor) build(ctx context.Context) error {
 	if err := controlplane.EnsureCRDs(ctx, cp.AdminKubeconfig()); err != nil {
 		return fmt.Errorf("install weft's CRDs: %w", err)
 	}
-	s.progress.step("starting kube-controller-manager and kube-scheduler")
 	s.add(&child{name: "kube-controller-manager", netns: cpNS, args: append([]string{"kube-controller-manager"}, cp.ControllerManagerArgs()...)})
 	s.add(&child{name: "kube-scheduler", netns: cpNS, args: append([]string{"kube-scheduler"}, cp.SchedulerArgs()...)})
+	if mode := p.KubeProxyMode(); mode != "" {
+		// After the binding exists, so its first requests are not refused.
+		if err := controlplane.EnsureKubeProxyRBAC(ctx, client); err != nil {
+			return err
+		}
+		s.addKubeProxies(cp)
+		s.progress.step("starting kube-controller-manager, kube-scheduler and kube-proxy (%s mode) on %d node(s)", mode, len(p.Nodes))
+	} else {
+		s.progress.step("starting kube-controller-manager and kube-scheduler")
+	}
 	if err := s.startPending(); err != nil {
 		return err
 	}
 	s.progress.step("waiting for %d node(s) to be Ready with podCIDRs", len(p.Nodes))
-	return waitNodesReady(ctx, client, p, 2*time.Minute)
+	if err := waitNodesReady(ctx, client, p, 2*time.Minute); err != nil {
+		return err
+	}
+	if p.KubeProxyMode() == "" {
+		return nil
+	}
+	s.progress.step("waiting for kube-proxy's first sync on %d node(s)", len(p.Nodes))
+	return waitKubeProxies(ctx, p, time.Minute)
 }
 
 func (s *supervisor) add(c *child) {
@@ -239,6 +260,10 @@ func (p Plan) agentArgs() []string {
 	}
 	if len(p.Nodes) > 0 && len(p.Nodes[0].ExternalIPs) > 0 {
 		args = append(args, "--agent-arg=--use-external-ip")
+	}
+	if p.KubeProxyMode() != "" {
+		// kube-proxy serves Services; the agent removes its own proxy's table if one is left.
+		args = append(args, "--agent-arg=--proxy=none")
 	}
 	return args
 }

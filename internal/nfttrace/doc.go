@@ -27,7 +27,8 @@
 // or daddr type, and numgen random mod N; with ==, != or none, against a literal (address,
 // prefix, range, flags), an anonymous set or a named set, keys concatenated with `.`. Verdict
 // maps, named and anonymous. Statements: accept, drop, reject (any form), jump, goto,
-// return, continue, meta mark set, dnat and snat to an address[:port], dnat through a named
-// map, masquerade with flags, update or add @set, counter, log, comment. Tables of family
-// ip, ip6 and inet; base chains of type filter, nat and route at the five IP hooks.
+// return, continue, meta mark set (a value, or meta mark with &, | and ^ applied in order),
+// dnat and snat to an address[:port], dnat through a named map, masquerade with flags,
+// update or add @set, counter, log, comment. Tables of family ip, ip6 and inet; base chains
+// of type filter, nat and route at the five IP hooks.
 package nfttrace

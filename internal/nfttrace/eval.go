@@ -75,15 +75,17 @@ func (tr *tracer) rule(t *table, c *chain, r *rule, depth int) (v verdictKind, s
 			return tr.verdict(t, x, depth, &actions, record)
 		case markSet:
 			old := tr.p.Mark
-			switch x.op {
-			case '=':
-				tr.p.Mark = uint32(x.n)
-			case '|':
-				tr.p.Mark |= uint32(x.n)
-			case '&':
-				tr.p.Mark &= uint32(x.n)
-			case '^':
-				tr.p.Mark ^= uint32(x.n)
+			for _, o := range x {
+				switch o.op {
+				case '=':
+					tr.p.Mark = uint32(o.n)
+				case '|':
+					tr.p.Mark |= uint32(o.n)
+				case '&':
+					tr.p.Mark &= uint32(o.n)
+				case '^':
+					tr.p.Mark ^= uint32(o.n)
+				}
 			}
 			actions = append(actions, fmt.Sprintf("mark 0x%x -> 0x%x", old, tr.p.Mark))
 		case nat:

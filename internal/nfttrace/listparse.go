@@ -121,6 +121,13 @@ func (lp *listParser) table(t *table) error {
 			return nil
 		}
 		f := strings.Fields(stmt)
+		switch {
+		case f[0] == "comment":
+			continue
+		case f[0] == "flags":
+			// A dormant table sees no packet; tracing its rules would mislead.
+			return fmt.Errorf("line %d: table %s: flags %s are not simulated", lp.n, t, strings.Join(f[1:], " "))
+		}
 		if len(f) != 3 || f[2] != "{" {
 			return fmt.Errorf("line %d: table %s: unexpected %q", lp.n, t, stmt)
 		}
@@ -148,6 +155,10 @@ func (lp *listParser) chain(t *table, name string) error {
 		if !ok {
 			return fmt.Errorf("table %s chain %s: missing '}'", t, name)
 		}
+		// nft prints a chain's comment before its type line.
+		if strings.HasPrefix(stmt, "comment ") {
+			continue
+		}
 		if !declared && strings.HasPrefix(stmt, "type ") {
 			typ, hook, prio, policy, err := baseChainLine(stmt)
 			if err == nil {
@@ -165,11 +176,8 @@ func (lp *listParser) chain(t *table, name string) error {
 			}
 			declared = true
 		}
-		switch {
-		case stmt == "}":
+		if stmt == "}" {
 			return nil
-		case strings.HasPrefix(stmt, "comment "):
-			continue
 		}
 		if err := t.addRule(name, stmt); err != nil {
 			return fmt.Errorf("line %d: %w", lp.n, err)

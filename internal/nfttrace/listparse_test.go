@@ -77,6 +77,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad set line", "table inet t {\n set s {\n  type ipv4_addr\n  frobnicate\n }\n}\n", "frobnicate"},
 		{"bad element", "table inet t {\n set s {\n  type ipv4_addr\n  elements = { 10.0.0.1, nope }\n }\n}\n", "nope"},
 		{"jump to nothing", "table inet t {\n chain c {\n  jump d\n }\n}\n", "no chain d"},
+		{"dormant table", "table inet t {\n flags dormant\n chain c {\n }\n}\n", "flags dormant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(tc.text)
@@ -84,5 +85,21 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("err %v, want one with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Comments come first in a table's body and in a chain's, before its type line (weft's
+// tables all have one).
+func TestParseComments(t *testing.T) {
+	text := "table inet t {\n\tcomment \"weft: a {braced} # comment\"\n\tchain c {\n\t\tcomment \"why\"\n" +
+		"\t\ttype filter hook input priority filter; policy drop;\n\t}\n}\n"
+	rs, err := Parse(text)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	p := tcp4()
+	p.Dst = nodeIP
+	if r := trace(t, rs, p, env()); r.Verdict != Dropped {
+		t.Errorf("the chain after the comment did not apply:\n%s", r)
 	}
 }

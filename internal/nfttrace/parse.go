@@ -267,23 +267,31 @@ func (p *parser) markSet() (item, error) {
 		p.next()
 	}
 	p.next() // set
-	m := markSet{op: '='}
-	if t := p.peek(0); t == "meta" || t == "mark" {
-		if t == "meta" && p.next() != "meta" || p.next() != "mark" {
-			return nil, fmt.Errorf("mark set: expected meta mark")
+	if t := p.peek(0); t != "meta" && t != "mark" {
+		n, err := parseNum(kInt, p.next())
+		if err != nil {
+			return nil, fmt.Errorf("mark set: %w", err)
 		}
-		ops := map[string]byte{"|": '|', "or": '|', "&": '&', "and": '&', "^": '^', "xor": '^'}
+		return markSet{{'=', n}}, nil
+	}
+	if t := p.next(); t == "meta" && p.next() != "mark" {
+		return nil, fmt.Errorf("mark set: expected meta mark")
+	}
+	// nft applies the operators left to right: `meta mark & 0xe00fffff | 0x02100000` clears
+	// bits, then sets some.
+	var m markSet
+	ops := map[string]byte{"|": '|', "or": '|', "&": '&', "and": '&', "^": '^', "xor": '^'}
+	for len(m) == 0 || ops[p.peek(0)] != 0 {
 		op, ok := ops[p.next()]
 		if !ok {
 			return nil, fmt.Errorf("mark set: unknown operator %q", p.peek(-1))
 		}
-		m.op = op
+		n, err := parseNum(kInt, p.next())
+		if err != nil {
+			return nil, fmt.Errorf("mark set: %w", err)
+		}
+		m = append(m, markOp{op, n})
 	}
-	n, err := parseNum(kInt, p.next())
-	if err != nil {
-		return nil, fmt.Errorf("mark set: %w", err)
-	}
-	m.n = n
 	return m, nil
 }
 

@@ -54,8 +54,11 @@ type verdict struct {
 	chain string
 }
 
-// markSet is `meta mark set meta mark | 0x4000` (op '|', '&' or '^') or `meta mark set 0x1`.
-type markSet struct {
+// markSet is `meta mark set 0x1` (one op '=') or `meta mark set meta mark & 0xff | 0x4000`
+// (ops '|', '&' or '^', applied in order).
+type markSet []markOp
+
+type markOp struct {
 	op byte
 	n  uint64
 }

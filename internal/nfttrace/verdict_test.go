@@ -38,6 +38,8 @@ func TestVerdicts(t *testing.T) {
 		{name: "mark set literal", objs: pre("meta mark set 0x7 counter comment \"why\""), wantMark: 7, want: Accepted},
 		{name: "mark and/xor", objs: pre("meta mark set 0xff", "meta mark set meta mark & 0xf0", "meta mark set meta mark ^ 0x1"),
 			wantMark: 0xf1, want: Accepted},
+		{name: "mark operators in order (egressroute's own bits)", objs: pre("meta mark set 0xff00ff",
+			"meta mark set meta mark & 0xffff00ff | 0x1200 accept"), wantMark: 0xff12ff, want: Accepted},
 		{name: "log and counter do nothing", objs: pre(`log prefix "x: " level info counter packets 3 bytes 4 drop`), want: Dropped},
 		{name: "policy drop", objs: append(pre("goto a"), &knftables.Chain{Name: "later", Type: ptr.To(knftables.FilterType),
 			Hook: ptr.To(knftables.PreroutingHook), Priority: ptr.To(knftables.BaseChainPriority("filter + 10")), Policy: ptr.To(knftables.DropPolicy)}),

@@ -19,8 +19,8 @@ func ownChains(c *contribution, sp *servicePort, f fam, port string, haveCluster
 		c.chain(svc, fmt.Sprintf("%s saddr != @cluster-cidrs-%s %s", f.match, f.suffix, setMark()))
 	}
 	// Local endpoints of an externalTrafficPolicy Local service may be ones the cluster-wide
-	// choice left out (serving while terminating): they need their chain too.
-	for _, ep := range append(append([]endpoint{}, sp.endpoints...), sp.localEndpoints...) {
+	// choice left out (serving while terminating): every endpoint any path reaches gets a chain.
+	for _, ep := range sp.everyEndpoint() {
 		name := endpointChain(sp, ep)
 		if _, made := c.chains[name]; made {
 			continue
@@ -38,15 +38,21 @@ func ownChains(c *contribution, sp *servicePort, f fam, port string, haveCluster
 		}
 		c.chain(name, fmt.Sprintf("meta l4proto %s dnat %s to %s", sp.protocol, f.dnat, dnatTarget(ep)))
 	}
-	c.chain(svc, randomChoice(sp, sp.endpoints))
-	if len(sp.endpoints) == 0 {
-		c.chain(svc, "goto "+rejectChain)
+	if len(sp.endpoints) > 0 {
+		c.chain(svc, randomChoice(sp, sp.endpoints))
+	} else {
+		// internalTrafficPolicy Local on a node without an endpoint: the service has endpoints,
+		// none for this node's clients; dropped, as kube-proxy does.
+		c.chain(svc, "drop")
 	}
 	if len(sp.external) == 0 && sp.nodePort == 0 {
 		return
 	}
 	if sp.externalLocal {
 		externalLocal(c, sp, f, svc, ext, haveClusterCIDRs)
+	} else if sp.internalLocal {
+		// Clients outside the cluster reach every endpoint, masqueraded.
+		c.chain(ext, setMark(), randomChoice(sp, sp.allEndpoints))
 	} else {
 		// Clients outside the cluster: masqueraded, so replies come back this way.
 		c.chain(ext, setMark(), "goto "+svc)

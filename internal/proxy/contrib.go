@@ -19,8 +19,9 @@ func serviceContribution(ports []*servicePort, haveClusterCIDRs bool) *contribut
 		f := famOf(sp.v6)
 		port := fmt.Sprint(sp.port)
 		c.element("cluster-ips-"+f.suffix, []string{sp.clusterIP.String()})
+		firewall(c, sp, f, port)
 		switch {
-		case len(sp.endpoints) == 0 && !(sp.externalLocal && len(sp.localEndpoints) > 0):
+		case len(sp.allEndpoints) == 0:
 			refuse := "goto " + rejectChain
 			for _, ip := range append([]netip.Addr{sp.clusterIP}, sp.external...) {
 				c.element("no-endpoints-"+f.suffix, []string{ip.String(), sp.protocol, port}, refuse)
@@ -28,16 +29,33 @@ func serviceContribution(ports []*servicePort, haveClusterCIDRs bool) *contribut
 			if sp.nodePort != 0 {
 				c.element("no-endpoint-nodeports-"+f.suffix, []string{sp.protocol, fmt.Sprint(sp.nodePort)}, refuse)
 			}
-		case sp.affinitySeconds == 0 && !sp.externalLocal:
+		case sp.affinitySeconds == 0 && !sp.externalLocal && !sp.internalLocal:
 			plainPort(c, sp, f, port, haveClusterCIDRs)
 		default:
 			ownChains(c, sp, f, port, haveClusterCIDRs)
 		}
-		for _, ep := range append(append([]endpoint{}, sp.endpoints...), sp.localEndpoints...) {
+		for _, ep := range sp.everyEndpoint() {
 			c.element("hairpin-"+f.suffix, []string{ep.ip.String(), ep.ip.String()})
 		}
 	}
 	return c
+}
+
+// firewall lets only the loadBalancerSourceRanges reach the port on its LoadBalancer
+// addresses; everyone else is dropped before any translation, as a cloud load balancer would.
+func firewall(c *contribution, sp *servicePort, f fam, port string) {
+	if len(sp.sourceRanges) == 0 || len(sp.lbIPs) == 0 {
+		return
+	}
+	chain := "firewall-" + sp.id()
+	ranges := make([]string, len(sp.sourceRanges))
+	for i, r := range sp.sourceRanges {
+		ranges[i] = r.String()
+	}
+	c.chain(chain, fmt.Sprintf("%s saddr != { %s } drop", f.match, strings.Join(ranges, ", ")))
+	for _, ip := range sp.lbIPs {
+		c.element("firewall-ips-"+f.suffix, []string{ip.String(), sp.protocol, port}, "goto "+chain)
+	}
 }
 
 // plainPort sends the port's addresses to the shared chain for its endpoint count, with the

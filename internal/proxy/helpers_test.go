@@ -78,3 +78,5 @@ func golden(t *testing.T, name, got string) {
 		t.Errorf("%s differs from the golden file (go test -update rewrites it after review):\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }
+
+var node1 = topology{node: "node-1"}

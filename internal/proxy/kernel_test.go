@@ -20,6 +20,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/netns"
@@ -69,12 +70,14 @@ func newProxyLab(t *testing.T) *proxyLab {
 		{"ip", "-n", l.node, "link", "set", "veth1", "up"},
 		{"ip", "-n", l.node, "route", "add", "10.43.0.0/16", "via", "10.99.0.2"},
 		{"ip", "-n", l.node, "route", "add", "fd00:43::/112", "via", "fd00:99::2"},
+		{"ip", "-n", l.node, "route", "add", "192.168.50.0/24", "via", "10.99.0.2"},
 		{"ip", "-n", l.sink, "addr", "add", "10.99.0.2/24", "dev", "eth0"},
 		{"ip", "-n", l.sink, "addr", "add", "fd00:99::2/64", "dev", "eth0", "nodad"},
 		{"ip", "-n", l.sink, "link", "set", "eth0", "up"},
 		{"ip", "-n", l.sink, "link", "set", "lo", "up"},
 		{"ip", "-n", l.sink, "route", "add", "local", "10.43.0.0/16", "dev", "lo"},
 		{"ip", "-n", l.sink, "route", "add", "local", "fd00:43::/112", "dev", "lo"},
+		{"ip", "-n", l.sink, "route", "add", "local", "192.168.50.0/24", "dev", "lo"},
 		{"ip", "-n", l.sink, "route", "add", "default", "via", "10.99.0.1"},
 		{"ip", "-n", l.sink, "route", "add", "default", "via", "fd00:99::1"},
 		{"ip", "-n", l.pod, "addr", "add", "10.42.0.2/24", "dev", "eth0"},
@@ -181,7 +184,25 @@ func TestProxyInNamespaces(t *testing.T) {
 	local.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	cidr := &networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", ResourceVersion: "1"},
 		Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{"10.43.0.0/16", "fd00:43::/112"}}}
-	client := fake.NewClientset(cidr,
+	// internalTrafficPolicy Local: here only "mine" has an endpoint on this node.
+	itpMine, itpOther := kernelService("itp-mine", []string{"10.43.0.14"}, 80, 0), kernelService("itp-other", []string{"10.43.0.15"}, 80, 0)
+	for _, s := range []*corev1.Service{itpMine, itpOther} {
+		s.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyLocal)
+	}
+	otherNode := kernelSlice("itp-other", discoveryv1.AddressTypeIPv4, "10.42.0.2")
+	otherNode.Endpoints[0].NodeName = ptr.To("elsewhere")
+	// loadBalancerSourceRanges: the node (10.99.0.1 toward the LoadBalancer range) is inside
+	// the first service's ranges and outside the second's.
+	lb := func(name, ip, ranges string) *corev1.Service {
+		s := kernelService(name, []string{"10.43.0." + ip}, 80, 0)
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.LoadBalancerSourceRanges = []string{ranges}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.168.50." + ip}}
+		return s
+	}
+	client := fake.NewClientset(cidr, itpMine, itpOther, otherNode, kernelSlice("itp-mine", discoveryv1.AddressTypeIPv4, "10.42.0.2"),
+		lb("lb-open", "16", "10.99.0.0/24"), lb("lb-closed", "17", "192.168.0.0/16"),
+		kernelSlice("lb-open", discoveryv1.AddressTypeIPv4, "10.42.0.2"), kernelSlice("lb-closed", discoveryv1.AddressTypeIPv4, "10.42.0.2"),
 		web, sticky, local, kernelService("empty", []string{"10.43.0.11"}, 80, 0),
 		kernelSlice("web", discoveryv1.AddressTypeIPv4, "10.42.0.2"),
 		kernelSlice("web", discoveryv1.AddressTypeIPv6, "fd00:42::2"),
@@ -194,7 +215,7 @@ func TestProxyInNamespaces(t *testing.T) {
 	}
 	p := New(Options{NodeName: "n", ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24"), netip.MustParsePrefix("fd00:42::/64")},
 		// Full syncs every 300 ms: they must keep affinity and every answer below as it is.
-		Resync: 300 * time.Millisecond, MinSyncInterval: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}, client, nsNFT{nft, netns.Path(l.node)}, nil)
+		Resync: 300 * time.Millisecond, MinSyncInterval: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, client, nsNFT{nft, netns.Path(l.node)}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -212,6 +233,13 @@ func TestProxyInNamespaces(t *testing.T) {
 	eventually(t, "ETP Local NodePort on the node's address", l.node, "10.42.0.1:30081", answers("10.42.0.2 from 10.42.0.1"))
 	// Hairpin: the pod reaching itself through its service sees the node's address.
 	eventually(t, "hairpin", l.pod, "10.43.0.10:80", answers("10.42.0.2 from 10.42.0.1"))
+	eventually(t, "ITP Local with a local endpoint", l.node, "10.43.0.14:80", answers("10.42.0.2 from 10.42.0.1"))
+	eventually(t, "LoadBalancer IP from inside its source ranges", l.node, "192.168.50.16:80", answers("10.42.0.2 from 10.42.0.1"))
+	for _, dropped := range []string{"10.43.0.15:80", "192.168.50.17:80"} {
+		if _, err := dial(l.node, dropped); !timedOut(err) {
+			t.Errorf("%s (ITP Local without a local endpoint; LoadBalancer IP outside its source ranges): want a timeout (dropped), got %v", dropped, err)
+		}
+	}
 	for _, refused := range []string{"10.43.0.11:80", "10.43.0.10:81"} {
 		if _, err := dial(l.node, refused); !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("%s: want connection refused, got %v", refused, err)

@@ -180,9 +180,40 @@ func (p *Proxy) announce(nodeIP netip.Addr, mine []netip.Addr) error {
 		addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.IP(ip.AsSlice()), Mask: net.CIDRMask(ip.BitLen(), ip.BitLen())}, Flags: unix.IFA_F_NODAD}
 		if err := p.addrs.AddrAdd(link, addr); err != nil && !errors.Is(err, unix.EEXIST) {
 			errs = append(errs, fmt.Errorf("announce %s: %w", ip, err))
+			continue
+		}
+		if p.tell != nil {
+			errs = append(errs, p.tell(link.Attrs().Index, link.Attrs().HardwareAddr, ip))
 		}
 	}
 	for ip, a := range have {
+		l, err := p.addrs.LinkByIndex(a.LinkIndex)
+		if err == nil {
+			err = p.addrs.AddrDel(l, &a)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("stop announcing %s: %w", ip, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// withdrawAll takes every pool address off the node's interfaces, for when the proxy is
+// turned off or the agent uninstalled.
+func (p *Proxy) withdrawAll() error {
+	if p.addrs == nil || len(p.opts.LBPools) == 0 {
+		return nil
+	}
+	all, err := p.addrs.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("list addresses: %w", err)
+	}
+	var errs []error
+	for _, a := range all {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		if !inPools(ip.Unmap(), p.opts.LBPools) {
+			continue
+		}
 		l, err := p.addrs.LinkByIndex(a.LinkIndex)
 		if err == nil {
 			err = p.addrs.AddrDel(l, &a)

@@ -29,9 +29,18 @@ type servicePort struct {
 	// external are the addresses clients outside the cluster use: externalIPs and the
 	// LoadBalancer's ingress IPs of this family.
 	external []netip.Addr
+	// sourceRanges (loadBalancerSourceRanges of this family) are the only clients the
+	// LoadBalancer addresses, lbIPs, answer.
+	sourceRanges []netip.Prefix
+	lbIPs        []netip.Addr
 	// affinitySeconds > 0 keeps a client on its endpoint (sessionAffinity: ClientIP).
 	affinitySeconds int
-	endpoints       []endpoint
+	// endpoints serve traffic to the cluster IP: with internalTrafficPolicy Local
+	// (internalLocal) only this node's, and nothing at all if it has none. allEndpoints are
+	// the cluster-wide choice, for external addresses and node ports.
+	endpoints     []endpoint
+	internalLocal bool
+	allEndpoints  []endpoint
 	// externalLocal is externalTrafficPolicy Local: clients outside the cluster reach only
 	// this node's endpoints (localEndpoints) and keep their address.
 	externalLocal       bool
@@ -43,6 +52,17 @@ type endpoint struct {
 	ip   netip.Addr
 	port int
 	node string
+}
+
+// everyEndpoint is each endpoint some path of the port may reach, once.
+func (s *servicePort) everyEndpoint() []endpoint {
+	var out []endpoint
+	for _, ep := range slices.Concat(s.endpoints, s.localEndpoints, s.allEndpoints) {
+		if !slices.Contains(out, ep) {
+			out = append(out, ep)
+		}
+	}
+	return out
 }
 
 func (e endpoint) String() string { return netip.AddrPortFrom(e.ip, uint16(e.port)).String() }
@@ -64,7 +84,7 @@ func shortHash(s string) string {
 
 // servicePorts turns a Service and its EndpointSlices into the ports the node serves. Services
 // without a cluster IP (headless, ExternalName) have nothing to proxy.
-func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node string) []*servicePort {
+func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node topology) []*servicePort {
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return nil
 	}
@@ -88,6 +108,12 @@ func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node
 			for _, in := range svc.Status.LoadBalancer.Ingress {
 				if a, err := netip.ParseAddr(in.IP); err == nil && a.Is6() == sp.v6 {
 					sp.external = append(sp.external, a)
+					sp.lbIPs = append(sp.lbIPs, a)
+				}
+			}
+			for _, r := range svc.Spec.LoadBalancerSourceRanges {
+				if pfx, err := netip.ParsePrefix(strings.TrimSpace(r)); err == nil && pfx.Addr().Is6() == sp.v6 {
+					sp.sourceRanges = append(sp.sourceRanges, pfx.Masked())
 				}
 			}
 			if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP {
@@ -96,8 +122,12 @@ func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node
 					sp.affinitySeconds = int(*c.ClientIP.TimeoutSeconds)
 				}
 			}
-			local := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
-			sp.endpoints = chooseEndpoints(slices, p, ip.Is6(), local, node)
+			sp.allEndpoints = chooseEndpoints(slices, p, ip.Is6(), false, node)
+			sp.endpoints = sp.allEndpoints
+			if svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal {
+				sp.internalLocal = true
+				sp.endpoints = chooseEndpoints(slices, p, ip.Is6(), true, node)
+			}
 			if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && (len(sp.external) > 0 || sp.nodePort != 0) {
 				sp.externalLocal = true
 				sp.localEndpoints = chooseEndpoints(slices, p, ip.Is6(), true, node)
@@ -109,15 +139,23 @@ func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node
 	return out
 }
 
+// topology is where this node is: its name and its zone (label topology.kubernetes.io/zone).
+type topology struct {
+	node, zone string
+}
+
 // chooseEndpoints picks the endpoints that serve the port: the ready ones; if none is ready,
 // those still serving while they terminate (so a rolling update never refuses a connection);
-// with internalTrafficPolicy Local only this node's.
-func chooseEndpoints(slices []*discoveryv1.EndpointSlice, p corev1.ServicePort, v6, local bool, node string) []endpoint {
+// with local only this node's. Among ready endpoints, topology hints narrow the choice to
+// those meant for this node or its zone, when every endpoint carries hints and some are.
+func chooseEndpoints(slices []*discoveryv1.EndpointSlice, p corev1.ServicePort, v6, local bool, where topology) []endpoint {
+	node := where.node
 	want := discoveryv1.AddressTypeIPv4
 	if v6 {
 		want = discoveryv1.AddressTypeIPv6
 	}
 	var ready, terminating []endpoint
+	var hints []*discoveryv1.EndpointHints // of each ready endpoint
 	seen := map[endpoint]bool{}
 	for _, s := range slices {
 		if s.AddressType != want {
@@ -150,6 +188,7 @@ func chooseEndpoints(slices []*discoveryv1.EndpointSlice, p corev1.ServicePort, 
 				switch {
 				case isReady:
 					ready = append(ready, ep)
+					hints = append(hints, e.Hints)
 				case serving && term:
 					terminating = append(terminating, ep)
 				}
@@ -157,11 +196,52 @@ func chooseEndpoints(slices []*discoveryv1.EndpointSlice, p corev1.ServicePort, 
 		}
 	}
 	out := ready
+	if !local {
+		out = byHints(ready, hints, where)
+	}
 	if len(out) == 0 {
 		out = terminating
 	}
 	slicesSort(out)
 	return out
+}
+
+// byHints keeps the endpoints hinted for this node (trafficDistribution PreferSameNode), or
+// else for its zone (PreferSameZone, topology-aware routing). Hints count only when every
+// endpoint has them, as the EndpointSlice controller sets them all or none; if none is meant
+// for here, every endpoint serves.
+func byHints(eps []endpoint, hints []*discoveryv1.EndpointHints, where topology) []endpoint {
+	for _, forNode := range []bool{true, false} {
+		if !forNode && where.zone == "" {
+			continue
+		}
+		var picked []endpoint
+		all := true
+		for i, h := range hints {
+			var names []string
+			switch {
+			case h != nil && forNode:
+				for _, n := range h.ForNodes {
+					names = append(names, n.Name)
+				}
+			case h != nil:
+				for _, z := range h.ForZones {
+					names = append(names, z.Name)
+				}
+			}
+			if len(names) == 0 {
+				all = false
+				break
+			}
+			if slices.Contains(names, map[bool]string{true: where.node, false: where.zone}[forNode]) {
+				picked = append(picked, eps[i])
+			}
+		}
+		if all && len(picked) > 0 {
+			return picked
+		}
+	}
+	return eps
 }
 
 // slicePort finds the slice's port for the service port: same name and protocol.

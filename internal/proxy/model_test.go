@@ -38,7 +38,7 @@ func TestEndpointChoice(t *testing.T) {
 		slice("web", discoveryv1.AddressTypeIPv4, 8080, ep("10.42.1.5", true, true, false, "node-1"), ep("10.42.2.5", false, true, true, "node-2")),
 		slice("web", discoveryv1.AddressTypeIPv6, 8080, ep("2001:cafe:42:2::5", false, true, true, "node-2"), ep("2001:cafe:42:3::5", false, false, false, "node-3")),
 	}
-	ports := servicePorts(web, slices, "node-1")
+	ports := servicePorts(web, slices, topology{node: "node-1"})
 	if len(ports) != 2 {
 		t.Fatalf("want one port per family, got %d", len(ports))
 	}
@@ -49,11 +49,11 @@ func TestEndpointChoice(t *testing.T) {
 		t.Errorf("IPv6: none ready, so the serving terminating one, got %v", got)
 	}
 	web.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyLocal)
-	if got := servicePorts(web, slices, "node-3")[0].endpoints; len(got) != 0 {
+	if got := servicePorts(web, slices, topology{node: "node-3"})[0].endpoints; len(got) != 0 {
 		t.Errorf("internalTrafficPolicy Local on a node without endpoints: got %v", got)
 	}
 	headless := service("h", []string{"None"}, corev1.ServicePort{Port: 80})
-	if got := servicePorts(headless, nil, "node-1"); len(got) != 0 {
+	if got := servicePorts(headless, nil, topology{node: "node-1"}); len(got) != 0 {
 		t.Errorf("headless service proxied: %v", got)
 	}
 }
@@ -71,23 +71,69 @@ func scenarioServices() map[string][]*servicePort {
 	out := map[string][]*servicePort{}
 	web := service("web", []string{"10.43.0.10"}, corev1.ServicePort{Port: 80, NodePort: 30080})
 	web.Spec.ExternalIPs = []string{"192.168.1.200"}
-	out["default/web"] = servicePorts(web, eps("web", discoveryv1.AddressTypeIPv4, "10.42.1.5", "10.42.2.5"), "node-1")
+	out["default/web"] = servicePorts(web, eps("web", discoveryv1.AddressTypeIPv4, "10.42.1.5", "10.42.2.5"), node1)
 	sticky := service("sticky", []string{"10.43.0.12"}, corev1.ServicePort{Port: 80})
 	sticky.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
-	out["default/sticky"] = servicePorts(sticky, eps("sticky", discoveryv1.AddressTypeIPv4, "10.42.1.6", "10.42.2.6"), "node-1")
+	out["default/sticky"] = servicePorts(sticky, eps("sticky", discoveryv1.AddressTypeIPv4, "10.42.1.6", "10.42.2.6"), node1)
 	local := service("local", []string{"2001:cafe:43::13"}, corev1.ServicePort{Port: 80, NodePort: 30081})
 	local.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	local.Spec.HealthCheckNodePort = 31000
-	out["default/local"] = servicePorts(local, eps("local", discoveryv1.AddressTypeIPv6, "2001:cafe:42:1::7", "2001:cafe:42:2::7"), "node-1")
+	out["default/local"] = servicePorts(local, eps("local", discoveryv1.AddressTypeIPv6, "2001:cafe:42:1::7", "2001:cafe:42:2::7"), node1)
+	itp := service("itp", []string{"10.43.0.14"}, corev1.ServicePort{Port: 80, NodePort: 30082})
+	itp.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyLocal)
+	out["default/itp"] = servicePorts(itp, []*discoveryv1.EndpointSlice{slice("itp", discoveryv1.AddressTypeIPv4, 8080,
+		ep("10.42.2.8", true, true, false, "node-2"))}, node1) // none on node-1
+	fw := service("fw", []string{"10.43.0.15"}, corev1.ServicePort{Port: 443, NodePort: 30443})
+	fw.Spec.Type = corev1.ServiceTypeLoadBalancer
+	fw.Spec.LoadBalancerSourceRanges = []string{"192.168.1.0/24", " 10.0.0.0/8"}
+	fw.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.168.1.225"}}
+	out["default/fw"] = servicePorts(fw, eps("fw", discoveryv1.AddressTypeIPv4, "10.42.1.9"), node1)
 	empty := service("empty", []string{"10.43.0.11", "2001:cafe:43::11"}, corev1.ServicePort{Port: 53, Protocol: corev1.ProtocolUDP})
-	out["default/empty"] = servicePorts(empty, nil, "node-1")
+	out["default/empty"] = servicePorts(empty, nil, topology{node: "node-1"})
 	return out
+}
+
+func TestTopologyHints(t *testing.T) {
+	web := service("web", []string{"10.43.0.10"}, corev1.ServicePort{Port: 80})
+	hinted := func(ip, zone, node string) discoveryv1.Endpoint {
+		e := ep(ip, true, true, false, node)
+		e.Hints = &discoveryv1.EndpointHints{}
+		if zone != "" {
+			e.Hints.ForZones = []discoveryv1.ForZone{{Name: zone}}
+		}
+		if node != "" {
+			e.Hints.ForNodes = []discoveryv1.ForNode{{Name: node}}
+		}
+		return e
+	}
+	for _, c := range []struct {
+		name  string
+		where topology
+		eps   []discoveryv1.Endpoint
+		want  string
+	}{
+		{"zone hints pick this zone's", topology{node: "n3", zone: "a"},
+			[]discoveryv1.Endpoint{hinted("10.42.1.1", "a", ""), hinted("10.42.2.1", "b", "")}, "[10.42.1.1:8080]"},
+		{"no zone known: all", topology{node: "n3"},
+			[]discoveryv1.Endpoint{hinted("10.42.1.1", "a", ""), hinted("10.42.2.1", "b", "")}, "[10.42.1.1:8080 10.42.2.1:8080]"},
+		{"one endpoint without hints: all", topology{node: "n3", zone: "a"},
+			[]discoveryv1.Endpoint{hinted("10.42.1.1", "a", ""), ep("10.42.2.1", true, true, false, "n2")}, "[10.42.1.1:8080 10.42.2.1:8080]"},
+		{"none for this zone: all", topology{node: "n3", zone: "c"},
+			[]discoveryv1.Endpoint{hinted("10.42.1.1", "a", ""), hinted("10.42.2.1", "b", "")}, "[10.42.1.1:8080 10.42.2.1:8080]"},
+		{"node hints first", topology{node: "n2", zone: "a"},
+			[]discoveryv1.Endpoint{hinted("10.42.1.1", "a", "n1"), hinted("10.42.2.1", "a", "n2")}, "[10.42.2.1:8080]"},
+	} {
+		ports := servicePorts(web, []*discoveryv1.EndpointSlice{slice("web", discoveryv1.AddressTypeIPv4, 8080, c.eps...)}, c.where)
+		if got := fmt.Sprint(ports[0].endpoints); got != c.want {
+			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
+		}
+	}
 }
 
 func TestRulesetGolden(t *testing.T) {
 	fake := knftables.NewFake(knftables.InetFamily, Table)
 	applyFull(t, fake, tableOf(scenarioServices(), labServiceCIDRs, labClusterCIDRs))
-	golden(t, "scenarios.nft", fake.Dump())
+	golden(t, "scenarios.nft", sortedElements(fake.Dump()))
 }
 
 // TestPartialSyncsConverge changes services one at a time, as informers report them: each
@@ -108,7 +154,7 @@ func TestPartialSyncsConverge(t *testing.T) {
 		for _, ip := range ips {
 			list = append(list, ep(ip, true, true, false, "node-2"))
 		}
-		return servicePorts(svc, []*discoveryv1.EndpointSlice{slice("web", discoveryv1.AddressTypeIPv4, 8080, list...)}, "node-1")
+		return servicePorts(svc, []*discoveryv1.EndpointSlice{slice("web", discoveryv1.AddressTypeIPv4, 8080, list...)}, node1)
 	}
 	steps := []struct {
 		name  string
@@ -121,7 +167,7 @@ func TestPartialSyncsConverge(t *testing.T) {
 		{"endpoints back", "default/web", web("10.42.4.5")},
 		{"affinity service gone", "default/sticky", nil},
 		{"a new plain service", "default/new", servicePorts(service("new", []string{"10.43.0.20"}, corev1.ServicePort{Port: 443}),
-			[]*discoveryv1.EndpointSlice{slice("new", discoveryv1.AddressTypeIPv4, 8443, ep("10.42.4.5", true, true, false, "node-2"))}, "node-1")},
+			[]*discoveryv1.EndpointSlice{slice("new", discoveryv1.AddressTypeIPv4, 8443, ep("10.42.4.5", true, true, false, "node-2"))}, node1)},
 		{"web gone", "default/web", nil},
 	}
 	var sent strings.Builder

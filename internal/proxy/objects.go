@@ -76,9 +76,12 @@ func elementName(e *knftables.Element) string {
 // holds. Not safe for concurrent use; the proxy's single sync worker owns it.
 type table struct {
 	owners map[string]*contribution
-	// holders lists, per object, the owners that want it (sorted); the first one's version wins
-	// when two disagree (two Services claiming one external IP and port).
-	holders map[objectID][]string
+	// holders names, per object, the first (by name) of the owners that want it, whose
+	// version wins when two disagree (two Services claiming one external IP and port); the
+	// rare others wait in sharers, sorted. Most objects have one owner: a string, not a slice,
+	// saves an allocation per object on a full sync of hundreds of thousands.
+	holders map[objectID]string
+	sharers map[objectID][]string
 	// kernel is what the last successful transaction left in the kernel.
 	kernel map[objectID]any
 	// touched are the objects whose wanted version may differ from the kernel's.
@@ -88,17 +91,14 @@ type table struct {
 }
 
 func newTable() *table {
-	return &table{owners: map[string]*contribution{}, holders: map[objectID][]string{}, kernel: map[objectID]any{}, touched: map[objectID]bool{}}
+	return &table{owners: map[string]*contribution{}, holders: map[objectID]string{}, sharers: map[objectID][]string{}, kernel: map[objectID]any{}, touched: map[objectID]bool{}}
 }
 
 // set replaces what owner wants (nil: nothing, the owner is gone).
 func (t *table) set(owner string, c *contribution) {
 	if old := t.owners[owner]; old != nil {
 		for _, id := range old.ids() {
-			t.holders[id] = slices.DeleteFunc(t.holders[id], func(o string) bool { return o == owner })
-			if len(t.holders[id]) == 0 {
-				delete(t.holders, id)
-			}
+			t.dropHolder(id, owner)
 			t.touched[id] = true
 		}
 	}
@@ -108,20 +108,50 @@ func (t *table) set(owner string, c *contribution) {
 	}
 	t.owners[owner] = c
 	for _, id := range c.ids() {
-		h := t.holders[id]
-		i, _ := slices.BinarySearch(h, owner)
-		t.holders[id] = slices.Insert(h, i, owner)
+		t.addHolder(id, owner)
 		t.touched[id] = true
+	}
+}
+
+func (t *table) addHolder(id objectID, owner string) {
+	first, ok := t.holders[id]
+	switch {
+	case !ok:
+		t.holders[id] = owner
+		return
+	case owner < first:
+		t.holders[id], owner = owner, first
+	}
+	rest := t.sharers[id]
+	i, _ := slices.BinarySearch(rest, owner)
+	t.sharers[id] = slices.Insert(rest, i, owner)
+}
+
+func (t *table) dropHolder(id objectID, owner string) {
+	rest := t.sharers[id]
+	if t.holders[id] == owner {
+		if len(rest) == 0 {
+			delete(t.holders, id)
+			return
+		}
+		t.holders[id], rest = rest[0], rest[1:]
+	} else {
+		rest = slices.DeleteFunc(rest, func(o string) bool { return o == owner })
+	}
+	if len(rest) == 0 {
+		delete(t.sharers, id)
+	} else {
+		t.sharers[id] = rest
 	}
 }
 
 // wanted is the version of an object its first holder wants, or nil.
 func (t *table) wanted(id objectID) any {
-	h := t.holders[id]
-	if len(h) == 0 {
+	h, ok := t.holders[id]
+	if !ok {
 		return nil
 	}
-	c := t.owners[h[0]]
+	c := t.owners[h]
 	switch id.kind {
 	case chainObject:
 		return c.chains[id.name]
@@ -230,7 +260,7 @@ func (t *table) writeChanges(tx *knftables.Transaction) bool {
 // names in keep; fillAll then adds the chains' rules and the elements. Between the two, the
 // skeleton's rules go in: they refer to nothing of ours, ours refer to theirs.
 func (t *table) declareAll(tx *knftables.Transaction, keep map[string]bool) {
-	for _, id := range t.sortedIDs() {
+	for id := range t.holders {
 		switch id.kind {
 		case chainObject:
 			tx.Add(&knftables.Chain{Name: id.name})
@@ -244,7 +274,9 @@ func (t *table) declareAll(tx *knftables.Transaction, keep map[string]bool) {
 }
 
 func (t *table) fillAll(tx *knftables.Transaction) {
-	for _, id := range t.sortedIDs() {
+	// In map order: sorting a full sync's hundreds of thousands of objects would cost more
+	// than the rest of building it, and nftables does not care.
+	for id := range t.holders {
 		switch id.kind {
 		case chainObject:
 			for _, r := range t.wanted(id).([]string) {
@@ -254,15 +286,6 @@ func (t *table) fillAll(tx *knftables.Transaction) {
 			tx.Add(t.wanted(id).(*knftables.Element))
 		}
 	}
-}
-
-func (t *table) sortedIDs() []objectID {
-	ids := make([]objectID, 0, len(t.holders))
-	for id := range t.holders {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b objectID) int { return strings.Compare(a.name, b.name) })
-	return ids
 }
 
 // commit records that the kernel now holds the wanted objects (after writeChanges' or

@@ -7,8 +7,10 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -53,11 +55,13 @@ type Options struct {
 
 // Proxy keeps table inet weft-proxy in line with the cluster's services.
 type Proxy struct {
-	opts    Options
-	client  kubernetes.Interface
-	nft     knftables.Interface
-	addrs   Addresses
-	ct      Conntrack
+	opts   Options
+	client kubernetes.Interface
+	nft    knftables.Interface
+	addrs  Addresses
+	ct     Conntrack
+	// tell makes the link's neighbours learn a newly announced address (nil: not at all).
+	tell    func(ifindex int, mac net.HardwareAddr, ip netip.Addr) error
 	health  *healthChecks
 	metrics *metrics
 
@@ -68,6 +72,8 @@ type Proxy struct {
 	// The sync worker's own state.
 	skeleton *skeleton
 	table    *table
+	// where is this node, for topology hints.
+	where topology
 	// fresh makes the next full sync delete and remake the table, not rewrite it in place.
 	fresh    bool
 	services map[string]*serviceState
@@ -107,9 +113,9 @@ func New(opts Options, client kubernetes.Interface, nft knftables.Interface, k K
 	}
 	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}, health: newHealthChecks(),
 		metrics: newMetrics(opts.Metrics), skeleton: newSkeleton(), table: newTable(), services: map[string]*serviceState{},
-		dirty: changes{services: map[string]bool{}, full: true}}
+		dirty: changes{services: map[string]bool{}, full: true, nodes: true}, where: topology{node: opts.NodeName}}
 	if k != nil {
-		p.addrs, p.ct = k, k
+		p.addrs, p.ct, p.tell = k, k, tellNeighbours
 	}
 	return p
 }
@@ -173,9 +179,13 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}
 		start := time.Now()
 		if err := p.sync(ctx, inf); err != nil && ctx.Err() == nil {
-			p.opts.Log.Error("service proxy sync failed; retrying with a full sync", "err", err)
 			p.metrics.syncFailures.Inc()
-			p.mark(func(c *changes) { c.full = true })
+			if errors.As(err, new(tableError)) {
+				p.opts.Log.Error("service proxy sync failed; retrying with a full sync", "err", err)
+				p.mark(func(c *changes) { c.full = true })
+			} else {
+				p.opts.Log.Error("service proxy sync failed after the table was written; retrying that part", "err", err)
+			}
 			queue.AddRateLimited(key)
 		} else {
 			queue.Forget(key)
@@ -204,12 +214,14 @@ func (p *Proxy) takeChanges() changes {
 	return c
 }
 
-// Cleanup removes the table, for when the proxy is turned off.
+// Cleanup removes the table and the LoadBalancer addresses this node announced, for when the
+// proxy is turned off.
 func (p *Proxy) Cleanup(ctx context.Context) error {
 	tx := p.nft.NewTransaction()
 	tx.Delete(&knftables.Table{})
+	var errs []error
 	if err := p.nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
-		return fmt.Errorf("delete table inet %s: %w", Table, err)
+		errs = append(errs, fmt.Errorf("delete table inet %s: %w", Table, err))
 	}
-	return nil
+	return errors.Join(append(errs, p.withdrawAll())...)
 }

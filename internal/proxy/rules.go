@@ -37,6 +37,7 @@ const (
 	rejectChain    = "reject-chain"
 	endpointsCheck = "endpoints-check"
 	servicesChain  = "services"
+	firewallCheck  = "firewall-check"
 )
 
 func mark() string { return fmt.Sprintf("0x%08x", MasqueradeMark) }
@@ -64,7 +65,11 @@ func newSkeleton() *skeleton {
 	for _, h := range []knftables.BaseChainHook{knftables.InputHook, knftables.ForwardHook, knftables.OutputHook} {
 		base("filter-"+string(h), knftables.FilterType, h, knftables.BaseChainPriority("filter - 10"))
 	}
-	for _, c := range []string{servicesChain, endpointsCheck, rejectChain} {
+	// Before DNAT (dstnat - 10): loadBalancerSourceRanges are checked on the address the
+	// client used.
+	base("firewall-prerouting", knftables.FilterType, knftables.PreroutingHook, knftables.BaseChainPriority("-110"))
+	base("firewall-output", knftables.FilterType, knftables.OutputHook, knftables.BaseChainPriority("-110"))
+	for _, c := range []string{servicesChain, endpointsCheck, rejectChain, firewallCheck} {
 		sk.chains = append(sk.chains, &knftables.Chain{Name: c})
 	}
 	rule := func(chain string, parts ...string) {
@@ -73,6 +78,8 @@ func newSkeleton() *skeleton {
 	for _, f := range fams {
 		sk.family(rule, f)
 	}
+	rule("firewall-prerouting", "jump", firewallCheck)
+	rule("firewall-output", "jump", firewallCheck)
 	rule("nat-prerouting", "jump", servicesChain)
 	rule("nat-output", "jump", servicesChain)
 	for _, f := range fams {
@@ -98,6 +105,7 @@ func (sk *skeleton) family(rule func(string, ...string), f fam) {
 		{"service-nodeports-", "inet_proto . inet_service : verdict"},
 		{"no-endpoints-", key + " : verdict"},
 		{"no-endpoint-nodeports-", "inet_proto . inet_service : verdict"},
+		{"firewall-ips-", key + " : verdict"},
 	} {
 		sk.maps = append(sk.maps, &knftables.Map{Name: m.name + f.suffix, Type: m.typ})
 	}
@@ -119,6 +127,7 @@ func (sk *skeleton) family(rule func(string, ...string), f fam) {
 		sk.sets = append(sk.sets, &knftables.Set{Name: name + f.suffix, Type: f.addrType, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
 	}
 	local := []string{"fib daddr type local", f.match, "daddr !=", f.loopback}
+	rule(firewallCheck, f.match, "daddr . meta l4proto . th dport vmap", "@firewall-ips-"+f.suffix)
 	rule(servicesChain, f.match, "daddr . meta l4proto . th dport vmap", "@service-ips-"+f.suffix)
 	rule(servicesChain, append(local, "meta l4proto . th dport vmap", "@service-nodeports-"+f.suffix)...)
 	rule(endpointsCheck, f.match, "daddr . meta l4proto . th dport vmap", "@no-endpoints-"+f.suffix)

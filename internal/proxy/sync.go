@@ -23,10 +23,53 @@ const cidrsOwner = "servicecidrs"
 func (p *Proxy) sync(ctx context.Context, inf proxyInformers) error {
 	start := time.Now()
 	ch := p.takeChanges()
+	triggers, lbTouched, err := p.syncTable(ctx, inf, &ch)
+	if err != nil {
+		return tableError{err}
+	}
+	// The table is right now; what follows is retried on its own if it fails, without a
+	// full sync.
+	var errs []error
+	if p.ct != nil && len(p.staleUDP) > 0 {
+		if err := clearStale(p.ct, p.staleUDP); err != nil {
+			errs = append(errs, err)
+		} else {
+			p.staleUDP = nil
+		}
+	}
+	errs = append(errs, p.health.update(p.healthPorts()))
+	if lbTouched {
+		if err := p.syncLoadBalancers(ctx, inf); err != nil {
+			p.mark(func(c *changes) { c.nodes = true })
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	p.metrics.synced(ch.full, time.Since(start), triggers, p.table)
+	p.opts.Log.Debug("service proxy synced", "full", ch.full, "services", len(ch.services), "took", time.Since(start))
+	return nil
+}
+
+// tableError is a sync that failed before the table was right: the next sync is full.
+type tableError struct{ error }
+
+func (e tableError) Unwrap() error { return e.error }
+
+// syncTable brings the table in line with the changes, returning the endpoint change times it
+// programmed and whether LoadBalancer owners need a look.
+func (p *Proxy) syncTable(ctx context.Context, inf proxyInformers, ch *changes) (triggers []time.Time, lbTouched bool, err error) {
+	if ch.nodes {
+		// The node's zone decides which hinted endpoints serve it; a new zone changes them all.
+		if zone := p.zoneOf(inf); zone != p.where.zone {
+			p.where.zone, ch.full = zone, true
+		}
+	}
 	if ch.full {
 		all, err := inf.services.Lister().List(labels.Everything())
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		for _, s := range all {
 			ch.services[s.Namespace+"/"+s.Name] = true
@@ -35,16 +78,58 @@ func (p *Proxy) sync(ctx context.Context, inf proxyInformers) error {
 			ch.services[k] = true
 		}
 	}
-	lbTouched := ch.full || ch.nodes
-	var triggers []time.Time
-	for k := range ch.services {
+	triggers, lbTouched, err = p.refresh(inf, ch.services)
+	if err != nil {
+		return nil, false, err
+	}
+	lbTouched = lbTouched || ch.full || ch.nodes
+	if ch.full || ch.cidrs {
+		cidrs, err := p.serviceCIDRs(inf)
+		if err != nil {
+			return nil, false, err
+		}
+		p.table.set(cidrsOwner, cidrContribution(cidrs, p.opts.ClusterCIDRs))
+	}
+
+	tx := p.nft.NewTransaction()
+	send := true
+	if ch.full {
+		var have present
+		if !p.fresh {
+			var err error
+			if have, err = listPresent(ctx, p.nft); err != nil {
+				return nil, false, err
+			}
+		}
+		writeFull(tx, p.skeleton, p.table, have, p.fresh)
+	} else {
+		send = p.table.writeChanges(tx)
+	}
+	if send {
+		if err := p.nft.Run(ctx, tx); err != nil {
+			// A partial sync that failed is followed by a full one in place; a full one that
+			// failed, by one that makes the table afresh.
+			p.fresh = ch.full
+			return nil, false, fmt.Errorf("nftables table inet %s: %w", Table, err)
+		}
+		p.fresh = false
+		p.table.commit(ch.full)
+	}
+	return triggers, lbTouched, nil
+}
+
+// refresh reads the given Services again and hands the table what they now want. It
+// returns the endpoint change times now being programmed, and whether a LoadBalancer
+// Service was among them.
+func (p *Proxy) refresh(inf proxyInformers, keys map[string]bool) (triggers []time.Time, loadBalancers bool, err error) {
+	for k := range keys {
 		st, trigger, err := p.readService(inf, k)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		old := p.services[k]
 		if (old != nil && old.loadBalancer) || (st != nil && st.loadBalancer) {
-			lbTouched = true
+			loadBalancers = true
 		}
 		var oldPorts, newPorts []*servicePort
 		if old != nil {
@@ -69,53 +154,7 @@ func (p *Proxy) sync(ctx context.Context, inf proxyInformers) error {
 		p.metrics.countPorts(oldPorts, newPorts)
 		p.table.set(k, serviceContribution(newPorts, len(p.opts.ClusterCIDRs) > 0))
 	}
-	if ch.full || ch.cidrs {
-		cidrs, err := p.serviceCIDRs(inf)
-		if err != nil {
-			return err
-		}
-		p.table.set(cidrsOwner, cidrContribution(cidrs, p.opts.ClusterCIDRs))
-	}
-
-	tx := p.nft.NewTransaction()
-	send := true
-	if ch.full {
-		var have present
-		if !p.fresh {
-			var err error
-			if have, err = listPresent(ctx, p.nft); err != nil {
-				return err
-			}
-		}
-		writeFull(tx, p.skeleton, p.table, have, p.fresh)
-	} else {
-		send = p.table.writeChanges(tx)
-	}
-	if send {
-		if err := p.nft.Run(ctx, tx); err != nil {
-			// A partial sync that failed is followed by a full one in place; a full one that
-			// failed, by one that makes the table afresh.
-			p.fresh = ch.full
-			return fmt.Errorf("nftables table inet %s: %w", Table, err)
-		}
-		p.fresh = false
-		p.table.commit(ch.full)
-	}
-	var errs []error
-	if p.ct != nil && len(p.staleUDP) > 0 {
-		errs = append(errs, clearStale(p.ct, p.staleUDP))
-	}
-	p.staleUDP = nil
-	errs = append(errs, p.health.update(p.healthPorts()))
-	if lbTouched {
-		errs = append(errs, p.syncLoadBalancers(ctx, inf))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	p.metrics.synced(ch.full, time.Since(start), triggers, p.table)
-	p.opts.Log.Debug("service proxy synced", "full", ch.full, "services", len(ch.services), "took", time.Since(start))
-	return nil
+	return triggers, loadBalancers, nil
 }
 
 // readService reads one Service and its EndpointSlices from the caches (nil: it is gone), with
@@ -142,7 +181,16 @@ func (p *Proxy) readService(inf proxyInformers, key string) (*serviceState, time
 			trigger = t
 		}
 	}
-	return &serviceState{ports: servicePorts(svc, eps, p.opts.NodeName), loadBalancer: svc.Spec.Type == corev1.ServiceTypeLoadBalancer}, trigger, nil
+	return &serviceState{ports: servicePorts(svc, eps, p.where), loadBalancer: svc.Spec.Type == corev1.ServiceTypeLoadBalancer}, trigger, nil
+}
+
+// zoneOf reads this node's zone from its Node ("" if unknown).
+func (p *Proxy) zoneOf(inf proxyInformers) string {
+	n, err := inf.nodes.Lister().Get(p.opts.NodeName)
+	if err != nil {
+		return ""
+	}
+	return n.Labels[corev1.LabelTopologyZone]
 }
 
 func cutKey(key string) (ns, name string, ok bool) {

@@ -22,6 +22,7 @@ func syntheticService(i, endpoints int) []*servicePort {
 		ip := netip.AddrFrom4([4]byte{10, 42, byte(i >> 6), byte(i&63)<<2 | byte(e)})
 		sp.endpoints = append(sp.endpoints, endpoint{ip: ip, port: 8080})
 	}
+	sp.allEndpoints = sp.endpoints
 	return []*servicePort{sp}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weftnet/weft/test/hoststate"
 )
 
 // dataDir keeps the tests' labs apart from a user's labs under /var/lib/weft.
@@ -37,6 +39,9 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
 	out, err := runErr(env, 5*time.Minute, name, args...)
 	if err != nil {
+		// Also on stderr: lab helpers fail through the lab's test, and a failure on a parent
+		// test from inside a subtest loses its message.
+		fmt.Fprintf(os.Stderr, "FAILED: %s %s: %v\n%s\n", name, strings.Join(args, " "), err, out)
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return out
@@ -59,10 +64,19 @@ type lab struct {
 	bin  string
 	name string
 	port int
+	// dir, when set, replaces dataDir: for tests whose labs must not meet the others'.
+	dir string
+}
+
+func (l *lab) dataDir() string {
+	if l.dir != "" {
+		return l.dir
+	}
+	return dataDir
 }
 
 func (l *lab) env() []string {
-	return []string{"WEFT_LAB=" + l.name, "WEFT_DATA_DIR=" + dataDir, "KUBECONFIG="}
+	return []string{"WEFT_LAB=" + l.name, "WEFT_DATA_DIR=" + l.dataDir(), "KUBECONFIG="}
 }
 
 func (l *lab) weft(args ...string) string {
@@ -93,7 +107,7 @@ func (l *lab) in(role string, args ...string) (string, error) {
 }
 
 func (l *lab) labFlags() []string {
-	return []string{"--name", l.name, "--data-dir", dataDir}
+	return []string{"--name", l.name, "--data-dir", l.dataDir()}
 }
 
 // eventually retries check until it returns nil or the timeout passes.
@@ -110,4 +124,27 @@ func eventually(t *testing.T, timeout time.Duration, what string, check func() e
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// downAtCleanupAndCompareHost snapshots the host now and, when the test ends however it ends,
+// takes the lab down and reports every difference from the snapshot.
+func downAtCleanupAndCompareHost(t *testing.T, l *lab) {
+	t.Helper()
+	before, err := hoststate.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Whatever happened, leave nothing behind, and prove it.
+		if out, err := l.weftErr(append([]string{"lab", "down"}, l.labFlags()...)...); err != nil {
+			t.Errorf("lab down: %v\n%s", err, out)
+		}
+		after, err := hoststate.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := hoststate.Diff(before, after); diff != "" {
+			t.Errorf("the host changed between lab up and lab down:\n%s", diff)
+		}
+	})
 }

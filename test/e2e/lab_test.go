@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/weftnet/weft/test/hoststate"
 )
 
 // scenario is one lab shape and what the cluster must look like in it.
@@ -76,23 +74,7 @@ func TestLabDualStack(t *testing.T) {
 
 func testLab(t *testing.T, sc scenario) {
 	l := &lab{t: t, bin: weftBin(t), name: sc.name, port: 16443}
-	before, err := hoststate.Take()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// Whatever happened, leave nothing behind, and prove it.
-		if out, err := l.weftErr(append([]string{"lab", "down"}, l.labFlags()...)...); err != nil {
-			t.Errorf("lab down: %v\n%s", err, out)
-		}
-		after, err := hoststate.Take()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := hoststate.Diff(before, after); diff != "" {
-			t.Errorf("the host changed between lab up and lab down:\n%s", diff)
-		}
-	})
+	downAtCleanupAndCompareHost(t, l)
 
 	up := append([]string{"lab", "up", "--https-listen-port", strconv.Itoa(l.port)}, l.labFlags()...)
 	out := l.weft(append(up, sc.upFlags...)...)

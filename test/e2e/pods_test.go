@@ -127,6 +127,7 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 
 	t.Run("egressroute", func(t *testing.T) { checkEgressRoute(t, l, sc, aIPs) })
 	t.Run("services", func(t *testing.T) { checkServices(t, l, sc, aIPs) })
+	t.Run("trace", func(t *testing.T) { checkTrace(t, l, sc) })
 
 	t.Run("inside-the-node", func(t *testing.T) {
 		// What the node itself holds: the agent's CNI configuration, the pods' namespaces, its name.

@@ -64,7 +64,8 @@ spec:
 	}
 	// The agent's metrics: how long syncs take and what the table holds.
 	metrics, err := l.in("node-1", "curl", "-sS", "--max-time", "5", "http://127.0.0.1:9810/metrics")
-	for _, want := range []string{"weft_proxy_sync_duration_seconds_count ", "weft_proxy_service_ports ", "weft_proxy_endpoints "} {
+	for _, want := range []string{`weft_proxy_sync_duration_seconds_count{kind="full"} `, `weft_proxy_sync_duration_seconds_count{kind="partial"} `,
+		"weft_proxy_network_programming_duration_seconds_count ", "weft_proxy_service_ports ", "weft_proxy_endpoints ", `weft_proxy_table_objects{kind="elements"} `} {
 		if err != nil || !strings.Contains(metrics, want) {
 			t.Errorf("node-1's agent metrics lack %q: %v\n%s", want, err, metrics)
 		}
@@ -129,6 +130,7 @@ spec:
 	checkLoadBalancer(t, l, policy)
 	checkUDPSwap(t, l)
 	checkExternalLocal(t, l, sc)
+	checkServicePolicies(t, l, sc)
 	// An agent restart rewrites the table; connections already translated keep going.
 	l.kubectl("label", "pod", "s", "app=iperf")
 	l.apply(t, "apiVersion: v1\nkind: Service\nmetadata:\n  name: iperf\nspec:\n  selector: {app: iperf}\n  ports:\n  - port: 5201\n")

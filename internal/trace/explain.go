@@ -1,0 +1,196 @@
+package trace
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/weftnet/weft/internal/nfttrace"
+)
+
+// The words below know the proxy's chain and set names (internal/proxy: rules.go, chains.go,
+// contrib.go); a name they do not know still gets the rule and its action, only no gloss.
+
+// ownChain reads the service out of the name of a chain of its own, "svc-<hash>-v4-ns/name/tcp/80".
+var ownChain = regexp.MustCompile(`^(svc|ext)-[a-z0-9]+-v[46]-([^/]+)/([^/]+)/([^/]+)/([^/]+)$`)
+
+// gloss says in words what a step did; refusal is set when the step is why the packet was
+// dropped or rejected.
+func gloss(s nfttrace.Step) (words, refusal string) {
+	rule, act := s.Rule, s.Action
+	target := strings.TrimPrefix(strings.TrimPrefix(act, "goto "), "jump ")
+	matched := strings.Join(s.Matched, ", ")
+	value := func() string {
+		if i := strings.LastIndex(matched, " = "); i >= 0 {
+			return matched[i+3:]
+		}
+		return matched
+	}
+	switch {
+	case s.Chain == "" && s.Hook == "route":
+		return "", ""
+	case strings.HasPrefix(act, "skipped"):
+		return "", ""
+	case act == "policy drop":
+		return "no rule accepted it and the chain's policy is drop", "dropped by the policy of chain " + s.Chain
+	case strings.Contains(rule, "@service-ips-"):
+		return fmt.Sprintf("%s is a service address and port: %s", value(), service(target)), ""
+	case strings.Contains(rule, "@service-nodeports-"):
+		return fmt.Sprintf("%s is a node port on this node's address: %s", value(), service(target)), ""
+	case strings.Contains(rule, "@no-endpoints-"):
+		return fmt.Sprintf("%s is a service port without endpoints: rejected", value()), "the service has no endpoints: rejected"
+	case strings.Contains(rule, "@no-endpoint-nodeports-"):
+		return fmt.Sprintf("%s is a node port whose service has no endpoints: rejected", value()), "the node port's service has no endpoints: rejected"
+	case strings.Contains(rule, "@cluster-ips-") && strings.Contains(act, "reject"):
+		return "the address is a service's, but the service has no such port: rejected", "the service has no such port: rejected"
+	case strings.Contains(rule, "@service-cidrs-") && act == "drop":
+		return "the address is in a ServiceCIDR, but no service holds it: dropped", "address in a ServiceCIDR but no service: dropped"
+	case strings.HasPrefix(s.Chain, "ext-") && act == "drop":
+		return "externalTrafficPolicy Local and no endpoint of the service on this node: dropped", "externalTrafficPolicy Local, no endpoint on this node: dropped"
+	case strings.Contains(rule, "@affinity-") && strings.HasPrefix(act, "goto"):
+		return "the client was seen before (ClientIP session affinity): the same endpoint again", ""
+	case strings.HasPrefix(act, "update @affinity-"):
+		return "the client is remembered for session affinity", ""
+	case strings.Contains(rule, "saddr != @cluster-cidrs-") && strings.HasPrefix(act, "mark"):
+		return "the source is outside the pod network: marked to be masqueraded", ""
+	case strings.Contains(rule, "fib saddr type local"):
+		return "the node itself sends it: cluster traffic, marked to be masqueraded, to " + service(target), ""
+	case strings.Contains(rule, "saddr @cluster-cidrs-"):
+		return "the source is a pod: cluster traffic, to every endpoint, " + service(target), ""
+	case strings.HasPrefix(rule, "numgen random"), strings.Contains(rule, "numgen random") && strings.HasPrefix(act, "dnat"):
+		return pick(s), ""
+	case strings.HasPrefix(act, "mark") && strings.HasPrefix(s.Chain, "ext-pick-"):
+		return "an external or LoadBalancer address: marked to be masqueraded", ""
+	case strings.HasPrefix(act, "mark") && strings.HasPrefix(s.Chain, "nodeport-pick-"):
+		return "a node port: marked to be masqueraded", ""
+	case strings.HasPrefix(act, "mark") && strings.HasPrefix(s.Chain, "ext-"):
+		return "from outside the cluster: marked to be masqueraded", ""
+	case strings.HasPrefix(act, "dnat to "):
+		return "DNAT to endpoint " + strings.TrimPrefix(act, "dnat to "), ""
+	case strings.HasPrefix(act, "masquerade") && strings.Contains(rule, "@hairpin-"):
+		return "hairpin: a pod reaching itself through its service is masqueraded", ""
+	case strings.HasSuffix(s.Table, " weft-egressroute") && strings.HasPrefix(act, "mark"):
+		return "to a destination of EgressRoute " + comment(rule) + ": marked, so that the route's own routing table picks the next hop (not simulated here)", ""
+	case strings.HasSuffix(s.Table, " weft-egressroute") && strings.HasPrefix(act, "masquerade"):
+		return "EgressRoute " + comment(rule) + ": masqueraded to the node's address", ""
+	case strings.HasSuffix(s.Table, " weft-egress") && strings.HasPrefix(act, "masquerade"):
+		return "a pod's packet leaving the cluster: masqueraded to the node's address", ""
+	case strings.HasPrefix(act, "masquerade"):
+		return "marked earlier: masqueraded, the endpoint sees this node's address", ""
+	case strings.Contains(rule, "jump endpoints-check"):
+		return "a new connection: checked for refusals", ""
+	case act == "reject":
+		return "", "rejected by chain " + s.Chain
+	case act == "drop":
+		return "", "dropped by chain " + s.Chain
+	}
+	return "", ""
+}
+
+// comment is a rule's comment, the name of what made it.
+func comment(rule string) string {
+	if _, c, ok := strings.Cut(rule, ` comment "`); ok {
+		return strings.TrimSuffix(c, `"`)
+	}
+	return "(unnamed)"
+}
+
+// pick glosses a random choice: numgen picked slot k of n.
+func pick(s nfttrace.Step) string {
+	if strings.HasPrefix(s.Action, "dnat to ") {
+		return "DNAT to endpoint " + strings.TrimPrefix(s.Action, "dnat to ") + ", one picked at random"
+	}
+	for _, m := range s.Matched {
+		if strings.HasPrefix(m, "numgen random mod ") {
+			var n, k int
+			if _, err := fmt.Sscanf(m, "numgen random mod %d = %d", &n, &k); err == nil {
+				return fmt.Sprintf("endpoint %d of %d, picked at random: %s", k+1, n, s.Action)
+			}
+		}
+	}
+	return "picked at random: " + s.Action
+}
+
+// service names the chain a service lookup went to: a service's own chain carries its name.
+func service(chain string) string {
+	if m := ownChain.FindStringSubmatch(chain); m != nil {
+		what := "service"
+		if m[1] == "ext" {
+			what = "external traffic of service"
+		}
+		return fmt.Sprintf("%s %s/%s port %s/%s", what, m[2], m[3], m[4], m[5])
+	}
+	switch {
+	case strings.HasPrefix(chain, "pick-"):
+		return "a plain service, to one of its endpoints"
+	case strings.HasPrefix(chain, "ext-pick-"):
+		return "a plain service's external address, to one of its endpoints"
+	case strings.HasPrefix(chain, "nodeport-pick-"):
+		return "a plain service's node port, to one of its endpoints"
+	}
+	return "chain " + chain
+}
+
+// Outcome is a trace's result in words, and the facts a test or a script checks.
+type Outcome struct {
+	*nfttrace.Result
+	// Why says why the packet was dropped or rejected, empty when accepted.
+	Why string
+	// Hairpin says the masquerade was for a pod reaching itself.
+	Hairpin bool
+}
+
+func outcome(r *nfttrace.Result) Outcome {
+	o := Outcome{Result: r}
+	for _, s := range r.Steps {
+		if _, why := gloss(s); why != "" && o.Why == "" {
+			o.Why = why
+		}
+		if strings.HasPrefix(s.Action, "masquerade") && strings.Contains(s.Rule, "@hairpin-") {
+			o.Hairpin = true
+		}
+	}
+	if r.Verdict != nfttrace.Accepted && o.Why == "" {
+		o.Why = string(r.Verdict)
+	}
+	return o
+}
+
+// String is the one line that ends a trace: "accepted: DNAT to endpoint ..., masqueraded ...".
+func (o Outcome) String() string {
+	r := o.Result
+	if r.Verdict != nfttrace.Accepted {
+		return o.Why
+	}
+	var parts []string
+	dst := r.Dst.String()
+	if r.Dst.Port() == 0 {
+		dst = r.Dst.Addr().String()
+	}
+	switch {
+	case r.DNAT:
+		parts = append(parts, "accepted: DNAT to endpoint "+dst)
+	default:
+		parts = append(parts, "accepted: weft's rules leave the destination as it is (no service at "+dst+")")
+	}
+	switch {
+	case o.Hairpin:
+		parts = append(parts, "masqueraded (hairpin: the pod reaches itself)")
+	case r.Masquerade:
+		parts = append(parts, "masqueraded (the destination sees this node's address)")
+	case r.SNAT.IsValid():
+		parts = append(parts, "source NATed to "+r.SNAT.String())
+	default:
+		parts = append(parts, "source kept")
+	}
+	switch {
+	case r.Local:
+		parts = append(parts, "delivered to this node")
+	case slices.Contains(r.Path, "forward"):
+		parts = append(parts, "forwarded")
+	default:
+		parts = append(parts, "sent out")
+	}
+	return strings.Join(parts, ", ")
+}
