@@ -12,7 +12,8 @@ import (
 	"github.com/weftnet/weft/internal/netns"
 )
 
-// connectResult is one client opening TCP connections to a ClusterIP one after another: each
+// connectResult is one client opening TCP connections to ClusterIPs one after another, taking
+// the services in turn: each
 // SYN goes through the proxier's DNAT (a new conntrack entry, so the whole rule lookup) to a
 // real listener; the connection is reset as soon as it is up, so no TIME_WAIT piles up.
 type connectResult struct {
@@ -25,17 +26,19 @@ type connectResult struct {
 // warmup is left out of the figures: the first connections fill ARP and route caches.
 const warmup = 300 * time.Millisecond
 
-func connectTest(ctx context.Context, nsPath string, dst netip.AddrPort, d time.Duration) (connectResult, error) {
+func connectTest(ctx context.Context, nsPath string, dsts []netip.AddrPort, d time.Duration) (connectResult, error) {
 	var res connectResult
 	var lat []time.Duration
 	err := netns.Do(nsPath, func() error {
-		if _, err := connectOnce(dst); err != nil {
-			return fmt.Errorf("first connection to %s: %w", dst, err)
+		for _, dst := range dsts {
+			if _, err := connectOnce(dst); err != nil {
+				return fmt.Errorf("first connection to %s: %w", dst, err)
+			}
 		}
 		start := time.Now()
 		measureFrom, end := start.Add(warmup), start.Add(warmup+d)
-		for now := start; now.Before(end) && ctx.Err() == nil; now = time.Now() {
-			l, err := connectOnce(dst)
+		for i, now := 0, start; now.Before(end) && ctx.Err() == nil; i, now = i+1, time.Now() {
+			l, err := connectOnce(dsts[i%len(dsts)])
 			if now.Before(measureFrom) {
 				continue
 			}
@@ -52,7 +55,7 @@ func connectTest(ctx context.Context, nsPath string, dst netip.AddrPort, d time.
 		return res, err
 	}
 	if res.N = len(lat); res.N == 0 {
-		return res, fmt.Errorf("no connection to %s succeeded (%d failed)", dst, res.Failures)
+		return res, fmt.Errorf("no connection succeeded (%d failed)", res.Failures)
 	}
 	slices.Sort(lat)
 	res.P50, res.P99 = lat[res.N/2], lat[res.N*99/100]

@@ -18,8 +18,8 @@ import (
 //
 //	wbench-<pid>-node  eth0 192.168.255.1/24, default via .2: the proxier runs here, and the
 //	                   connect test's client (so connections take the nat output path)
-//	wbench-<pid>-srv   eth0 192.168.255.2/24 plus the measured service's endpoint addresses,
-//	                   a listener on :8080
+//	wbench-<pid>-srv   eth0 192.168.255.2/24 plus the endpoint addresses of the services the
+//	                   connect test uses, a listener on :8080
 //
 // The client's source is outside the cluster CIDR, so both proxies masquerade its connections.
 // No lab or other command names a namespace wbench-*.
@@ -41,7 +41,7 @@ func nsNames() (node, server string) {
 }
 
 // newBenchNet builds the namespaces; on error, close removes whatever was made.
-func newBenchNet(ctx context.Context) (*benchNet, error) {
+func newBenchNet(ctx context.Context, services int) (*benchNet, error) {
 	b := &benchNet{}
 	node, srv := nsNames()
 	for _, name := range []string{node, srv} {
@@ -64,8 +64,14 @@ func newBenchNet(ctx context.Context) (*benchNet, error) {
 		{"-n", srv, "link", "set", "eth0", "up"},
 		{"-n", node, "route", "add", "default", "via", serverAddr},
 	}
-	for e := range endpointCount(0) {
-		steps = append(steps, []string{"-n", srv, "addr", "add", endpointIP(0, e).String() + "/32", "dev", "eth0"})
+	seen := map[string]bool{}
+	for _, i := range connectTargets(services) {
+		for e := range endpointCount(i) {
+			if a := endpointIP(i, e).String(); !seen[a] {
+				seen[a] = true
+				steps = append(steps, []string{"-n", srv, "addr", "add", a + "/32", "dev", "eth0"})
+			}
+		}
 	}
 	for _, s := range steps {
 		if out, err := exec.CommandContext(ctx, "ip", s...).CombinedOutput(); err != nil {

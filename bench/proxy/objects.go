@@ -29,8 +29,7 @@ const (
 	firstService = 100
 	// The /16 cannot give 30k services three endpoints each their own address, so endpoint
 	// addresses repeat after this many; a repeat only shares a backend, which neither proxy
-	// treats specially. The connect test's service (0) keeps the first addresses to itself
-	// below 16k services, and above that shares them with services whose traffic never flows.
+	// treats specially.
 	endpointSpan = 65536 - 512
 )
 
@@ -42,6 +41,17 @@ var resourceVersions atomic.Int64
 func stamp[T metav1.Object](o T) T {
 	o.SetResourceVersion(strconv.FormatInt(resourceVersions.Add(1), 10))
 	return o
+}
+
+// connectTargets are the services the connect test cycles through: eight spread over the
+// range (all of them below eight). iptables mode matches ClusterIPs one rule after another in
+// an order of its own, so one service alone would land anywhere between its best and worst case.
+func connectTargets(n int) []int {
+	var t []int
+	for k := range min(n, 8) {
+		t = append(t, k*n/min(n, 8))
+	}
+	return t
 }
 
 func serviceName(i int) string { return fmt.Sprintf("svc-%d", i) }

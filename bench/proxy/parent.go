@@ -80,7 +80,7 @@ func runParent(ctx context.Context, opts options) error {
 // runOne runs one proxier in fresh namespaces and removes them, whatever happens.
 func runOne(ctx context.Context, opts options, self, logDir, proxy string, n int) (r *runResult) {
 	r = &runResult{}
-	bn, err := newBenchNet(ctx)
+	bn, err := newBenchNet(ctx, n)
 	defer func() { r.Err = errors.Join(r.Err, bn.close()) }()
 	if err != nil {
 		r.Err = err
@@ -144,7 +144,11 @@ func talk(ctx context.Context, opts options, bn *benchNet, stdin io.Closer, stdo
 				return fmt.Errorf("child report: %w", err)
 			}
 			if opts.connect > 0 {
-				c, err := connectTest(ctx, netns.Path(bn.node), netip.AddrPortFrom(clusterIP(0), servicePort), opts.connect)
+				var dsts []netip.AddrPort
+				for _, i := range connectTargets(r.Services) {
+					dsts = append(dsts, netip.AddrPortFrom(clusterIP(i), servicePort))
+				}
+				c, err := connectTest(ctx, netns.Path(bn.node), dsts, opts.connect)
 				if err != nil {
 					return fmt.Errorf("connect test: %w", err)
 				}

@@ -110,7 +110,7 @@ func printTables(w io.Writer, opts options, results map[runKey]*runResult) {
 		us := func(v float64) string { return fmt.Sprintf("%.0f", v*1e6) }
 		conn = append(conn, rowsOf(func(n int) string { return fmt.Sprintf("%d services, conn/s", n) },
 			func(r *runResult) (float64, bool) { return r.Connect.Rate, true })...)
-		table(w, fmt.Sprintf("Connections through a ClusterIP from the proxier's namespace (nat output), one client, %s each", opts.connect), "connections per second", opts, conn,
+		table(w, fmt.Sprintf("Connections to up to 8 ClusterIPs in turn from the proxier's namespace (nat output), one client, %s each (weft/peer above 1: weft faster)", opts.connect), "connections per second", opts, conn,
 			func(v float64) string { return fmt.Sprintf("%.0f", v) })
 		var lat []row
 		for _, q := range []string{"p50", "p99"} {
