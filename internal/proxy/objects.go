@@ -43,6 +43,12 @@ func (c *contribution) chain(name string, rules ...string) {
 	c.chains[name] = append(c.chains[name], rules...)
 }
 
+// sharedChain puts a chain that many owners (and many ports of one owner) use, always with
+// the same rules, into the contribution.
+func (c *contribution) sharedChain(name string, rules ...string) {
+	c.chains[name] = rules
+}
+
 // element puts a set element (value nil) or a map element into the contribution.
 func (c *contribution) element(set string, key []string, value ...string) {
 	e := &knftables.Element{Key: key, Value: value}
