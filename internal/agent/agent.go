@@ -91,34 +91,36 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 // agent finds its devices and routes in place, and established connections never notice.
 func (a *Agent) Run(ctx context.Context) error {
 	go a.serveMetrics(ctx, a.metrics)
-	routesDone := make(chan error, 1)
-	go func() {
-		err := a.routes.Run(ctx)
-		if err != nil && ctx.Err() == nil {
-			// The node's network must not go down with one feature: say so now, go on.
-			a.log.Error("EgressRoutes stopped; the rest of the agent goes on", "err", err)
-		}
-		routesDone <- err
-	}()
-	proxyDone := make(chan error, 1)
-	go func() {
+	// One informer factory for the node loop and the proxy (they share the Nodes); the
+	// EgressRoute controller watches this node's pods only and keeps its own.
+	factory := informers.NewSharedInformerFactory(a.client, a.opts.Resync)
+	routesDone := a.runFeature(ctx, "EgressRoutes", a.routes.Run)
+	proxyDone := a.runFeature(ctx, "the service proxy", func(ctx context.Context) error {
 		if a.opts.Proxy != "weft" {
-			proxyDone <- a.proxy.Cleanup(ctx)
-			return
+			return a.proxy.Cleanup(ctx)
 		}
-		err := a.proxy.Run(ctx)
-		if err != nil && ctx.Err() == nil {
-			a.log.Error("the service proxy stopped; the rest of the agent goes on", "err", err)
-		}
-		proxyDone <- err
-	}()
-	err := a.runNodes(ctx)
+		return a.proxy.RunWith(ctx, factory)
+	})
+	err := a.runNodes(ctx, factory)
 	return errors.Join(err, <-routesDone, <-proxyDone)
 }
 
+// runFeature runs one feature until ctx ends. The node's network must not go down with one
+// feature: if it stops early, that is logged and the rest goes on.
+func (a *Agent) runFeature(ctx context.Context, name string, run func(context.Context) error) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx)
+		if err != nil && ctx.Err() == nil {
+			a.log.Error(name+" stopped; the rest of the agent goes on", "err", err)
+		}
+		done <- err
+	}()
+	return done
+}
+
 // runNodes is the node feature's loop: overlay, masquerade and CNI configuration.
-func (a *Agent) runNodes(ctx context.Context) error {
-	factory := informers.NewSharedInformerFactory(a.client, a.opts.Resync)
+func (a *Agent) runNodes(ctx context.Context, factory informers.SharedInformerFactory) error {
 	nodes := factory.Core().V1().Nodes()
 	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
 	defer queue.ShutDown()

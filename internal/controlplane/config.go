@@ -7,7 +7,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
-	"strings"
+
+	"github.com/weftnet/weft/internal/cidr"
 )
 
 // Ports inside the control plane's network namespace. Each lab has its own namespace, so these
@@ -67,7 +68,7 @@ func (c Config) APIServerArgs() []string {
 		"--bind-address=::",
 		"--secure-port=" + strconv.Itoa(APIServerPort),
 		"--advertise-address=" + c.AdvertiseAddress.String(),
-		"--service-cluster-ip-range=" + joinPrefixes(c.ServiceCIDRs),
+		"--service-cluster-ip-range=" + cidr.Join(c.ServiceCIDRs),
 		"--tls-cert-file=" + c.path("pki", "apiserver.crt"),
 		"--tls-private-key-file=" + c.path("pki", "apiserver.key"),
 		"--client-ca-file=" + c.path("pki", "ca.crt"),
@@ -108,8 +109,8 @@ func (c Config) ControllerManagerArgs() []string {
 		"--controllers=*",
 		"--use-service-account-credentials=true",
 		"--allocate-node-cidrs=true",
-		"--cluster-cidr=" + joinPrefixes(c.ClusterCIDRs),
-		"--service-cluster-ip-range=" + joinPrefixes(c.ServiceCIDRs),
+		"--cluster-cidr=" + cidr.Join(c.ClusterCIDRs),
+		"--service-cluster-ip-range=" + cidr.Join(c.ServiceCIDRs),
 		"--root-ca-file=" + c.path("pki", "ca.crt"),
 		"--client-ca-file=" + c.path("pki", "ca.crt"),
 		"--cluster-signing-cert-file=" + c.path("pki", "ca.crt"),
@@ -162,12 +163,4 @@ func (c Config) CACert() string { return c.path("pki", "ca.crt") }
 // NodeKubeconfig is the path of the kubeconfig a node runs under.
 func (c Config) NodeKubeconfig(node string) string {
 	return c.path("nodes", node, "kubelet.kubeconfig")
-}
-
-func joinPrefixes(ps []netip.Prefix) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = p.String()
-	}
-	return strings.Join(s, ",")
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"strings"
 
+	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/controlplane"
 )
 
@@ -53,7 +54,7 @@ func (p Plan) kubeProxyArgs(n Node, kubeconfig string) []string {
 		"--kubeconfig=" + kubeconfig,
 		"--hostname-override=" + n.Name,
 		"--proxy-mode=" + p.KubeProxyMode(),
-		"--cluster-cidr=" + joinPrefixes(p.ClusterCIDRs),
+		"--cluster-cidr=" + cidr.Join(p.ClusterCIDRs),
 		"--healthz-bind-address=" + healthz,
 		"--metrics-bind-address=" + kubeProxyMetrics,
 		// NodePorts on the Node's own addresses in both modes, as nftables mode and weft's

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/overlay"
 )
 
@@ -187,7 +188,7 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.validateFamilies("--cluster-cidr", o.ClusterCIDRs)...)
 	errs = append(errs, o.validateFamilies("--service-cidr", o.ServiceCIDRs)...)
 	if len(o.ClusterCIDRs) > 0 && len(o.ServiceCIDRs) > 0 && !sameFamilies(o.ClusterCIDRs, o.ServiceCIDRs) {
-		add("--cluster-cidr %s and --service-cidr %s have different address families: give both the same families (one IPv4, one IPv6, or one of each)", joinPrefixes(o.ClusterCIDRs), joinPrefixes(o.ServiceCIDRs))
+		add("--cluster-cidr %s and --service-cidr %s have different address families: give both the same families (one IPv4, one IPv6, or one of each)", cidr.Join(o.ClusterCIDRs), cidr.Join(o.ServiceCIDRs))
 	}
 	for _, c := range o.ClusterCIDRs {
 		errs = append(errs, o.validateClusterCIDR(c)...)
@@ -207,9 +208,9 @@ func (o *Options) validateFamilies(flag string, ps []netip.Prefix) []error {
 	case len(ps) == 0:
 		return nil // parse error already reported
 	case len(ps) > 2:
-		return []error{fmt.Errorf("%s %s: give at most two ranges, one IPv4 and one IPv6", flag, joinPrefixes(ps))}
+		return []error{fmt.Errorf("%s %s: give at most two ranges, one IPv4 and one IPv6", flag, cidr.Join(ps))}
 	case len(ps) == 2 && ps[0].Addr().Is4() == ps[1].Addr().Is4():
-		return []error{fmt.Errorf("%s %s: both ranges are the same family; dual-stack needs one IPv4 and one IPv6 range", flag, joinPrefixes(ps))}
+		return []error{fmt.Errorf("%s %s: both ranges are the same family; dual-stack needs one IPv4 and one IPv6 range", flag, cidr.Join(ps))}
 	}
 	return nil
 }
@@ -279,7 +280,7 @@ func (o *Options) validateClusterDNS() []error {
 		}
 		return nil
 	}
-	return []error{fmt.Errorf("--cluster-dns %s is outside --service-cidr %s: use an address inside it, e.g. %s", o.ClusterDNS, joinPrefixes(o.ServiceCIDRs), nthAddr(o.ServiceCIDRs[0], 10))}
+	return []error{fmt.Errorf("--cluster-dns %s is outside --service-cidr %s: use an address inside it, e.g. %s", o.ClusterDNS, cidr.Join(o.ServiceCIDRs), nthAddr(o.ServiceCIDRs[0], 10))}
 }
 
 func sameFamilies(a, b []netip.Prefix) bool {
@@ -296,14 +297,6 @@ func sameFamilies(a, b []netip.Prefix) bool {
 	a4, a6 := fam(a)
 	b4, b6 := fam(b)
 	return a4 == b4 && a6 == b6
-}
-
-func joinPrefixes(ps []netip.Prefix) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = p.String()
-	}
-	return strings.Join(s, ",")
 }
 
 // nthAddr is the n-th address of a prefix (n=1 is the first host address).

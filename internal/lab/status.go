@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/controlplane"
 )
 
@@ -36,7 +37,7 @@ func Status(dataDir, name string, out io.Writer) error {
 		net.JoinHostPort(p.APIServerAddress().String(), strconv.Itoa(controlplane.APIServerPort)))
 	fmt.Fprintf(out, "kubeconfig:      %s\n", kubeconfig)
 	fmt.Fprintf(out, "cluster CIDR:    %s\nservice CIDR:    %s\ncluster DNS:     %s (%s)\n",
-		joinPrefixes(p.ClusterCIDRs), joinPrefixes(p.ServiceCIDRs), p.ClusterDNS, p.ClusterDomain)
+		cidr.Join(p.ClusterCIDRs), cidr.Join(p.ServiceCIDRs), p.ClusterDNS, p.ClusterDomain)
 	fmt.Fprintf(out, "service proxy:   %s\n\n", p.ProxyDescription())
 
 	nodes := map[string]corev1.Node{}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/controlplane"
 )
 
@@ -117,8 +118,8 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--cluster-domain=" + p.ClusterDomain,
 			"--run-agent",
 			"--agent-kubeconfig=" + cp.AgentKubeconfig(n.Name),
-			"--agent-arg=--cluster-cidr=" + joinPrefixes(p.ClusterCIDRs),
-			"--agent-arg=--service-cidr=" + joinPrefixes(p.ServiceCIDRs),
+			"--agent-arg=--cluster-cidr=" + cidr.Join(p.ClusterCIDRs),
+			"--agent-arg=--service-cidr=" + cidr.Join(p.ServiceCIDRs),
 			// The lab repairs quickly, so a learner who deletes a route sees it come back.
 			"--agent-arg=--resync=10s",
 			"--backend=" + p.Backend,

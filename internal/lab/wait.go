@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/weftnet/weft/internal/cidr"
 )
 
 func adminClient(kubeconfig string) (kubernetes.Interface, error) {
@@ -75,7 +77,7 @@ func notReadyNodes(p Plan, nodes []corev1.Node) (missing, names []string) {
 		case !nodeReady(n):
 			missing = append(missing, want.Name+" not Ready")
 		case len(n.Spec.PodCIDRs) != len(p.ClusterCIDRs):
-			missing = append(missing, fmt.Sprintf("%s has podCIDRs %v, wants one per family of %s", want.Name, n.Spec.PodCIDRs, joinPrefixes(p.ClusterCIDRs)))
+			missing = append(missing, fmt.Sprintf("%s has podCIDRs %v, wants one per family of %s", want.Name, n.Spec.PodCIDRs, cidr.Join(p.ClusterCIDRs)))
 		default:
 			continue
 		}

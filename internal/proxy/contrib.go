@@ -62,7 +62,7 @@ func firewall(c *contribution, sp *servicePort, f fam, port string) {
 // endpoints as backends elements under each address.
 func plainPort(c *contribution, sp *servicePort, f fam, port string, haveClusterCIDRs bool) {
 	n, proto := len(sp.endpoints), sp.protocol
-	c.chain(pickChain(f, proto, n), pickRules(f, proto, n, haveClusterCIDRs)...)
+	c.sharedChain(pickChain(f, proto, n), pickRules(f, proto, n, haveClusterCIDRs)...)
 	c.element("service-ips-"+f.suffix, []string{sp.clusterIP.String(), proto, port}, "goto "+pickChain(f, proto, n))
 	backends := func(addr netip.Addr) {
 		for i, ep := range sp.endpoints {
@@ -71,7 +71,7 @@ func plainPort(c *contribution, sp *servicePort, f fam, port string, haveCluster
 	}
 	backends(sp.clusterIP)
 	if len(sp.external) > 0 {
-		c.chain(extPickChain(f, proto, n), extPickRules(f, proto, n)...)
+		c.sharedChain(extPickChain(f, proto, n), extPickRules(f, proto, n)...)
 		for _, ip := range sp.external {
 			c.element("service-ips-"+f.suffix, []string{ip.String(), proto, port}, "goto "+extPickChain(f, proto, n))
 			backends(ip)
@@ -79,7 +79,7 @@ func plainPort(c *contribution, sp *servicePort, f fam, port string, haveCluster
 	}
 	if sp.nodePort != 0 {
 		np := fmt.Sprint(sp.nodePort)
-		c.chain(nodePickChain(f, proto, n), nodePickRules(f, proto, n)...)
+		c.sharedChain(nodePickChain(f, proto, n), nodePickRules(f, proto, n)...)
 		c.element("service-nodeports-"+f.suffix, []string{proto, np}, "goto "+nodePickChain(f, proto, n))
 		for i, ep := range sp.endpoints {
 			c.element(nodePortBackendsMap(f, proto), []string{np, fmt.Sprint(i)}, ep.ip.String(), fmt.Sprint(ep.port))

@@ -38,7 +38,9 @@ func listPresent(ctx context.Context, nft knftables.Interface) (present, error) 
 // same transaction, for a table whose shape cannot be trusted (after an in-place sync failed).
 // Either way no packet sees half a table, and connections set up keep their translation in
 // conntrack.
-func writeFull(tx *knftables.Transaction, sk *skeleton, t *table, have present, fresh bool) {
+//
+// batch writes the elements of a set or map in a few commands (see batched).
+func writeFull(tx *knftables.Transaction, sk *skeleton, t *table, have present, fresh, batch bool) {
 	comment := ptr.To("weft: the service proxy")
 	tx.Add(&knftables.Table{Comment: comment})
 	if fresh {
@@ -66,7 +68,7 @@ func writeFull(tx *knftables.Transaction, sk *skeleton, t *table, have present, 
 	for _, r := range sk.rules {
 		tx.Add(r)
 	}
-	t.fillAll(tx)
+	t.fillAll(tx, batch)
 	for name := range have.chains {
 		if !keep[name] {
 			tx.Flush(&knftables.Chain{Name: name})

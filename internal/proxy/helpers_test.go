@@ -36,7 +36,7 @@ func applyFull(t testing.TB, nft knftables.Interface, tbl *table) {
 		t.Fatal(err)
 	}
 	tx := nft.NewTransaction()
-	writeFull(tx, newSkeleton(), tbl, have, false)
+	writeFull(tx, newSkeleton(), tbl, have, false, batchesElements(nft))
 	if err := nft.Run(context.Background(), tx); err != nil {
 		t.Fatalf("full sync: %v", err)
 	}

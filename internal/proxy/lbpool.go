@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/weftnet/weft/internal/cidr"
 )
 
 // LoadBalancerClass is the class weft serves; Services of another class are left to their
@@ -60,7 +62,7 @@ func allocate(services []*corev1.Service, pools []netip.Prefix) map[string]alloc
 				case err != nil || a.Is6() != v6:
 					continue // the other family's request, or validation's problem
 				case !inPools(a, pools):
-					al.problem = fmt.Sprintf("spec.loadBalancerIP %s is outside the pool %s", a, joinPrefixes(pools))
+					al.problem = fmt.Sprintf("spec.loadBalancerIP %s is outside the pool %s", a, cidr.Join(pools))
 				case used[a] != "" && used[a] != key(s):
 					al.problem = fmt.Sprintf("spec.loadBalancerIP %s is in use by %s", a, used[a])
 				default:
@@ -73,7 +75,7 @@ func allocate(services []*corev1.Service, pools []netip.Prefix) map[string]alloc
 				used[a] = key(s)
 				al.ips = append(al.ips, a)
 			} else {
-				al.problem = fmt.Sprintf("the IPv%s pool %s has no free address", map[bool]string{false: "4", true: "6"}[v6], joinPrefixes(pools))
+				al.problem = fmt.Sprintf("the IPv%s pool %s has no free address", map[bool]string{false: "4", true: "6"}[v6], cidr.Join(pools))
 			}
 		}
 		out[key(s)] = al
@@ -113,14 +115,6 @@ func inPools(a netip.Addr, pools []netip.Prefix) bool {
 }
 
 func key(s *corev1.Service) string { return s.Namespace + "/" + s.Name }
-
-func joinPrefixes(ps []netip.Prefix) string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.String())
-	}
-	return strings.Join(out, ",")
-}
 
 // announcer picks the node that answers ARP/NDP for a Service's addresses: rendezvous hashing
 // over the Ready nodes, so every agent agrees, and only the Services of a node that goes move.

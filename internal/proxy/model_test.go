@@ -88,6 +88,10 @@ func scenarioServices() map[string][]*servicePort {
 	fw.Spec.LoadBalancerSourceRanges = []string{"192.168.1.0/24", " 10.0.0.0/8"}
 	fw.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.168.1.225"}}
 	out["default/fw"] = servicePorts(fw, eps("fw", discoveryv1.AddressTypeIPv4, "10.42.1.9"), node1)
+	two := service("two-ports", []string{"10.43.0.16"}, corev1.ServicePort{Name: "a", Port: 80}, corev1.ServicePort{Name: "b", Port: 81})
+	twoSlice := slice("two-ports", discoveryv1.AddressTypeIPv4, 8080, ep("10.42.1.10", true, true, false, "node-1"), ep("10.42.2.10", true, true, false, "node-2"))
+	twoSlice.Ports = []discoveryv1.EndpointPort{{Name: ptr.To("a"), Port: ptr.To(int32(8080))}, {Name: ptr.To("b"), Port: ptr.To(int32(8081))}}
+	out["default/two-ports"] = servicePorts(two, []*discoveryv1.EndpointSlice{twoSlice}, node1)
 	empty := service("empty", []string{"10.43.0.11", "2001:cafe:43::11"}, corev1.ServicePort{Port: 53, Protocol: corev1.ProtocolUDP})
 	out["default/empty"] = servicePorts(empty, nil, topology{node: "node-1"})
 	return out

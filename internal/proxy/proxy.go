@@ -132,11 +132,16 @@ func sliceService(obj any) ([]string, error) {
 }
 
 // Run syncs until ctx ends. Informers only mark what changed; one worker syncs, at once after
-// a quiet spell and then at most once per MinSyncInterval, retrying a failure with back-off as
-// a full sync. Stopping leaves the table in place: connections and service addresses keep
+// a quiet spell and then at most once per MinSyncInterval, retrying a failure with back-off (as
+// a full sync when the table itself could not be written). Stopping leaves the table in place: connections and service addresses keep
 // working.
 func (p *Proxy) Run(ctx context.Context) error {
-	factory := informers.NewSharedInformerFactory(p.client, 0)
+	return p.RunWith(ctx, informers.NewSharedInformerFactory(p.client, 0))
+}
+
+// RunWith is Run with informers from factory, shared with the rest of the agent; it starts
+// what it adds (factory.Start may be called again).
+func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFactory) error {
 	inf := informersOf(factory)
 	if err := inf.slices.Informer().AddIndexers(cache.Indexers{byService: sliceService}); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/knftables"
 )
 
 // cidrsOwner owns the cluster's ranges in the table; Service keys always hold a '/'.
@@ -50,6 +51,13 @@ func (p *Proxy) sync(ctx context.Context, inf proxyInformers) error {
 	p.metrics.synced(ch.full, time.Since(start), triggers, p.table)
 	p.opts.Log.Debug("service proxy synced", "full", ch.full, "services", len(ch.services), "took", time.Since(start))
 	return nil
+}
+
+// batchesElements says whether full syncs through nft may batch set elements: the kernel's
+// nft reads them, knftables.Fake would not.
+func batchesElements(nft knftables.Interface) bool {
+	_, fake := nft.(*knftables.Fake)
+	return !fake
 }
 
 // tableError is a sync that failed before the table was right: the next sync is full.
@@ -101,7 +109,7 @@ func (p *Proxy) syncTable(ctx context.Context, inf proxyInformers, ch *changes) 
 				return nil, false, err
 			}
 		}
-		writeFull(tx, p.skeleton, p.table, have, p.fresh)
+		writeFull(tx, p.skeleton, p.table, have, p.fresh, batchesElements(p.nft))
 	} else {
 		send = p.table.writeChanges(tx)
 	}

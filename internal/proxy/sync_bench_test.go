@@ -43,7 +43,7 @@ func BenchmarkFullSyncBuild(b *testing.B) {
 			for b.Loop() {
 				tbl := tableOf(services, benchServiceCIDRs, benchClusterCIDRs)
 				tx := fake.NewTransaction()
-				writeFull(tx, newSkeleton(), tbl, present{}, false)
+				writeFull(tx, newSkeleton(), tbl, present{}, false, true)
 			}
 		})
 	}

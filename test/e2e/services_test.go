@@ -280,4 +280,11 @@ spec:
 	if out, err := l.kubectlErr("exec", "s", "--", "curl", "-gsS", "--max-time", "3", httpURL(ip)); err != nil || !strings.HasPrefix(out, "loc:") {
 		t.Errorf("pod s on node-2 -> loc's ClusterIP: %v\n%s", err, out)
 	}
+	// Seed 001 with a Local policy: the node itself (a hostNetwork pod) without an endpoint
+	// still reaches the LoadBalancer address, through its own table.
+	for _, lb := range waitIngress(t, l, "loc") {
+		if out, err := l.in("node-2", "curl", "-gsS", "--max-time", "3", httpURL(lb)); err != nil || !strings.HasPrefix(out, "loc:") {
+			t.Errorf("node-2 (no endpoint of loc) -> loc's LoadBalancer address %s: %v\n%s", lb, err, out)
+		}
+	}
 }
