@@ -61,6 +61,7 @@ func runParent(ctx context.Context, opts options) error {
 				failed = true
 				fmt.Fprintf(os.Stderr, "bench: %s with %d services failed: %v\n", p, n, r.Err)
 				if ctx.Err() != nil {
+					fmt.Fprintf(os.Stderr, "bench: stopped; proxier logs: %s\n", logDir)
 					return ctx.Err()
 				}
 				continue
