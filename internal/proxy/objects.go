@@ -339,7 +339,7 @@ func (t *table) commit(all bool) {
 			t.kernel[id] = t.wanted(id)
 			t.sizes[id.kind]++
 		}
-		clear(t.touched)
+		t.touched = map[objectID]bool{} // not clear(): a map keeps its size, and a full sync made it huge
 		return
 	}
 	for id := range t.touched {
@@ -354,7 +354,7 @@ func (t *table) commit(all bool) {
 			t.sizes[id.kind]--
 		}
 	}
-	clear(t.touched)
+	t.touched = map[objectID]bool{} // not clear(): a map keeps its size, and a full sync made it huge
 }
 
 // counts are the table's size by kind, for the metrics.

@@ -156,6 +156,12 @@ func (p *Proxy) refresh(inf proxyInformers, keys map[string]bool) (triggers []ti
 		} else {
 			delete(p.services, k)
 		}
+		delete(p.localPolicy, k)
+		for _, sp := range newPorts {
+			if sp.externalLocal {
+				p.localPolicy[k] = true
+			}
+		}
 		if old != nil {
 			p.staleUDP = append(p.staleUDP, staleUDP(udpTargets(oldPorts), udpTargets(newPorts))...)
 		}
@@ -227,11 +233,12 @@ func (p *Proxy) serviceCIDRs(inf proxyInformers) ([]netip.Prefix, error) {
 }
 
 // healthPorts are the ports of externalTrafficPolicy Local services, whose health checks
-// this node answers.
+// this node answers. Only those services are looked at: walking every service on each sync
+// would cost milliseconds at tens of thousands.
 func (p *Proxy) healthPorts() []*servicePort {
 	var out []*servicePort
-	for _, st := range p.services {
-		for _, sp := range st.ports {
+	for k := range p.localPolicy {
+		for _, sp := range p.services[k].ports {
 			if sp.externalLocal {
 				out = append(out, sp)
 			}

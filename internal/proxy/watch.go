@@ -32,7 +32,7 @@ func (i proxyInformers) synced() []cache.InformerSynced {
 // watch makes every change mark what it touches and kick the worker: a Service or an
 // EndpointSlice marks its Service, a ServiceCIDR the ranges, a Node the LoadBalancer owners.
 func (p *Proxy) watch(inf proxyInformers, kick func()) error {
-	on := func(touch func(obj any, c *changes)) cache.ResourceEventHandlerFuncs {
+	on := func(touch func(obj any, c *changes)) cache.ResourceEventHandlerDetailedFuncs {
 		do := func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
@@ -40,7 +40,13 @@ func (p *Proxy) watch(inf proxyInformers, kick func()) error {
 			p.mark(func(c *changes) { touch(obj, c) })
 			kick()
 		}
-		return cache.ResourceEventHandlerFuncs{AddFunc: do, DeleteFunc: do, UpdateFunc: func(old, now any) {
+		return cache.ResourceEventHandlerDetailedFuncs{AddFunc: func(obj any, initial bool) {
+			// The first sync is full and reads every object from the caches; marking each of
+			// the initial list again would make the second one as long.
+			if !initial {
+				do(obj)
+			}
+		}, DeleteFunc: do, UpdateFunc: func(old, now any) {
 			o, ok1 := old.(metav1.Object)
 			n, ok2 := now.(metav1.Object)
 			if ok1 && ok2 && o.GetResourceVersion() == n.GetResourceVersion() {
@@ -50,7 +56,7 @@ func (p *Proxy) watch(inf proxyInformers, kick func()) error {
 			do(now)
 		}}
 	}
-	handlers := map[cache.SharedIndexInformer]cache.ResourceEventHandlerFuncs{
+	handlers := map[cache.SharedIndexInformer]cache.ResourceEventHandlerDetailedFuncs{
 		inf.services.Informer(): on(func(obj any, c *changes) {
 			if s, ok := obj.(*corev1.Service); ok {
 				c.services[s.Namespace+"/"+s.Name] = true
