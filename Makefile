@@ -67,6 +67,7 @@ bench: build
 	$(GO) run ./bench/labup --weft $(CURDIR)/$(BIN)
 	$(GO) run ./bench/pods --weft $(CURDIR)/$(BIN) --pods 50 --nodes 3
 	$(GO) run ./bench/overlay --weft $(CURDIR)/$(BIN) --duration 4s --rounds 3
+	$(GO) run ./bench/proxy
 
 clean:
 	rm -rf bin
