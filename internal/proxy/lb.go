@@ -148,21 +148,9 @@ func (p *Proxy) announce(nodeIP netip.Addr, mine []netip.Addr) error {
 	if p.addrs == nil || !nodeIP.IsValid() {
 		return nil
 	}
-	all, err := p.addrs.AddrList(nil, netlink.FAMILY_ALL)
+	have, index, err := p.poolAddresses(nodeIP)
 	if err != nil {
-		return fmt.Errorf("list addresses: %w", err)
-	}
-	index := 0
-	have := map[netip.Addr]netlink.Addr{}
-	for _, a := range all {
-		ip, _ := netip.AddrFromSlice(a.IP)
-		ip = ip.Unmap()
-		if ip == nodeIP {
-			index = a.LinkIndex
-		}
-		if inPools(ip, p.opts.LBPools) {
-			have[ip] = a
-		}
+		return err
 	}
 	if index == 0 {
 		return fmt.Errorf("the node's address %s is on none of its interfaces", nodeIP)
@@ -186,7 +174,36 @@ func (p *Proxy) announce(nodeIP netip.Addr, mine []netip.Addr) error {
 			errs = append(errs, p.tell(link.Attrs().Index, link.Attrs().HardwareAddr, ip))
 		}
 	}
-	for ip, a := range have {
+	errs = append(errs, p.withdraw(have))
+	return errors.Join(errs...)
+}
+
+// poolAddresses lists the pool addresses on the node's interfaces, and the index of the
+// interface that holds nodeIP (0 if none does).
+func (p *Proxy) poolAddresses(nodeIP netip.Addr) (map[netip.Addr]netlink.Addr, int, error) {
+	all, err := p.addrs.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list addresses: %w", err)
+	}
+	index := 0
+	have := map[netip.Addr]netlink.Addr{}
+	for _, a := range all {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		ip = ip.Unmap()
+		if ip == nodeIP {
+			index = a.LinkIndex
+		}
+		if inPools(ip, p.opts.LBPools) {
+			have[ip] = a
+		}
+	}
+	return have, index, nil
+}
+
+// withdraw takes addresses off their interfaces.
+func (p *Proxy) withdraw(addrs map[netip.Addr]netlink.Addr) error {
+	var errs []error
+	for ip, a := range addrs {
 		l, err := p.addrs.LinkByIndex(a.LinkIndex)
 		if err == nil {
 			err = p.addrs.AddrDel(l, &a)
@@ -204,25 +221,11 @@ func (p *Proxy) withdrawAll() error {
 	if p.addrs == nil || len(p.opts.LBPools) == 0 {
 		return nil
 	}
-	all, err := p.addrs.AddrList(nil, netlink.FAMILY_ALL)
+	have, _, err := p.poolAddresses(netip.Addr{})
 	if err != nil {
-		return fmt.Errorf("list addresses: %w", err)
+		return err
 	}
-	var errs []error
-	for _, a := range all {
-		ip, _ := netip.AddrFromSlice(a.IP)
-		if !inPools(ip.Unmap(), p.opts.LBPools) {
-			continue
-		}
-		l, err := p.addrs.LinkByIndex(a.LinkIndex)
-		if err == nil {
-			err = p.addrs.AddrDel(l, &a)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("stop announcing %s: %w", ip, err))
-		}
-	}
-	return errors.Join(errs...)
+	return p.withdraw(have)
 }
 
 func ptrTo[T any](v T) *T { return &v }
