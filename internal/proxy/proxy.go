@@ -77,9 +77,10 @@ type Proxy struct {
 	// fresh makes the next full sync delete and remake the table, not rewrite it in place.
 	fresh    bool
 	services map[string]*serviceState
-	// localPolicy are the Services with an externalTrafficPolicy Local port.
-	localPolicy map[string]bool
-	reported    map[string]string // the last pool problem evented per Service
+	// localPolicy are the Services with an externalTrafficPolicy Local port, loadBalancers
+	// those of type LoadBalancer: the few a sync looks at without walking them all.
+	localPolicy, loadBalancers map[string]bool
+	reported                   map[string]string // the last pool problem evented per Service
 	// staleUDP waits for the transaction that moves its flows' service to new endpoints.
 	staleUDP []staleFlow
 }
@@ -114,7 +115,7 @@ func New(opts Options, client kubernetes.Interface, nft knftables.Interface, k K
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}, health: newHealthChecks(),
-		metrics: newMetrics(opts.Metrics), skeleton: newSkeleton(), table: newTable(), services: map[string]*serviceState{}, localPolicy: map[string]bool{},
+		metrics: newMetrics(opts.Metrics), skeleton: newSkeleton(), table: newTable(), services: map[string]*serviceState{}, localPolicy: map[string]bool{}, loadBalancers: map[string]bool{},
 		dirty: changes{services: map[string]bool{}, full: true, nodes: true}, where: topology{node: opts.NodeName}}
 	if k != nil {
 		p.addrs, p.ct, p.tell = k, k, tellNeighbours

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -157,6 +158,10 @@ func (p *Proxy) refresh(inf proxyInformers, keys map[string]bool) (triggers []ti
 			delete(p.services, k)
 		}
 		delete(p.localPolicy, k)
+		delete(p.loadBalancers, k)
+		if st != nil && st.loadBalancer {
+			p.loadBalancers[k] = true
+		}
 		for _, sp := range newPorts {
 			if sp.externalLocal {
 				p.localPolicy[k] = true
@@ -175,7 +180,7 @@ func (p *Proxy) refresh(inf proxyInformers, keys map[string]bool) (triggers []ti
 // the newest change-trigger time its slices carry.
 func (p *Proxy) readService(inf proxyInformers, key string) (*serviceState, time.Time, error) {
 	var trigger time.Time
-	ns, name, _ := cutKey(key)
+	ns, name, _ := strings.Cut(key, "/")
 	svc, err := inf.services.Lister().Services(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		return nil, trigger, nil
@@ -205,15 +210,6 @@ func (p *Proxy) zoneOf(inf proxyInformers) string {
 		return ""
 	}
 	return n.Labels[corev1.LabelTopologyZone]
-}
-
-func cutKey(key string) (ns, name string, ok bool) {
-	for i := range len(key) {
-		if key[i] == '/' {
-			return key[:i], key[i+1:], true
-		}
-	}
-	return "", key, false
 }
 
 func (p *Proxy) serviceCIDRs(inf proxyInformers) ([]netip.Prefix, error) {
@@ -252,11 +248,8 @@ func (p *Proxy) healthPorts() []*servicePort {
 func (p *Proxy) loadBalancerServices(inf proxyInformers) ([]*corev1.Service, map[string][]string, error) {
 	var out []*corev1.Service
 	nodes := map[string][]string{}
-	for k, st := range p.services {
-		if !st.loadBalancer {
-			continue
-		}
-		ns, name, _ := cutKey(k)
+	for k := range p.loadBalancers {
+		ns, name, _ := strings.Cut(k, "/")
 		svc, err := inf.services.Lister().Services(ns).Get(name)
 		if apierrors.IsNotFound(err) {
 			continue

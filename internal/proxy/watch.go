@@ -2,7 +2,6 @@ package proxy
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	corev1informers "k8s.io/client-go/informers/core/v1"
@@ -63,8 +62,9 @@ func (p *Proxy) watch(inf proxyInformers, kick func()) error {
 			}
 		}),
 		inf.slices.Informer(): on(func(obj any, c *changes) {
-			if s, ok := obj.(*discoveryv1.EndpointSlice); ok && s.Labels[discoveryv1.LabelServiceName] != "" {
-				c.services[s.Namespace+"/"+s.Labels[discoveryv1.LabelServiceName]] = true
+			keys, _ := sliceService(obj)
+			for _, k := range keys {
+				c.services[k] = true
 			}
 		}),
 		inf.cidrs.Informer(): on(func(_ any, c *changes) { c.cidrs = true }),
