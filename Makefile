@@ -60,8 +60,10 @@ unit:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
+# The output streams as with -v, then a digest repeats each failed test's own output, so the
+# cause is at the end of a long log.
 e2e: build
-	WEFT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m -v ./test/e2e/
+	set -o pipefail; WEFT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m -json ./test/e2e/ | $(GO) run ./test/failures
 
 bench: build
 	$(GO) run ./bench/labup --weft $(CURDIR)/$(BIN)
