@@ -22,8 +22,13 @@ func startWeft(ctx context.Context, opts options, client kubernetes.Interface, e
 	if err != nil {
 		return syncSource{}, fmt.Errorf("nftables for table inet %s: %w", proxy.Table, err)
 	}
+	elements, err := proxy.NetlinkElements("")
+	if err != nil {
+		return syncSource{}, err
+	}
 	reg := prometheus.NewRegistry()
 	p := proxy.New(proxy.Options{
+		Elements:     elements,
 		NodeName:     nodeName,
 		ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix(clusterCIDR)},
 		Resync:       opts.syncPeriod,

@@ -71,8 +71,12 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 	}
 	pools, _ := parsePrefixes("--lb-pool", opts.LBPools)
+	elements, err := proxy.NetlinkElements("")
+	if err != nil {
+		return nil, err
+	}
 	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: cluster, LBPools: pools, Resync: opts.Resync,
-		Log: log.With("feature", "proxy"), Metrics: a.metrics}, client, nft, h)
+		Log: log.With("feature", "proxy"), Metrics: a.metrics, Elements: elements}, client, nft, h)
 	kernel, err := egressroute.NewKernel()
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -213,9 +214,16 @@ func TestProxyInNamespaces(t *testing.T) {
 	if err := netns.Do(netns.Path(l.node), func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
 		t.Fatal(err)
 	}
+	// Partial syncs that only swap elements go over netlink, as in the agent.
+	writer, err := NetlinkElements(netns.Path(l.node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	elements := &countedElements{ElementWriter: writer}
 	p := New(Options{NodeName: "n", ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24"), netip.MustParsePrefix("fd00:42::/64")},
 		// Full syncs every 300 ms: they must keep affinity and every answer below as it is.
-		Resync: 300 * time.Millisecond, MinSyncInterval: 10 * time.Millisecond, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, client, nsNFT{nft, netns.Path(l.node)}, nil)
+		Resync: 300 * time.Millisecond, MinSyncInterval: 10 * time.Millisecond, Elements: elements,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, client, nsNFT{nft, netns.Path(l.node)}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -273,8 +281,17 @@ func TestProxyInNamespaces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// One endpoint for another: only elements change, and they go over netlink.
+	sent := elements.n.Load()
+	update(kernelSlice("web", discoveryv1.AddressTypeIPv4, "10.42.0.3"))
+	for range 10 {
+		eventually(t, "the endpoint swapped", l.node, "10.43.0.10:80", answers("10.42.0.3 from 10.42.0.1"))
+	}
+	if elements.n.Load() == sent {
+		t.Error("swapping one endpoint for another did not go over netlink")
+	}
 	update(kernelSlice("web", discoveryv1.AddressTypeIPv4, "10.42.0.2", "10.42.0.3"))
-	eventually(t, "new endpoint used", l.node, "10.43.0.10:80", answers("10.42.0.3 from 10.42.0.1"))
+	eventually(t, "new endpoint used", l.node, "10.43.0.10:80", answers("10.42.0.2 from 10.42.0.1"))
 	update(kernelSlice("web", discoveryv1.AddressTypeIPv4, "10.42.0.3"))
 	for range 10 {
 		eventually(t, "only the remaining endpoint", l.node, "10.43.0.10:80", answers("10.42.0.3 from 10.42.0.1"))
@@ -286,6 +303,20 @@ func TestProxyInNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "deleted service: dropped", l.node, "10.43.0.10:80", func(_ string, err error) bool { return timedOut(err) })
+}
+
+// countedElements counts the element swaps sent over netlink.
+type countedElements struct {
+	ElementWriter
+	n atomic.Int32
+}
+
+func (c *countedElements) WriteElements(dels, adds []*knftables.Element) error {
+	err := c.ElementWriter.WriteElements(dels, adds)
+	if err == nil {
+		c.n.Add(1)
+	}
+	return err
 }
 
 func timedOut(err error) bool {

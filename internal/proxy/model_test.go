@@ -151,31 +151,8 @@ func TestPartialSyncsConverge(t *testing.T) {
 	if tx := applyChanges(t, fake, tbl); tx != "" {
 		t.Errorf("nothing changed, yet a sync sent:\n%s", tx)
 	}
-	web := func(ips ...string) []*servicePort {
-		svc := service("web", []string{"10.43.0.10"}, corev1.ServicePort{Port: 80, NodePort: 30080})
-		svc.Spec.ExternalIPs = []string{"192.168.1.200"}
-		var list []discoveryv1.Endpoint
-		for _, ip := range ips {
-			list = append(list, ep(ip, true, true, false, "node-2"))
-		}
-		return servicePorts(svc, []*discoveryv1.EndpointSlice{slice("web", discoveryv1.AddressTypeIPv4, 8080, list...)}, node1)
-	}
-	steps := []struct {
-		name  string
-		key   string
-		ports []*servicePort
-	}{
-		{"an endpoint more", "default/web", web("10.42.1.5", "10.42.2.5", "10.42.3.5")},
-		{"endpoints swapped", "default/web", web("10.42.3.5", "10.42.4.5")},
-		{"no endpoints left", "default/web", web()},
-		{"endpoints back", "default/web", web("10.42.4.5")},
-		{"affinity service gone", "default/sticky", nil},
-		{"a new plain service", "default/new", servicePorts(service("new", []string{"10.43.0.20"}, corev1.ServicePort{Port: 443}),
-			[]*discoveryv1.EndpointSlice{slice("new", discoveryv1.AddressTypeIPv4, 8443, ep("10.42.4.5", true, true, false, "node-2"))}, node1)},
-		{"web gone", "default/web", nil},
-	}
 	var sent strings.Builder
-	for _, s := range steps {
+	for _, s := range convergeSteps() {
 		services[s.key] = s.ports
 		if s.ports == nil {
 			delete(services, s.key)
@@ -189,6 +166,35 @@ func TestPartialSyncsConverge(t *testing.T) {
 		}
 	}
 	golden(t, "partial-syncs.nft", sent.String())
+}
+
+// convergeStep changes one service of scenarioServices (nil ports: the service is gone).
+type convergeStep struct {
+	name  string
+	key   string
+	ports []*servicePort
+}
+
+func convergeSteps() []convergeStep {
+	web := func(ips ...string) []*servicePort {
+		svc := service("web", []string{"10.43.0.10"}, corev1.ServicePort{Port: 80, NodePort: 30080})
+		svc.Spec.ExternalIPs = []string{"192.168.1.200"}
+		var list []discoveryv1.Endpoint
+		for _, ip := range ips {
+			list = append(list, ep(ip, true, true, false, "node-2"))
+		}
+		return servicePorts(svc, []*discoveryv1.EndpointSlice{slice("web", discoveryv1.AddressTypeIPv4, 8080, list...)}, node1)
+	}
+	return []convergeStep{
+		{"an endpoint more", "default/web", web("10.42.1.5", "10.42.2.5", "10.42.3.5")},
+		{"endpoints swapped", "default/web", web("10.42.3.5", "10.42.4.5")},
+		{"no endpoints left", "default/web", web()},
+		{"endpoints back", "default/web", web("10.42.4.5")},
+		{"affinity service gone", "default/sticky", nil},
+		{"a new plain service", "default/new", servicePorts(service("new", []string{"10.43.0.20"}, corev1.ServicePort{Port: 443}),
+			[]*discoveryv1.EndpointSlice{slice("new", discoveryv1.AddressTypeIPv4, 8443, ep("10.42.4.5", true, true, false, "node-2"))}, node1)},
+		{"web gone", "default/web", nil},
+	}
 }
 
 // TestFullSyncInPlace rewrites a table that holds objects of services long gone: they are

@@ -183,32 +183,84 @@ func sameObject(a, b any) bool {
 	return a == nil && b == nil
 }
 
-// writeChanges puts into tx what turns the kernel's objects into the wanted ones, in an order
-// nftables accepts inside one transaction: declare new chains and sets, rewrite chains, swap
-// elements, then empty and delete what went away (nothing refers to it by then). It reports
-// whether there was anything to send. Call commit after the transaction succeeded.
-func (t *table) writeChanges(tx *knftables.Transaction) bool {
-	var added, changed, removed []objectID
+// pending is what a partial sync sends: the objects to add, rewrite and remove, each sorted
+// by name so that a transaction is reproducible (golden tests, and readable when it fails).
+type pending struct{ added, changed, removed []objectID }
+
+func (p pending) empty() bool { return len(p.added)+len(p.changed)+len(p.removed) == 0 }
+
+// pending sorts the touched objects into what changed, forgetting those that did not.
+func (t *table) pending() pending {
+	var p pending
 	for id := range t.touched {
 		old, now := t.kernel[id], t.wanted(id)
 		switch {
 		case old == nil && now == nil, sameObject(old, now):
 			delete(t.touched, id)
 		case old == nil:
-			added = append(added, id)
+			p.added = append(p.added, id)
 		case now == nil:
-			removed = append(removed, id)
+			p.removed = append(p.removed, id)
 		default:
-			changed = append(changed, id)
+			p.changed = append(p.changed, id)
 		}
 	}
-	if len(added)+len(changed)+len(removed) == 0 {
-		return false
-	}
-	// Sorted, so a transaction is reproducible (golden tests, and readable when it fails).
-	for _, ids := range [][]objectID{added, changed, removed} {
+	for _, ids := range [][]objectID{p.added, p.changed, p.removed} {
 		slices.SortFunc(ids, func(a, b objectID) int { return strings.Compare(a.name, b.name) })
 	}
+	return p
+}
+
+// elementsOnly says whether p changes elements and nothing else: a swap an ElementWriter can
+// send.
+func (p pending) elementsOnly() bool {
+	for _, ids := range [][]objectID{p.added, p.changed, p.removed} {
+		for _, id := range ids {
+			if id.kind != elementObject {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// swaps is p's elements: those to delete (the kernel's versions of the ones that changed or
+// went) and those to add.
+func (t *table) swaps(p pending) (dels, adds []*knftables.Element) {
+	for _, ids := range [][]objectID{p.changed, p.removed} {
+		for _, id := range ids {
+			if id.kind == elementObject {
+				old := t.kernel[id].(*knftables.Element)
+				dels = append(dels, &knftables.Element{Set: old.Set, Map: old.Map, Key: old.Key})
+			}
+		}
+	}
+	for _, ids := range [][]objectID{p.added, p.changed} {
+		for _, id := range ids {
+			if id.kind == elementObject {
+				adds = append(adds, t.wanted(id).(*knftables.Element))
+			}
+		}
+	}
+	return dels, adds
+}
+
+// writeChanges puts into tx what turns the kernel's objects into the wanted ones and reports
+// whether there was anything to send. Call commit after the transaction succeeded.
+func (t *table) writeChanges(tx *knftables.Transaction) bool {
+	p := t.pending()
+	if p.empty() {
+		return false
+	}
+	t.writePending(tx, p)
+	return true
+}
+
+// writePending writes p in an order nftables accepts inside one transaction: declare new
+// chains and sets, rewrite chains, swap elements, then empty and delete what went away
+// (nothing refers to it by then).
+func (t *table) writePending(tx *knftables.Transaction, p pending) {
+	added, changed, removed := p.added, p.changed, p.removed
 	for _, id := range added {
 		switch id.kind {
 		case chainObject:
@@ -231,20 +283,12 @@ func (t *table) writeChanges(tx *knftables.Transaction) bool {
 			}
 		}
 	}
-	for _, ids := range [][]objectID{changed, removed} {
-		for _, id := range ids {
-			if id.kind == elementObject {
-				old := t.kernel[id].(*knftables.Element)
-				tx.Delete(&knftables.Element{Set: old.Set, Map: old.Map, Key: old.Key})
-			}
-		}
+	dels, adds := t.swaps(p)
+	for _, e := range dels {
+		tx.Delete(e)
 	}
-	for _, ids := range [][]objectID{added, changed} {
-		for _, id := range ids {
-			if id.kind == elementObject {
-				tx.Add(t.wanted(id).(*knftables.Element))
-			}
-		}
+	for _, e := range adds {
+		tx.Add(e)
 	}
 	for _, id := range removed {
 		if id.kind == chainObject {
@@ -259,7 +303,6 @@ func (t *table) writeChanges(tx *knftables.Transaction) bool {
 			tx.Delete(&knftables.Set{Name: id.name})
 		}
 	}
-	return true
 }
 
 // declareAll adds every wanted chain, emptied, and every wanted set to tx, and notes their

@@ -51,6 +51,9 @@ type Options struct {
 	Log             *slog.Logger
 	// Metrics registers the proxy's figures (nil: none).
 	Metrics prometheus.Registerer
+	// Elements sends the partial syncs that only swap elements (nil: every sync goes through
+	// nft). NetlinkElements gives the kernel's.
+	Elements ElementWriter
 }
 
 // Proxy keeps table inet weft-proxy in line with the cluster's services.

@@ -112,7 +112,19 @@ func (p *Proxy) syncTable(ctx context.Context, inf proxyInformers, ch *changes) 
 		}
 		writeFull(tx, p.skeleton, p.table, have, p.fresh, batchesElements(p.nft))
 	} else {
-		send = p.table.writeChanges(tx)
+		pend := p.table.pending()
+		if send = !pend.empty(); send && p.opts.Elements != nil && pend.elementsOnly() {
+			switch err := p.opts.Elements.WriteElements(p.table.swaps(pend)); {
+			case err == nil:
+				p.table.commit(false)
+				return triggers, lbTouched, nil
+			case !errors.Is(err, errNeedsNFT):
+				return nil, false, fmt.Errorf("nftables table inet %s: %w", Table, err)
+			}
+		}
+		if send {
+			p.table.writePending(tx, pend)
+		}
 	}
 	if send {
 		if err := p.nft.Run(ctx, tx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/knftables"
 
@@ -90,34 +91,59 @@ func BenchmarkFullSyncKernel(b *testing.B) {
 }
 
 // BenchmarkPartialSyncKernel is one change with 10k or 30k services in the kernel: an endpoint
-// more or less for one service, or one service added and removed, each sent on its own.
+// more or less for one service, or one service added and removed, each sent on its own, by
+// nft or (as the agent sends element swaps) over netlink.
+//
+//	sudo go test -run XXX -bench PartialSyncKernel ./internal/proxy/
 func BenchmarkPartialSyncKernel(b *testing.B) {
 	for _, n := range []int{10000, 30000} {
 		services := syntheticServices(n)
 		for _, change := range []string{"endpoint", "service"} {
-			b.Run(fmt.Sprintf("services=%d/change=%s", n, change), func(b *testing.B) {
-				inNamespace(b, func(nft knftables.Interface) {
-					tbl := tableOf(services, benchServiceCIDRs, benchClusterCIDRs)
-					applyFull(b, nft, tbl)
-					i := 0
-					for b.Loop() {
-						i++
-						switch change {
-						case "endpoint":
-							tbl.set("bench/svc-0", serviceContribution(syntheticService(0, 2+i%2), true))
-						case "service":
-							var ports []*servicePort
-							if i%2 == 1 {
-								ports = syntheticService(n, 3)
+			for _, writer := range []string{"nft", "netlink"} {
+				b.Run(fmt.Sprintf("services=%d/change=%s/writer=%s", n, change, writer), func(b *testing.B) {
+					inNamespace(b, func(nft knftables.Interface) {
+						elements, err := NetlinkElements("")
+						if err != nil {
+							b.Fatal(err)
+						}
+						tbl := tableOf(services, benchServiceCIDRs, benchClusterCIDRs)
+						applyFull(b, nft, tbl)
+						i := 0
+						var writing time.Duration // in nft or netlink, of the whole op
+						for b.Loop() {
+							i++
+							switch change {
+							case "endpoint":
+								tbl.set("bench/svc-0", serviceContribution(syntheticService(0, 2+i%2), true))
+							case "service":
+								var ports []*servicePort
+								if i%2 == 1 {
+									ports = syntheticService(n, 3)
+								}
+								tbl.set("bench/new", serviceContribution(ports, true))
 							}
-							tbl.set("bench/new", serviceContribution(ports, true))
+							start := time.Now()
+							if writer == "nft" {
+								if applyChanges(b, nft, tbl) == "" {
+									b.Fatal("the change sent nothing")
+								}
+								writing += time.Since(start)
+								continue
+							}
+							p := tbl.pending()
+							if p.empty() || !p.elementsOnly() {
+								b.Fatalf("the change is not an element swap: %+v", p)
+							}
+							if err := elements.WriteElements(tbl.swaps(p)); err != nil {
+								b.Fatal(err)
+							}
+							writing += time.Since(start)
+							tbl.commit(false)
 						}
-						if applyChanges(b, nft, tbl) == "" {
-							b.Fatal("the change sent nothing")
-						}
-					}
+						b.ReportMetric(float64(writing.Microseconds())/float64(b.N)/1000, "write-ms/op")
+					})
 				})
-			})
+			}
 		}
 	}
 }

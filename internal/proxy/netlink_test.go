@@ -1,0 +1,201 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/nftables/expr"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/netns"
+)
+
+// Every map and plain set of the skeleton has a layout; interval sets are left to nft.
+func TestSkeletonLayouts(t *testing.T) {
+	w, err := NetlinkElements("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layouts := w.(*netlinkElements).layouts
+	sk := newSkeleton()
+	for _, m := range sk.maps {
+		if _, ok := layouts[m.Name]; !ok {
+			t.Errorf("map %s (%s%s) has no netlink layout", m.Name, m.Type, m.TypeOf)
+		}
+	}
+	for _, s := range sk.sets {
+		if _, ok := layouts[s.Name]; ok == (len(s.Flags) > 0) {
+			t.Errorf("set %s (flags %v): layout known = %v", s.Name, s.Flags, ok)
+		}
+	}
+}
+
+// The bytes the kernel compares: concatenated fields each start on a 4-byte boundary, ports in
+// network order, numgen's slot in host order.
+func TestEncodeElements(t *testing.T) {
+	l, ok := parseLayout("", "ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport")
+	if !ok {
+		t.Fatal("the backends map's typeof did not parse")
+	}
+	key, err := encodeFields(l.key, []string{"10.43.0.10", "80", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := []byte{2, 0, 0, 0}
+	if isBigEndian() {
+		slot = []byte{0, 0, 0, 2}
+	}
+	if want := append([]byte{10, 43, 0, 10, 0, 80, 0, 0}, slot...); !bytes.Equal(key, want) {
+		t.Errorf("key: got % x, want % x", key, want)
+	}
+	value, err := encodeFields(l.value, []string{"10.42.1.5", "8080"})
+	if want := []byte{10, 42, 1, 5, 0x1f, 0x90, 0, 0}; err != nil || !bytes.Equal(value, want) {
+		t.Errorf("value: got % x, %v; want % x", value, err, want)
+	}
+	// A single field is not padded.
+	if b, err := encodeFields([]field{fieldIPv6}, []string{"2001:cafe:43::10"}); err != nil || len(b) != 16 {
+		t.Errorf("one IPv6 address: % x, %v", b, err)
+	}
+	v, err := encodeVerdict([]string{"goto pick-v4-tcp-2"})
+	if err != nil || v.Kind != expr.VerdictGoto || v.Chain != "pick-v4-tcp-2" {
+		t.Errorf("verdict: %+v, %v", v, err)
+	}
+	for _, bad := range [][]string{{"10.43.0.10", "tcp"}, {"2001::1", "tcp", "80"}, {"10.43.0.10", "icmp", "80"}, {"10.43.0.10", "tcp", "70000"}} {
+		if _, err := encodeFields([]field{fieldIPv4, fieldProto, fieldPort}, bad); err == nil {
+			t.Errorf("%v encoded without an error", bad)
+		}
+	}
+	for _, bad := range []string{"goto", "drop now", "continue x", ""} {
+		if _, err := encodeVerdict([]string{bad}); err == nil {
+			t.Errorf("verdict %q encoded without an error", bad)
+		}
+	}
+}
+
+func isBigEndian() bool { return binary.NativeEndian.Uint16([]byte{0, 1}) == 1 }
+
+// FuzzEncodeFields: any element text either encodes to the layout's length or is refused.
+func FuzzEncodeFields(f *testing.F) {
+	f.Add("10.43.0.10 . tcp . 80")
+	f.Add("2001:cafe:43::10 . udp . 53")
+	f.Add("10.43.0.10 . sctp . 65536")
+	f.Add(" . . ")
+	fields := []field{fieldIPv4, fieldProto, fieldPort}
+	f.Fuzz(func(t *testing.T, text string) {
+		b, err := encodeFields(fields, strings.Split(text, " . "))
+		if err == nil && len(b) != 12 {
+			t.Errorf("%q encoded to %d bytes, want 12", text, len(b))
+		}
+		_, _ = encodeVerdict([]string{text})
+	})
+}
+
+// TestNetlinkElementsMatchNFT runs the partial-sync steps of TestPartialSyncsConverge against
+// the kernel twice: in one namespace every element-only step goes over netlink, in the other
+// every step is a full sync through nft. After each step both hold the same elements in every
+// map and set. Needs root.
+func TestNetlinkElementsMatchNFT(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: writes nftables in network namespaces of its own")
+	}
+	// Each side: nft running in its namespace, and the namespace's path for listing.
+	nfts, paths := map[string]nsNFT{}, map[string]string{}
+	for _, side := range []string{"netlink", "nft"} {
+		ns := fmt.Sprintf("weft-nlt-%s-%d", side, os.Getpid()%100000)
+		if err := netns.Create(ns); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = netns.Delete(ns) })
+		paths[side] = netns.Path(ns)
+		var nft knftables.Interface
+		if err := netns.Do(paths[side], func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
+			t.Fatal(err)
+		}
+		nfts[side] = nsNFT{nft, paths[side]}
+	}
+	writer, err := NetlinkElements(paths["netlink"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := scenarioServices()
+	tbl := tableOf(services, labServiceCIDRs, labClusterCIDRs)
+	applyFull(t, nfts["netlink"], tbl)
+	overNetlink := 0
+	for _, s := range append(convergeSteps(), ipv6Steps()...) {
+		services[s.key] = s.ports
+		if s.ports == nil {
+			delete(services, s.key)
+		}
+		tbl.set(s.key, serviceContribution(s.ports, true))
+		if p := tbl.pending(); p.elementsOnly() {
+			if err := writer.WriteElements(tbl.swaps(p)); err != nil {
+				t.Fatalf("%s over netlink: %v", s.name, err)
+			}
+			tbl.commit(false)
+			overNetlink++
+		} else {
+			applyChanges(t, nfts["netlink"], tbl)
+		}
+		applyFull(t, nfts["nft"], tableOf(services, labServiceCIDRs, labClusterCIDRs))
+		if got, want := kernelElements(t, nfts["netlink"], paths["netlink"]), kernelElements(t, nfts["nft"], paths["nft"]); got != want {
+			t.Fatalf("after %q the elements differ:\n--- netlink\n%s\n--- nft\n%s", s.name, got, want)
+		}
+	}
+	if overNetlink < 3 {
+		t.Errorf("only %d of the steps were element swaps sent over netlink; the test lost its point", overNetlink)
+	}
+}
+
+// ipv6Steps add a plain IPv6 service with a NodePort, swap its endpoints and remove it.
+func ipv6Steps() []convergeStep {
+	six := func(ips ...string) []*servicePort {
+		svc := service("six", []string{"2001:cafe:43::20"}, corev1.ServicePort{Port: 80, NodePort: 30090})
+		var list []discoveryv1.Endpoint
+		for _, ip := range ips {
+			list = append(list, ep(ip, true, true, false, "node-2"))
+		}
+		return servicePorts(svc, []*discoveryv1.EndpointSlice{slice("six", discoveryv1.AddressTypeIPv6, 8080, list...)}, node1)
+	}
+	return []convergeStep{
+		{"a plain IPv6 service", "default/six", six("2001:cafe:42:1::20", "2001:cafe:42:2::20")},
+		{"its endpoints swapped", "default/six", six("2001:cafe:42:3::20", "2001:cafe:42:4::20")},
+		{"the IPv6 service gone", "default/six", nil},
+	}
+}
+
+// kernelElements lists every element of the skeleton's maps and sets, sorted. nft is the
+// namespace's own: ListElements runs it in the caller's namespace.
+func kernelElements(t *testing.T, nft nsNFT, path string) string {
+	t.Helper()
+	var lines []string
+	sk := newSkeleton()
+	list := func(kind, name string) {
+		var elements []*knftables.Element
+		err := netns.Do(path, func() (err error) {
+			elements, err = nft.Interface.ListElements(context.Background(), kind, name)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("list %s %s: %v", kind, name, err)
+		}
+		for _, e := range elements {
+			lines = append(lines, fmt.Sprintf("%s %s : %s", name, strings.Join(e.Key, " . "), strings.Join(e.Value, " . ")))
+		}
+	}
+	for _, m := range sk.maps {
+		list("map", m.Name)
+	}
+	for _, s := range sk.sets {
+		list("set", s.Name)
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
