@@ -58,12 +58,13 @@ func firewall(c *contribution, sp *servicePort, f fam, port string) {
 	}
 }
 
-// plainPort sends the port's addresses to the shared chain for its endpoint count, with the
-// endpoints as backends elements under each address.
+// plainPort sends the port's addresses to the shared pick chain for its endpoint count (through
+// sets, see dispatch.go), with the endpoints as backends elements under each address.
 func plainPort(c *contribution, sp *servicePort, f fam, port string, haveClusterCIDRs bool) {
 	n, proto := len(sp.endpoints), sp.protocol
-	c.sharedChain(pickChain(f, proto, n), pickRules(f, proto, n, haveClusterCIDRs)...)
-	c.element("service-ips-"+f.suffix, []string{sp.clusterIP.String(), proto, port}, "goto "+pickChain(f, proto, n))
+	pick := pickChain(f, proto, n)
+	c.sharedChain(pick, pickRules(f, proto, n, haveClusterCIDRs)...)
+	c.toPick(f, pick, proto, sp.clusterIP.String(), port)
 	backends := func(addr netip.Addr) {
 		for i, ep := range sp.endpoints {
 			c.element(backendsMap(f, proto), []string{addr.String(), port, fmt.Sprint(i)}, ep.ip.String(), fmt.Sprint(ep.port))
@@ -71,16 +72,17 @@ func plainPort(c *contribution, sp *servicePort, f fam, port string, haveCluster
 	}
 	backends(sp.clusterIP)
 	if len(sp.external) > 0 {
-		c.sharedChain(extPickChain(f, proto, n), extPickRules(f, proto, n)...)
+		ext := extPickChain(f, proto, n)
+		c.sharedChain(ext, extPickRules(f, proto, n)...)
 		for _, ip := range sp.external {
-			c.element("service-ips-"+f.suffix, []string{ip.String(), proto, port}, "goto "+extPickChain(f, proto, n))
+			c.toPick(f, ext, proto, ip.String(), port)
 			backends(ip)
 		}
 	}
 	if sp.nodePort != 0 {
-		np := fmt.Sprint(sp.nodePort)
-		c.sharedChain(nodePickChain(f, proto, n), nodePickRules(f, proto, n)...)
-		c.element("service-nodeports-"+f.suffix, []string{proto, np}, "goto "+nodePickChain(f, proto, n))
+		np, pick := fmt.Sprint(sp.nodePort), nodePickChain(f, proto, n)
+		c.sharedChain(pick, nodePickRules(f, proto, n)...)
+		c.toNodePortPick(f, pick, proto, np)
 		for i, ep := range sp.endpoints {
 			c.element(nodePortBackendsMap(f, proto), []string{np, fmt.Sprint(i)}, ep.ip.String(), fmt.Sprint(ep.port))
 		}

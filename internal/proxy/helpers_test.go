@@ -80,3 +80,9 @@ func golden(t *testing.T, name, got string) {
 }
 
 var node1 = topology{node: "node-1"}
+
+// writeSwaps sends p's elements through w, as a partial sync of only element swaps does.
+func writeSwaps(w ElementWriter, tbl *table, p pending) error {
+	dels, adds := tbl.swaps(p)
+	return w.WriteElements(dels, adds, setTypes(newSkeleton(), tbl))
+}

@@ -311,8 +311,8 @@ type countedElements struct {
 	n atomic.Int32
 }
 
-func (c *countedElements) WriteElements(dels, adds []*knftables.Element) error {
-	err := c.ElementWriter.WriteElements(dels, adds)
+func (c *countedElements) WriteElements(dels, adds []*knftables.Element, types SetTypes) error {
+	err := c.ElementWriter.WriteElements(dels, adds, types)
 	if err == nil {
 		c.n.Add(1)
 	}

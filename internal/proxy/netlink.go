@@ -20,16 +20,21 @@ import (
 // went, a plain service was added); nft 1.0.6 reads every element of every set before it
 // deletes one, which at 30k services costs more than all the rest of the sync.
 type ElementWriter interface {
-	// WriteElements deletes dels, then adds adds, atomically. It returns errNeedsNFT, having
-	// sent nothing, when an element is of a kind it cannot encode.
-	WriteElements(dels, adds []*knftables.Element) error
+	// WriteElements deletes dels, then adds adds, atomically; types tells it the sets' and
+	// maps' types. It returns errNeedsNFT, having sent nothing, when an element is of a kind
+	// it cannot encode.
+	WriteElements(dels, adds []*knftables.Element, types SetTypes) error
 }
+
+// SetTypes gives a set's or map's declared type by name, as "type" or as "typeof"; ok is
+// false for a set it does not know or one with flags (intervals, timeouts).
+type SetTypes func(name string) (typ, typeOf string, ok bool)
 
 // errNeedsNFT says a change has to go through nft (an interval set, an unknown type).
 var errNeedsNFT = errors.New("these elements need nft")
 
 // NetlinkElements writes elements of table inet Table over netlink, in the network namespace
-// at nsPath ("" for the caller's own), with the key and value layouts of the proxy's skeleton.
+// at nsPath ("" for the caller's own).
 func NetlinkElements(nsPath string) (ElementWriter, error) {
 	w := &netlinkElements{table: &nftables.Table{Name: Table, Family: nftables.TableFamilyINet}, layouts: map[string]layout{}}
 	if nsPath != "" {
@@ -40,63 +45,71 @@ func NetlinkElements(nsPath string) (ElementWriter, error) {
 		// Kept open for the writer's lifetime: every transaction dials its socket there.
 		w.ns = f
 	}
-	sk := newSkeleton()
-	for _, m := range sk.maps {
-		if l, ok := parseLayout(m.Type, m.TypeOf); ok {
-			w.layouts[m.Name] = l
-		}
-	}
-	for _, s := range sk.sets {
-		if l, ok := parseLayout(s.Type, s.TypeOf); ok && len(s.Flags) == 0 {
-			w.layouts[s.Name] = l
-		}
-	}
 	return w, nil
 }
 
 type netlinkElements struct {
-	table   *nftables.Table
-	ns      *os.File
+	table *nftables.Table
+	ns    *os.File
+	// conn stays open between transactions: closing a netfilter netlink socket waits for an
+	// RCU grace period in the kernel (about 10 ms here), longer than the rest of a sync.
+	conn *nftables.Conn
+	// layouts caches the parsed types, by type text.
 	layouts map[string]layout
 }
 
-func (w *netlinkElements) WriteElements(dels, adds []*knftables.Element) error {
-	var opts []nftables.ConnOption
-	if w.ns != nil {
-		opts = append(opts, nftables.WithNetNSFd(int(w.ns.Fd())))
-	}
-	conn, err := nftables.New(opts...)
+func (w *netlinkElements) WriteElements(dels, adds []*knftables.Element, types SetTypes) error {
+	// Everything is encoded before anything is queued: a refused element leaves nothing
+	// behind on the lasting connection.
+	delBySet, delOrder, err := w.encode(dels, false, types)
 	if err != nil {
 		return err
 	}
-	for _, step := range []struct {
-		elements []*knftables.Element
-		queue    func(*nftables.Set, []nftables.SetElement) error
-		withData bool
-	}{{dels, conn.SetDeleteElements, false}, {adds, conn.SetAddElements, true}} {
-		bySet, order, err := w.encode(step.elements, step.withData)
-		if err != nil {
-			return err
+	addBySet, addOrder, err := w.encode(adds, true, types)
+	if err != nil {
+		return err
+	}
+	if w.conn == nil {
+		opts := []nftables.ConnOption{nftables.AsLasting()}
+		if w.ns != nil {
+			opts = append(opts, nftables.WithNetNSFd(int(w.ns.Fd())))
 		}
-		for _, name := range order {
-			if err := step.queue(&nftables.Set{Name: name, Table: w.table}, bySet[name]); err != nil {
-				return err
-			}
+		if w.conn, err = nftables.New(opts...); err != nil {
+			w.conn = nil
+			return fmt.Errorf("netlink: %w", err)
 		}
 	}
-	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("netlink: %w", err)
+	for _, name := range delOrder {
+		if err := w.conn.SetDeleteElements(&nftables.Set{Name: name, Table: w.table}, delBySet[name]); err != nil {
+			return w.reset(err)
+		}
+	}
+	for _, name := range addOrder {
+		if err := w.conn.SetAddElements(&nftables.Set{Name: name, Table: w.table}, addBySet[name]); err != nil {
+			return w.reset(err)
+		}
+	}
+	if err := w.conn.Flush(); err != nil {
+		return w.reset(err)
 	}
 	return nil
 }
 
+// reset drops the connection after a failure (a fresh one next time: nothing half-sent or
+// unread can linger) and reports err.
+func (w *netlinkElements) reset(err error) error {
+	_ = w.conn.CloseLasting()
+	w.conn = nil
+	return fmt.Errorf("netlink: %w", err)
+}
+
 // encode turns the elements into netlink's bytes, grouped by set in first-seen order.
-func (w *netlinkElements) encode(elements []*knftables.Element, withData bool) (map[string][]nftables.SetElement, []string, error) {
+func (w *netlinkElements) encode(elements []*knftables.Element, withData bool, types SetTypes) (map[string][]nftables.SetElement, []string, error) {
 	bySet := map[string][]nftables.SetElement{}
 	var order []string
 	for _, e := range elements {
 		name := e.Set + e.Map
-		l, ok := w.layouts[name]
+		l, ok := w.layoutOf(name, types)
 		if !ok {
 			return nil, nil, errNeedsNFT
 		}
@@ -120,6 +133,22 @@ func (w *netlinkElements) encode(elements []*knftables.Element, withData bool) (
 		bySet[name] = append(bySet[name], se)
 	}
 	return bySet, order, nil
+}
+
+func (w *netlinkElements) layoutOf(name string, types SetTypes) (layout, bool) {
+	typ, typeOf, ok := types(name)
+	if !ok {
+		return layout{}, false
+	}
+	text := typ + "\x00" + typeOf
+	if l, ok := w.layouts[text]; ok {
+		return l, true
+	}
+	l, ok := parseLayout(typ, typeOf)
+	if ok {
+		w.layouts[text] = l
+	}
+	return l, ok
 }
 
 // field is one part of a key or value, as nftables lays it out in a register.

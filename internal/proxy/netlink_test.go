@@ -18,23 +18,34 @@ import (
 	"github.com/weftnet/weft/internal/netns"
 )
 
-// Every map and plain set of the skeleton has a layout; interval sets are left to nft.
+// Every map and plain set of the skeleton, and the pick sets, have a layout; interval sets are
+// left to nft.
 func TestSkeletonLayouts(t *testing.T) {
 	w, err := NetlinkElements("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	layouts := w.(*netlinkElements).layouts
+	tbl := tableOf(scenarioServices(), labServiceCIDRs, labClusterCIDRs)
+	types := setTypes(newSkeleton(), tbl)
+	known := func(name string) bool { _, ok := w.(*netlinkElements).layoutOf(name, types); return ok }
 	sk := newSkeleton()
 	for _, m := range sk.maps {
-		if _, ok := layouts[m.Name]; !ok {
+		if !known(m.Name) {
 			t.Errorf("map %s (%s%s) has no netlink layout", m.Name, m.Type, m.TypeOf)
 		}
 	}
 	for _, s := range sk.sets {
-		if _, ok := layouts[s.Name]; ok == (len(s.Flags) > 0) {
-			t.Errorf("set %s (flags %v): layout known = %v", s.Name, s.Flags, ok)
+		if known(s.Name) == (len(s.Flags) > 0) {
+			t.Errorf("set %s (flags %v): layout known = %v", s.Name, s.Flags, known(s.Name))
 		}
+	}
+	for _, name := range []string{"to-pick-v4-tcp-2", "to-ext-pick-v4-tcp-2", "to-nodeport-pick-v4-tcp-2"} {
+		if !known(name) {
+			t.Errorf("pick set %s has no netlink layout", name)
+		}
+	}
+	if known("affinity-nope") {
+		t.Error("a set the table does not hold has a layout")
 	}
 }
 
@@ -136,7 +147,7 @@ func TestNetlinkElementsMatchNFT(t *testing.T) {
 		}
 		tbl.set(s.key, serviceContribution(s.ports, true))
 		if p := tbl.pending(); p.elementsOnly() {
-			if err := writer.WriteElements(tbl.swaps(p)); err != nil {
+			if err := writeSwaps(writer, tbl, p); err != nil {
 				t.Fatalf("%s over netlink: %v", s.name, err)
 			}
 			tbl.commit(false)

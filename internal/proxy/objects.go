@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 )
 
@@ -32,6 +33,8 @@ type contribution struct {
 	chains   map[string][]string
 	sets     map[string]*knftables.Set
 	elements map[string]*knftables.Element
+	// dispatch gives, for each pick set among sets, the rule that leads to its chain.
+	dispatch map[string]dispatchRule
 }
 
 func newContribution() *contribution {
@@ -94,10 +97,15 @@ type table struct {
 	touched map[objectID]bool
 	// sizes counts the kernel's objects by kind, for the metrics.
 	sizes [3]int
+	// dispatch is the rule of each pick set in use; settle writes them into the dispatch
+	// chains when they changed.
+	dispatch        map[string]dispatchRule
+	dispatchChanged bool
 }
 
 func newTable() *table {
-	return &table{owners: map[string]*contribution{}, holders: map[objectID]string{}, sharers: map[objectID][]string{}, kernel: map[objectID]any{}, touched: map[objectID]bool{}}
+	return &table{owners: map[string]*contribution{}, holders: map[objectID]string{}, sharers: map[objectID][]string{}, kernel: map[objectID]any{}, touched: map[objectID]bool{},
+		dispatch: map[string]dispatchRule{}, dispatchChanged: true}
 }
 
 // set replaces what owner wants (nil: nothing, the owner is gone).
@@ -124,6 +132,7 @@ func (t *table) addHolder(id objectID, owner string) {
 	switch {
 	case !ok:
 		t.holders[id] = owner
+		t.noteDispatch(id, owner, true)
 		return
 	case owner < first:
 		t.holders[id], owner = owner, first
@@ -138,6 +147,7 @@ func (t *table) dropHolder(id objectID, owner string) {
 	if t.holders[id] == owner {
 		if len(rest) == 0 {
 			delete(t.holders, id)
+			t.noteDispatch(id, owner, false)
 			return
 		}
 		t.holders[id], rest = rest[0], rest[1:]
@@ -175,7 +185,7 @@ func sameObject(a, b any) bool {
 		return ok && slices.Equal(a, b)
 	case *knftables.Set:
 		b, ok := b.(*knftables.Set)
-		return ok && a.Type == b.Type && *a.Timeout == *b.Timeout
+		return ok && a.Type == b.Type && ptr.Equal(a.Timeout, b.Timeout)
 	case *knftables.Element:
 		b, ok := b.(*knftables.Element)
 		return ok && slices.Equal(a.Value, b.Value)
@@ -191,6 +201,7 @@ func (p pending) empty() bool { return len(p.added)+len(p.changed)+len(p.removed
 
 // pending sorts the touched objects into what changed, forgetting those that did not.
 func (t *table) pending() pending {
+	t.settle()
 	var p pending
 	for id := range t.touched {
 		old, now := t.kernel[id], t.wanted(id)
@@ -243,6 +254,17 @@ func (t *table) swaps(p pending) (dels, adds []*knftables.Element) {
 		}
 	}
 	return dels, adds
+}
+
+// setTypes tells an ElementWriter the type of the skeleton's sets and maps and of the table's
+// own sets; sets with flags are left to nft.
+func setTypes(sk *skeleton, t *table) SetTypes {
+	return func(name string) (string, string, bool) {
+		if s, ok := t.wanted(objectID{setObject, name}).(*knftables.Set); ok {
+			return s.Type, s.TypeOf, len(s.Flags) == 0
+		}
+		return sk.typeOf(name)
+	}
 }
 
 // writeChanges puts into tx what turns the kernel's objects into the wanted ones and reports
@@ -309,6 +331,7 @@ func (t *table) writePending(tx *knftables.Transaction, p pending) {
 // names in keep; fillAll then adds the chains' rules and the elements. Between the two, the
 // skeleton's rules go in: they refer to nothing of ours, ours refer to theirs.
 func (t *table) declareAll(tx *knftables.Transaction, keep map[string]bool) {
+	t.settle()
 	for id := range t.holders {
 		switch id.kind {
 		case chainObject:

@@ -98,6 +98,21 @@ func newSkeleton() *skeleton {
 // family makes one family's lookups: service addresses and node ports to their chains, the
 // endpoints of plain services, and the refusals for what has no endpoint, no such port, or no
 // service at all.
+// typeOf is a skeleton set's or map's type, as SetTypes gives it.
+func (sk *skeleton) typeOf(name string) (typ, typeOf string, ok bool) {
+	for _, m := range sk.maps {
+		if m.Name == name {
+			return m.Type, m.TypeOf, len(m.Flags) == 0
+		}
+	}
+	for _, s := range sk.sets {
+		if s.Name == name {
+			return s.Type, s.TypeOf, len(s.Flags) == 0
+		}
+	}
+	return "", "", false
+}
+
 func (sk *skeleton) family(rule func(string, ...string), f fam) {
 	key := f.addrType + " . inet_proto . inet_service"
 	for _, m := range []struct{ name, typ string }{
@@ -122,14 +137,19 @@ func (sk *skeleton) family(rule func(string, ...string), f fam) {
 	}
 	sk.sets = append(sk.sets,
 		&knftables.Set{Name: "cluster-ips-" + f.suffix, Type: f.addrType},
-		&knftables.Set{Name: "hairpin-" + f.suffix, Type: f.addrType + " . " + f.addrType})
+		&knftables.Set{Name: "hairpin-" + f.suffix, Type: f.addrType + " . " + f.addrType},
+		// The gates to the dispatch chains (see dispatch.go).
+		&knftables.Set{Name: plainIPsSet(f), Type: key},
+		&knftables.Set{Name: plainNodePortsSet(f), Type: "inet_proto . inet_service"})
 	for _, name := range []string{"service-cidrs-", "cluster-cidrs-"} {
 		sk.sets = append(sk.sets, &knftables.Set{Name: name + f.suffix, Type: f.addrType, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
 	}
 	local := []string{"fib daddr type local", f.match, "daddr !=", f.loopback}
 	rule(firewallCheck, f.match, "daddr . meta l4proto . th dport vmap", "@firewall-ips-"+f.suffix)
 	rule(servicesChain, f.match, "daddr . meta l4proto . th dport vmap", "@service-ips-"+f.suffix)
+	rule(servicesChain, f.match, "daddr . meta l4proto . th dport", "@"+plainIPsSet(f), "goto", plainChain(f))
 	rule(servicesChain, append(local, "meta l4proto . th dport vmap", "@service-nodeports-"+f.suffix)...)
+	rule(servicesChain, append(local, "meta l4proto . th dport", "@"+plainNodePortsSet(f), "goto", plainNodePortsChain(f))...)
 	rule(endpointsCheck, f.match, "daddr . meta l4proto . th dport vmap", "@no-endpoints-"+f.suffix)
 	rule(endpointsCheck, append(local, "meta l4proto . th dport vmap", "@no-endpoint-nodeports-"+f.suffix)...)
 	// An address a service holds, on a port it does not have: refused like a closed port.

@@ -114,7 +114,8 @@ func (p *Proxy) syncTable(ctx context.Context, inf proxyInformers, ch *changes) 
 	} else {
 		pend := p.table.pending()
 		if send = !pend.empty(); send && p.opts.Elements != nil && pend.elementsOnly() {
-			switch err := p.opts.Elements.WriteElements(p.table.swaps(pend)); {
+			dels, adds := p.table.swaps(pend)
+			switch err := p.opts.Elements.WriteElements(dels, adds, setTypes(p.skeleton, p.table)); {
 			case err == nil:
 				p.table.commit(false)
 				return triggers, lbTouched, nil

@@ -134,7 +134,7 @@ func BenchmarkPartialSyncKernel(b *testing.B) {
 							if p.empty() || !p.elementsOnly() {
 								b.Fatalf("the change is not an element swap: %+v", p)
 							}
-							if err := elements.WriteElements(tbl.swaps(p)); err != nil {
+							if err := writeSwaps(elements, tbl, p); err != nil {
 								b.Fatal(err)
 							}
 							writing += time.Since(start)

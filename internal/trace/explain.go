@@ -36,6 +36,14 @@ func gloss(s nfttrace.Step) (words, refusal string) {
 		return "no rule accepted it and the chain's policy is drop", "dropped by the policy of chain " + s.Chain
 	case strings.Contains(rule, "@service-ips-"):
 		return fmt.Sprintf("%s is a service address and port: %s", value(), service(target)), ""
+	case strings.Contains(rule, "@plain-ips-"):
+		return fmt.Sprintf("%s is the address and port of a plain service (no affinity, no Local policy): to the chain that finds its endpoint count", value()), ""
+	case strings.Contains(rule, "@plain-nodeports-"):
+		return fmt.Sprintf("%s is a node port of a plain service: to the chain that finds its endpoint count", value()), ""
+	case strings.Contains(rule, "@to-"):
+		// The pick chain's name ends in the endpoint count: pick-v4-tcp-2.
+		n := target[strings.LastIndex(target, "-")+1:]
+		return fmt.Sprintf("%s is a service with %s endpoint(s): %s", value(), n, service(target)), ""
 	case strings.Contains(rule, "@service-nodeports-"):
 		return fmt.Sprintf("%s is a node port on this node's address: %s", value(), service(target)), ""
 	case strings.Contains(rule, "@no-endpoints-"):

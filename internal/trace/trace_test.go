@@ -118,21 +118,36 @@ func TestOutcomes(t *testing.T) {
 }
 
 // TestPrinted checks the words a user reads: the packet, the tables, each rule with what it
-// did, the result, and the hint about other random choices.
+// did, the result, and the hint about other random choices; for a service with affinity, and
+// for a plain one, found through the gate set and its pick chain's set.
 func TestPrinted(t *testing.T) {
-	_, text := run(t, node1(t, "weft-proxy", "weft-egress"), Options{From: "10.42.1.9", To: "10.43.0.12:80", Proto: "tcp"})
-	for _, want := range []string{
-		"tcp 10.42.1.9:40000 -> 10.43.0.12:80, a new connection arriving at this node\n",
-		"rules: table inet weft-proxy, table inet weft-egress\n",
-		" 2. prerouting  services: ip daddr . meta l4proto . th dport vmap @service-ips-v4\n",
-		"-> goto svc-sogt7dyc-v4-default/sticky/tcp/80: 10.43.0.12 . tcp . 80 is a service address and port: service default/sticky port tcp/80\n",
-		"endpoint 1 of 2, picked at random",
-		"the client is remembered for session affinity",
-		"result: accepted: DNAT to endpoint 10.42.1.6:8080, source kept, forwarded\n",
-		"one of 2 ways at random",
+	for _, tc := range []struct {
+		to    string
+		wants []string
+	}{
+		{"10.43.0.12:80", []string{
+			"tcp 10.42.1.9:40000 -> 10.43.0.12:80, a new connection arriving at this node\n",
+			"rules: table inet weft-proxy, table inet weft-egress\n",
+			" 3. prerouting  services: ip daddr . meta l4proto . th dport vmap @service-ips-v4\n",
+			"-> goto svc-sogt7dyc-v4-default/sticky/tcp/80: 10.43.0.12 . tcp . 80 is a service address and port: service default/sticky port tcp/80\n",
+			"endpoint 1 of 2, picked at random",
+			"the client is remembered for session affinity",
+			"result: accepted: DNAT to endpoint 10.42.1.6:8080, source kept, forwarded\n",
+			"one of 2 ways at random",
+		}},
+		{"10.43.0.10:80", []string{
+			"services: ip daddr . meta l4proto . th dport @plain-ips-v4 goto plain-v4\n",
+			"-> goto plain-v4: 10.43.0.10 . tcp . 80 is the address and port of a plain service",
+			"plain-v4: ip daddr . tcp dport @to-pick-v4-tcp-2 goto pick-v4-tcp-2\n",
+			"-> goto pick-v4-tcp-2: 10.43.0.10 . 80 is a service with 2 endpoint(s): a plain service, to one of its endpoints\n",
+			"result: accepted: DNAT to endpoint 10.42.1.5:8080, source kept, forwarded\n",
+		}},
 	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("no %q in\n%s", want, text)
+		_, text := run(t, node1(t, "weft-proxy", "weft-egress"), Options{From: "10.42.1.9", To: tc.to, Proto: "tcp"})
+		for _, want := range tc.wants {
+			if !strings.Contains(text, want) {
+				t.Errorf("no %q in\n%s", want, text)
+			}
 		}
 	}
 }
