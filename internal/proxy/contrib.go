@@ -64,7 +64,7 @@ func plainPort(c *contribution, sp *servicePort, f fam, port string, haveCluster
 	n, proto := len(sp.endpoints), sp.protocol
 	pick := pickChain(f, proto, n)
 	c.sharedChain(pick, pickRules(f, proto, n, haveClusterCIDRs)...)
-	c.toPick(f, pick, proto, sp.clusterIP.String(), port)
+	c.toPick(f, pick, proto, sp.clusterIP.String(), port, false)
 	backends := func(addr netip.Addr) {
 		for i, ep := range sp.endpoints {
 			c.element(backendsMap(f, proto), []string{addr.String(), port, fmt.Sprint(i)}, ep.ip.String(), fmt.Sprint(ep.port))
@@ -75,7 +75,7 @@ func plainPort(c *contribution, sp *servicePort, f fam, port string, haveCluster
 		ext := extPickChain(f, proto, n)
 		c.sharedChain(ext, extPickRules(f, proto, n)...)
 		for _, ip := range sp.external {
-			c.toPick(f, ext, proto, ip.String(), port)
+			c.toPick(f, ext, proto, ip.String(), port, true)
 			backends(ip)
 		}
 	}

@@ -138,7 +138,7 @@ func (sk *skeleton) family(rule func(string, ...string), f fam) {
 	sk.sets = append(sk.sets,
 		&knftables.Set{Name: "cluster-ips-" + f.suffix, Type: f.addrType},
 		&knftables.Set{Name: "hairpin-" + f.suffix, Type: f.addrType + " . " + f.addrType},
-		// The gates to the dispatch chains (see dispatch.go).
+		// With cluster-ips, the gates to the dispatch chains (see dispatch.go).
 		&knftables.Set{Name: plainIPsSet(f), Type: key},
 		&knftables.Set{Name: plainNodePortsSet(f), Type: "inet_proto . inet_service"})
 	for _, name := range []string{"service-cidrs-", "cluster-cidrs-"} {
@@ -147,6 +147,7 @@ func (sk *skeleton) family(rule func(string, ...string), f fam) {
 	local := []string{"fib daddr type local", f.match, "daddr !=", f.loopback}
 	rule(firewallCheck, f.match, "daddr . meta l4proto . th dport vmap", "@firewall-ips-"+f.suffix)
 	rule(servicesChain, f.match, "daddr . meta l4proto . th dport vmap", "@service-ips-"+f.suffix)
+	rule(servicesChain, f.match, "daddr", "@cluster-ips-"+f.suffix, "goto", plainChain(f))
 	rule(servicesChain, f.match, "daddr . meta l4proto . th dport", "@"+plainIPsSet(f), "goto", plainChain(f))
 	rule(servicesChain, append(local, "meta l4proto . th dport vmap", "@service-nodeports-"+f.suffix)...)
 	rule(servicesChain, append(local, "meta l4proto . th dport", "@"+plainNodePortsSet(f), "goto", plainNodePortsChain(f))...)

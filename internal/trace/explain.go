@@ -36,8 +36,10 @@ func gloss(s nfttrace.Step) (words, refusal string) {
 		return "no rule accepted it and the chain's policy is drop", "dropped by the policy of chain " + s.Chain
 	case strings.Contains(rule, "@service-ips-"):
 		return fmt.Sprintf("%s is a service address and port: %s", value(), service(target)), ""
-	case strings.Contains(rule, "@plain-ips-"):
-		return fmt.Sprintf("%s is the address and port of a plain service (no affinity, no Local policy): to the chain that finds its endpoint count", value()), ""
+	case strings.Contains(rule, "@cluster-ips-") && strings.HasPrefix(act, "goto plain-"):
+		return fmt.Sprintf("%s is a service's cluster IP: to the chain that finds a plain service (no affinity, no Local policy) by its endpoint count", value()), ""
+	case strings.Contains(rule, "@plain-external-ips-"):
+		return fmt.Sprintf("%s is an external address and port of a plain service (no affinity, no Local policy): to the chain that finds its endpoint count", value()), ""
 	case strings.Contains(rule, "@plain-nodeports-"):
 		return fmt.Sprintf("%s is a node port of a plain service: to the chain that finds its endpoint count", value()), ""
 	case strings.Contains(rule, "@to-"):

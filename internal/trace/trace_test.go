@@ -119,7 +119,7 @@ func TestOutcomes(t *testing.T) {
 
 // TestPrinted checks the words a user reads: the packet, the tables, each rule with what it
 // did, the result, and the hint about other random choices; for a service with affinity, and
-// for a plain one, found through the gate set and its pick chain's set.
+// for a plain one, found through its cluster IP and its pick chain's set.
 func TestPrinted(t *testing.T) {
 	for _, tc := range []struct {
 		to    string
@@ -136,8 +136,8 @@ func TestPrinted(t *testing.T) {
 			"one of 2 ways at random",
 		}},
 		{"10.43.0.10:80", []string{
-			"services: ip daddr . meta l4proto . th dport @plain-ips-v4 goto plain-v4\n",
-			"-> goto plain-v4: 10.43.0.10 . tcp . 80 is the address and port of a plain service",
+			"services: ip daddr @cluster-ips-v4 goto plain-v4\n",
+			"-> goto plain-v4: 10.43.0.10 is a service's cluster IP: to the chain that finds a plain service",
 			"plain-v4: ip daddr . tcp dport @to-pick-v4-tcp-2 goto pick-v4-tcp-2\n",
 			"-> goto pick-v4-tcp-2: 10.43.0.10 . 80 is a service with 2 endpoint(s): a plain service, to one of its endpoints\n",
 			"result: accepted: DNAT to endpoint 10.42.1.5:8080, source kept, forwarded\n",
