@@ -29,9 +29,11 @@ type dispatchRule struct {
 	chain, rule string
 }
 
-// plainChain holds the family's dispatch rules for service addresses, plainNodePortsChain
-// those for node ports; the gate sets lead to them.
+// plainChain holds the family's dispatch rules for cluster IPs, plainExternalChain those for
+// external addresses, plainNodePortsChain those for node ports; the gate sets lead to them.
+// Three chains, so that a packet meets only the rules of its kind of address.
 func plainChain(f fam) string          { return "plain-" + f.suffix }
+func plainExternalChain(f fam) string  { return "plain-external-" + f.suffix }
 func plainNodePortsChain(f fam) string { return "plain-nodeports-" + f.suffix }
 func plainIPsSet(f fam) string         { return "plain-external-ips-" + f.suffix }
 func plainNodePortsSet(f fam) string   { return "plain-nodeports-" + f.suffix }
@@ -40,11 +42,13 @@ func pickSet(chain string) string      { return "to-" + chain }
 // toPick sends a service address and port to the pick chain; an external address also joins
 // the gate set (a cluster IP is in cluster-ips already).
 func (c *contribution) toPick(f fam, chain, proto, ip, port string, external bool) {
-	c.dispatchSet(chain, f.addrType+" . inet_service", []string{ip, port},
-		dispatchRule{plainChain(f), fmt.Sprintf("%s daddr . %s dport @%s goto %s", f.match, proto, pickSet(chain), chain)})
+	dispatch := plainChain(f)
 	if external {
+		dispatch = plainExternalChain(f)
 		c.element(plainIPsSet(f), []string{ip, proto, port})
 	}
+	c.dispatchSet(chain, f.addrType+" . inet_service", []string{ip, port},
+		dispatchRule{dispatch, fmt.Sprintf("%s daddr . %s dport @%s goto %s", f.match, proto, pickSet(chain), chain)})
 }
 
 // toNodePortPick sends a node port to the nodeport-pick chain.
@@ -74,6 +78,7 @@ func (t *table) settle() {
 	c := newContribution()
 	for _, f := range fams {
 		c.chains[plainChain(f)] = []string{}
+		c.chains[plainExternalChain(f)] = []string{}
 		c.chains[plainNodePortsChain(f)] = []string{}
 	}
 	sets := make([]string, 0, len(t.dispatch))

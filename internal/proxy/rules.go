@@ -78,8 +78,10 @@ func newSkeleton() *skeleton {
 	for _, f := range fams {
 		sk.family(rule, f)
 	}
-	rule("firewall-prerouting", "jump", firewallCheck)
-	rule("firewall-output", "jump", firewallCheck)
+	// New connections only, as kube-proxy does: one that was let in stays in when the ranges
+	// change, and a packet of an established flow pays no lookup here.
+	rule("firewall-prerouting", "ct state new jump", firewallCheck)
+	rule("firewall-output", "ct state new jump", firewallCheck)
 	rule("nat-prerouting", "jump", servicesChain)
 	rule("nat-output", "jump", servicesChain)
 	for _, f := range fams {
@@ -148,7 +150,7 @@ func (sk *skeleton) family(rule func(string, ...string), f fam) {
 	rule(firewallCheck, f.match, "daddr . meta l4proto . th dport vmap", "@firewall-ips-"+f.suffix)
 	rule(servicesChain, f.match, "daddr . meta l4proto . th dport vmap", "@service-ips-"+f.suffix)
 	rule(servicesChain, f.match, "daddr", "@cluster-ips-"+f.suffix, "goto", plainChain(f))
-	rule(servicesChain, f.match, "daddr . meta l4proto . th dport", "@"+plainIPsSet(f), "goto", plainChain(f))
+	rule(servicesChain, f.match, "daddr . meta l4proto . th dport", "@"+plainIPsSet(f), "goto", plainExternalChain(f))
 	rule(servicesChain, append(local, "meta l4proto . th dport vmap", "@service-nodeports-"+f.suffix)...)
 	rule(servicesChain, append(local, "meta l4proto . th dport", "@"+plainNodePortsSet(f), "goto", plainNodePortsChain(f))...)
 	rule(endpointsCheck, f.match, "daddr . meta l4proto . th dport vmap", "@no-endpoints-"+f.suffix)

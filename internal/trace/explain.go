@@ -39,7 +39,7 @@ func gloss(s nfttrace.Step) (words, refusal string) {
 	case strings.Contains(rule, "@cluster-ips-") && strings.HasPrefix(act, "goto plain-"):
 		return fmt.Sprintf("%s is a service's cluster IP: to the chain that finds a plain service (no affinity, no Local policy) by its endpoint count", value()), ""
 	case strings.Contains(rule, "@plain-external-ips-"):
-		return fmt.Sprintf("%s is an external address and port of a plain service (no affinity, no Local policy): to the chain that finds its endpoint count", value()), ""
+		return fmt.Sprintf("%s is an external address and port of a plain service (no affinity, no Local policy): to the chain that finds it by its endpoint count", value()), ""
 	case strings.Contains(rule, "@plain-nodeports-"):
 		return fmt.Sprintf("%s is a node port of a plain service: to the chain that finds its endpoint count", value()), ""
 	case strings.Contains(rule, "@to-"):
