@@ -177,7 +177,7 @@ func parseLayout(typ, typeOf string) (layout, bool) {
 	keySpec, valueSpec, isMap := strings.Cut(spec, " : ")
 	var l layout
 	var ok bool
-	if l.key, ok = parseFields(keySpec, parse); !ok {
+	if l.key, ok = parseFields(keySpec, parse); !ok || slices.Contains(l.key, fieldVerdict) {
 		return layout{}, false
 	}
 	if isMap {

@@ -93,12 +93,17 @@ func TestEncodeElements(t *testing.T) {
 
 func isBigEndian() bool { return binary.NativeEndian.Uint16([]byte{0, 1}) == 1 }
 
-// FuzzEncodeFields: any element text either encodes to the layout's length or is refused.
+// FuzzEncodeFields: any element text either encodes to the layout's length or is refused, and
+// any type text either parses to a layout or is left to nft; nothing panics.
 func FuzzEncodeFields(f *testing.F) {
 	f.Add("10.43.0.10 . tcp . 80")
 	f.Add("2001:cafe:43::10 . udp . 53")
 	f.Add("10.43.0.10 . sctp . 65536")
 	f.Add(" . . ")
+	f.Add("ipv4_addr . inet_proto . inet_service : verdict")
+	f.Add("ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport")
+	f.Add("inet_service : verdict . verdict")
+	f.Add("verdict")
 	fields := []field{fieldIPv4, fieldProto, fieldPort}
 	f.Fuzz(func(t *testing.T, text string) {
 		b, err := encodeFields(fields, strings.Split(text, " . "))
@@ -106,6 +111,14 @@ func FuzzEncodeFields(f *testing.F) {
 			t.Errorf("%q encoded to %d bytes, want 12", text, len(b))
 		}
 		_, _ = encodeVerdict([]string{text})
+		for _, l := range []func() (layout, bool){
+			func() (layout, bool) { return parseLayout(text, "") },
+			func() (layout, bool) { return parseLayout("", text) },
+		} {
+			if got, ok := l(); ok && (len(got.key) == 0 || slices.Contains(got.key, fieldVerdict)) {
+				t.Errorf("%q parsed to a layout with key %v", text, got.key)
+			}
+		}
 	})
 }
 

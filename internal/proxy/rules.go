@@ -97,9 +97,6 @@ func newSkeleton() *skeleton {
 	return sk
 }
 
-// family makes one family's lookups: service addresses and node ports to their chains, the
-// endpoints of plain services, and the refusals for what has no endpoint, no such port, or no
-// service at all.
 // typeOf is a skeleton set's or map's type, as SetTypes gives it.
 func (sk *skeleton) typeOf(name string) (typ, typeOf string, ok bool) {
 	for _, m := range sk.maps {
@@ -115,6 +112,9 @@ func (sk *skeleton) typeOf(name string) (typ, typeOf string, ok bool) {
 	return "", "", false
 }
 
+// family makes one family's lookups: service addresses and node ports to their chains, the
+// endpoints of plain services, and the refusals for what has no endpoint, no such port, or no
+// service at all.
 func (sk *skeleton) family(rule func(string, ...string), f fam) {
 	key := f.addrType + " . inet_proto . inet_service"
 	for _, m := range []struct{ name, typ string }{

@@ -101,7 +101,6 @@ func (p *Proxy) syncTable(ctx context.Context, inf proxyInformers, ch *changes) 
 	}
 
 	tx := p.nft.NewTransaction()
-	send := true
 	if ch.full {
 		var have present
 		if !p.fresh {
@@ -113,31 +112,43 @@ func (p *Proxy) syncTable(ctx context.Context, inf proxyInformers, ch *changes) 
 		writeFull(tx, p.skeleton, p.table, have, p.fresh, batchesElements(p.nft))
 	} else {
 		pend := p.table.pending()
-		if send = !pend.empty(); send && p.opts.Elements != nil && pend.elementsOnly() {
-			dels, adds := p.table.swaps(pend)
-			switch err := p.opts.Elements.WriteElements(dels, adds, setTypes(p.skeleton, p.table)); {
-			case err == nil:
-				p.table.commit(false)
-				return triggers, lbTouched, nil
-			case !errors.Is(err, errNeedsNFT):
-				return nil, false, fmt.Errorf("nftables table inet %s: %w", Table, err)
-			}
+		if pend.empty() {
+			return triggers, lbTouched, nil
 		}
-		if send {
-			p.table.writePending(tx, pend)
-		}
-	}
-	if send {
-		if err := p.nft.Run(ctx, tx); err != nil {
-			// A partial sync that failed is followed by a full one in place; a full one that
-			// failed, by one that makes the table afresh.
-			p.fresh = ch.full
+		switch sent, err := p.swapElements(pend); {
+		case err != nil:
 			return nil, false, fmt.Errorf("nftables table inet %s: %w", Table, err)
+		case sent:
+			p.table.commit(false)
+			return triggers, lbTouched, nil
 		}
-		p.fresh = false
-		p.table.commit(ch.full)
+		p.table.writePending(tx, pend)
 	}
+	if err := p.nft.Run(ctx, tx); err != nil {
+		// A partial sync that failed is followed by a full one in place; a full one that
+		// failed, by one that makes the table afresh.
+		p.fresh = ch.full
+		return nil, false, fmt.Errorf("nftables table inet %s: %w", Table, err)
+	}
+	p.fresh = false
+	p.table.commit(ch.full)
 	return triggers, lbTouched, nil
+}
+
+// swapElements sends a partial sync that only swaps elements through the ElementWriter, if
+// there is one and it can; sent false means nft has to send it.
+func (p *Proxy) swapElements(pend pending) (sent bool, err error) {
+	if p.opts.Elements == nil || !pend.elementsOnly() {
+		return false, nil
+	}
+	dels, adds := p.table.swaps(pend)
+	switch err := p.opts.Elements.WriteElements(dels, adds, setTypes(p.skeleton, p.table)); {
+	case errors.Is(err, errNeedsNFT):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // refresh reads the given Services again and hands the table what they now want. It
