@@ -88,6 +88,8 @@ func gloss(s nfttrace.Step) (words, refusal string) {
 		return "a pod's packet leaving the cluster: masqueraded to the node's address", ""
 	case strings.HasPrefix(act, "masquerade"):
 		return "marked earlier: masqueraded, the endpoint sees this node's address", ""
+	case strings.Contains(rule, "jump firewall-check"):
+		return "a new connection: checked against LoadBalancer source ranges", ""
 	case strings.Contains(rule, "jump endpoints-check"):
 		return "a new connection: checked for refusals", ""
 	case act == "reject":

@@ -128,6 +128,7 @@ func TestPrinted(t *testing.T) {
 		{"10.43.0.12:80", []string{
 			"tcp 10.42.1.9:40000 -> 10.43.0.12:80, a new connection arriving at this node\n",
 			"rules: table inet weft-proxy, table inet weft-egress\n",
+			"-> jump firewall-check: a new connection: checked against LoadBalancer source ranges\n",
 			" 3. prerouting  services: ip daddr . meta l4proto . th dport vmap @service-ips-v4\n",
 			"-> goto svc-sogt7dyc-v4-default/sticky/tcp/80: 10.43.0.12 . tcp . 80 is a service address and port: service default/sticky port tcp/80\n",
 			"endpoint 1 of 2, picked at random",
