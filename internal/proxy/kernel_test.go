@@ -27,7 +27,8 @@ import (
 	"github.com/weftnet/weft/internal/netns"
 )
 
-// nsNFT runs nft inside a network namespace, whatever thread the proxy's worker is on.
+// nsNFT runs nft inside a network namespace, whatever thread the proxy's worker is on: every
+// command, so that a full sync in place lists what that namespace's table holds.
 type nsNFT struct {
 	knftables.Interface
 	path string
@@ -35,6 +36,20 @@ type nsNFT struct {
 
 func (n nsNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
 	return netns.Do(n.path, func() error { return n.Interface.Run(ctx, tx) })
+}
+
+func (n nsNFT) Check(ctx context.Context, tx *knftables.Transaction) error {
+	return netns.Do(n.path, func() error { return n.Interface.Check(ctx, tx) })
+}
+
+func (n nsNFT) List(ctx context.Context, objectType string) (names []string, err error) {
+	err = netns.Do(n.path, func() error { names, err = n.Interface.List(ctx, objectType); return err })
+	return names, err
+}
+
+func (n nsNFT) ListElements(ctx context.Context, objectType, name string) (elements []*knftables.Element, err error) {
+	err = netns.Do(n.path, func() error { elements, err = n.Interface.ListElements(ctx, objectType, name); return err })
+	return elements, err
 }
 
 // proxyLab is a "node" namespace running the proxy, with a "pod" namespace behind a veth that

@@ -197,8 +197,8 @@ func convergeSteps() []convergeStep {
 	}
 }
 
-// TestFullSyncInPlace rewrites a table that holds objects of services long gone: they are
-// deleted, everything else is as a fresh table would have it.
+// TestFullSyncInPlace rewrites a table that holds objects of services long gone and a stale
+// element in a pick set: they are deleted, everything else is as a fresh table would have it.
 func TestFullSyncInPlace(t *testing.T) {
 	fake := knftables.NewFake(knftables.InetFamily, Table)
 	services := scenarioServices()
@@ -208,6 +208,8 @@ func TestFullSyncInPlace(t *testing.T) {
 	tx.Add(&knftables.Rule{Chain: "svc-gone", Rule: "goto reject-chain"})
 	tx.Add(&knftables.Set{Name: "affinity-gone", Type: "ipv4_addr"})
 	tx.Add(&knftables.Element{Map: "service-ips-v4", Key: []string{"10.43.9.9", "tcp", "80"}, Value: []string{"goto svc-gone"}})
+	// A stale element in a pick set that stays (a partial sync that failed halfway, a hand).
+	tx.Add(&knftables.Element{Set: "to-pick-v4-tcp-2", Key: []string{"10.43.9.9", "80"}})
 	if err := fake.Run(context.Background(), tx); err != nil {
 		t.Fatal(err)
 	}

@@ -169,7 +169,7 @@ func TestNetlinkElementsMatchNFT(t *testing.T) {
 			applyChanges(t, nfts["netlink"], tbl)
 		}
 		applyFull(t, nfts["nft"], tableOf(services, labServiceCIDRs, labClusterCIDRs))
-		if got, want := kernelElements(t, nfts["netlink"], paths["netlink"]), kernelElements(t, nfts["nft"], paths["nft"]); got != want {
+		if got, want := kernelElements(t, nfts["netlink"]), kernelElements(t, nfts["nft"]); got != want {
 			t.Fatalf("after %q the elements differ:\n--- netlink\n%s\n--- nft\n%s", s.name, got, want)
 		}
 	}
@@ -195,30 +195,25 @@ func ipv6Steps() []convergeStep {
 	}
 }
 
-// kernelElements lists every element of the skeleton's maps and sets, sorted. nft is the
-// namespace's own: ListElements runs it in the caller's namespace.
-func kernelElements(t *testing.T, nft nsNFT, path string) string {
+// kernelElements lists every element of every set and map in the table (the skeleton's and
+// the pick sets), sorted.
+func kernelElements(t *testing.T, nft nsNFT) string {
 	t.Helper()
 	var lines []string
-	sk := newSkeleton()
-	list := func(kind, name string) {
-		var elements []*knftables.Element
-		err := netns.Do(path, func() (err error) {
-			elements, err = nft.Interface.ListElements(context.Background(), kind, name)
-			return err
-		})
+	for _, kind := range []string{"set", "map"} {
+		names, err := nft.List(context.Background(), kind+"s")
 		if err != nil {
-			t.Fatalf("list %s %s: %v", kind, name, err)
+			t.Fatal(err)
 		}
-		for _, e := range elements {
-			lines = append(lines, fmt.Sprintf("%s %s : %s", name, strings.Join(e.Key, " . "), strings.Join(e.Value, " . ")))
+		for _, name := range names {
+			elements, err := nft.ListElements(context.Background(), kind, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range elements {
+				lines = append(lines, fmt.Sprintf("%s %s : %s", name, strings.Join(e.Key, " . "), strings.Join(e.Value, " . ")))
+			}
 		}
-	}
-	for _, m := range sk.maps {
-		list("map", m.Name)
-	}
-	for _, s := range sk.sets {
-		list("set", s.Name)
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")

@@ -339,7 +339,13 @@ func (t *table) declareAll(tx *knftables.Transaction, keep map[string]bool) {
 			tx.Flush(&knftables.Chain{Name: id.name})
 			keep[id.name] = true
 		case setObject:
-			tx.Add(t.wanted(id).(*knftables.Set))
+			set := t.wanted(id).(*knftables.Set)
+			tx.Add(set)
+			// A pick set holds only what the table writes: emptied, and filled again below,
+			// like the skeleton's. An affinity set (dynamic) keeps what packets put there.
+			if len(set.Flags) == 0 {
+				tx.Flush(&knftables.Set{Name: id.name})
+			}
 			keep[id.name] = true
 		}
 	}
