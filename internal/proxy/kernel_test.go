@@ -52,6 +52,25 @@ func (n nsNFT) ListElements(ctx context.Context, objectType, name string) (eleme
 	return elements, err
 }
 
+// scratchNFT makes a network namespace of the test's own, removed when the test ends, and
+// returns nft running in it. Not root: the test is skipped.
+func scratchNFT(t *testing.T, name string) nsNFT {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: writes nftables in a network namespace of its own")
+	}
+	ns := fmt.Sprintf("weft-%s-%d", name, os.Getpid()%100000)
+	if err := netns.Create(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netns.Delete(ns) })
+	var nft knftables.Interface
+	if err := netns.Do(netns.Path(ns), func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return nsNFT{nft, netns.Path(ns)}
+}
+
 // proxyLab is a "node" namespace running the proxy, with a "pod" namespace behind a veth that
 // holds several endpoint addresses, each answering with the address it was reached on and
 // the address the connection came from.

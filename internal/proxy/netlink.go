@@ -69,15 +69,8 @@ func (w *netlinkElements) WriteElements(dels, adds []*knftables.Element, types S
 	if err != nil {
 		return err
 	}
-	if w.conn == nil {
-		opts := []nftables.ConnOption{nftables.AsLasting()}
-		if w.ns != nil {
-			opts = append(opts, nftables.WithNetNSFd(int(w.ns.Fd())))
-		}
-		if w.conn, err = nftables.New(opts...); err != nil {
-			w.conn = nil
-			return fmt.Errorf("netlink: %w", err)
-		}
+	if err := w.connect(); err != nil {
+		return err
 	}
 	for _, name := range delOrder {
 		if err := w.conn.SetDeleteElements(&nftables.Set{Name: name, Table: w.table}, delBySet[name]); err != nil {
@@ -92,6 +85,23 @@ func (w *netlinkElements) WriteElements(dels, adds []*knftables.Element, types S
 	if err := w.conn.Flush(); err != nil {
 		return w.reset(err)
 	}
+	return nil
+}
+
+// connect opens the lasting connection if there is none.
+func (w *netlinkElements) connect() error {
+	if w.conn != nil {
+		return nil
+	}
+	opts := []nftables.ConnOption{nftables.AsLasting()}
+	if w.ns != nil {
+		opts = append(opts, nftables.WithNetNSFd(int(w.ns.Fd())))
+	}
+	conn, err := nftables.New(opts...)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	w.conn = conn
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -13,9 +12,6 @@ import (
 	"github.com/google/nftables/expr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"sigs.k8s.io/knftables"
-
-	"github.com/weftnet/weft/internal/netns"
 )
 
 // Every map and plain set of the skeleton, and the pick sets, have a layout; interval sets are
@@ -127,25 +123,8 @@ func FuzzEncodeFields(f *testing.F) {
 // every step is a full sync through nft. After each step both hold the same elements in every
 // map and set. Needs root.
 func TestNetlinkElementsMatchNFT(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: writes nftables in network namespaces of its own")
-	}
-	// Each side: nft running in its namespace, and the namespace's path for listing.
-	nfts, paths := map[string]nsNFT{}, map[string]string{}
-	for _, side := range []string{"netlink", "nft"} {
-		ns := fmt.Sprintf("weft-nlt-%s-%d", side, os.Getpid()%100000)
-		if err := netns.Create(ns); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = netns.Delete(ns) })
-		paths[side] = netns.Path(ns)
-		var nft knftables.Interface
-		if err := netns.Do(paths[side], func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
-			t.Fatal(err)
-		}
-		nfts[side] = nsNFT{nft, paths[side]}
-	}
-	writer, err := NetlinkElements(paths["netlink"])
+	nfts := map[string]nsNFT{"netlink": scratchNFT(t, "nlt-netlink"), "nft": scratchNFT(t, "nlt-nft")}
+	writer, err := NetlinkElements(nfts["netlink"].path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,4 +196,39 @@ func kernelElements(t *testing.T, nft nsNFT) string {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
+}
+
+// TestNetlinkListsNames: netlink lists the same chains, sets and maps as nft does, for the
+// scenario table with a pick set and an affinity set, and nothing for a table not there. Needs
+// root.
+func TestNetlinkListsNames(t *testing.T) {
+	inNS := scratchNFT(t, "nll")
+	w, err := NetlinkElements(inNS.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lister := w.(nameLister)
+	if have, err := lister.listNames(); err != nil || len(have.chains)+len(have.sets)+len(have.maps) != 0 {
+		t.Fatalf("no table yet: got %v, %v", have, err)
+	}
+	applyFull(t, inNS, tableOf(scenarioServices(), labServiceCIDRs, labClusterCIDRs))
+	want, err := listPresent(context.Background(), inNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := lister.listNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("netlink lists\n%v\nnft lists\n%v", got, want)
+	}
+	for _, name := range []string{"to-pick-v4-tcp-2", "affinity-sqfrvwpr-10.42.1.6/8080-10800"} {
+		if !got.sets[name] {
+			t.Errorf("set %s is not listed: %v", name, got.sets)
+		}
+	}
+	if !got.maps["service-ips-v4"] || !got.chains["plain-v4"] {
+		t.Errorf("map service-ips-v4 or chain plain-v4 is not listed: %v", got)
+	}
 }

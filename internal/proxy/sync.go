@@ -105,7 +105,7 @@ func (p *Proxy) syncTable(ctx context.Context, inf proxyInformers, ch *changes) 
 		var have present
 		if !p.fresh {
 			var err error
-			if have, err = listPresent(ctx, p.nft); err != nil {
+			if have, err = p.listPresent(ctx); err != nil {
 				return nil, false, err
 			}
 		}

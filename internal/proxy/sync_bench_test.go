@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -144,6 +145,38 @@ func BenchmarkPartialSyncKernel(b *testing.B) {
 					})
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkListNames is what a full sync in place does first: list the table's chains, sets
+// and maps by name, through nft (which reads every element to do it) or over netlink.
+//
+//	sudo go test -run XXX -bench ListNames -benchtime 3x ./internal/proxy/
+func BenchmarkListNames(b *testing.B) {
+	for _, n := range []int{10000, 30000} {
+		services := syntheticServices(n)
+		for _, lister := range []string{"nft", "netlink"} {
+			b.Run(fmt.Sprintf("services=%d/lister=%s", n, lister), func(b *testing.B) {
+				inNamespace(b, func(nft knftables.Interface) {
+					applyFull(b, nft, tableOf(services, benchServiceCIDRs, benchClusterCIDRs))
+					w, err := NetlinkElements("")
+					if err != nil {
+						b.Fatal(err)
+					}
+					for b.Loop() {
+						var have present
+						if lister == "nft" {
+							have, err = listPresent(context.Background(), nft)
+						} else {
+							have, err = w.(nameLister).listNames()
+						}
+						if err != nil || len(have.chains) == 0 {
+							b.Fatalf("listed %d chains: %v", len(have.chains), err)
+						}
+					}
+				})
+			})
 		}
 	}
 }

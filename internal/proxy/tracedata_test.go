@@ -3,13 +3,10 @@ package proxy
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"sigs.k8s.io/knftables"
-
-	"github.com/weftnet/weft/internal/netns"
 )
 
 // traceTestdata is what `weft trace`'s tests read as the scenario table: nft's own listing.
@@ -19,20 +16,9 @@ const traceTestdata = "../trace/testdata/weft-proxy.nft"
 // internal/trace's saved listing of it has the same chains, rules and set declarations (the
 // elements' order varies from one load to the next); -update rewrites the listing. Needs root.
 func TestTraceTestdataIsCurrent(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: loads the table in a network namespace of its own")
-	}
-	ns := "weft-pxtd-" + strings.TrimPrefix(t.Name(), "Test")[:4]
-	if err := netns.Create(ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = netns.Delete(ns) })
-	var nft knftables.Interface
-	if err := netns.Do(netns.Path(ns), func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
-		t.Fatal(err)
-	}
-	applyFull(t, nsNFT{nft, netns.Path(ns)}, tableOf(scenarioServices(), labServiceCIDRs, labClusterCIDRs))
-	out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", Table).CombinedOutput()
+	nft := scratchNFT(t, "pxtd")
+	applyFull(t, nft, tableOf(scenarioServices(), labServiceCIDRs, labClusterCIDRs))
+	out, err := exec.Command("ip", "netns", "exec", filepath.Base(nft.path), "nft", "list", "table", "inet", Table).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nft list table: %v\n%s", err, out)
 	}
