@@ -47,10 +47,12 @@ func applyFull(t testing.TB, nft knftables.Interface, tbl *table) {
 // nothing to send).
 func applyChanges(t testing.TB, nft knftables.Interface, tbl *table) string {
 	t.Helper()
-	tx := nft.NewTransaction()
-	if !tbl.writeChanges(tx) {
+	p := tbl.pending()
+	if p.empty() {
 		return ""
 	}
+	tx := nft.NewTransaction()
+	tbl.writePending(tx, p)
 	if err := nft.Run(context.Background(), tx); err != nil {
 		t.Fatalf("partial sync: %v\n%s", err, tx)
 	}

@@ -267,17 +267,6 @@ func setTypes(sk *skeleton, t *table) SetTypes {
 	}
 }
 
-// writeChanges puts into tx what turns the kernel's objects into the wanted ones and reports
-// whether there was anything to send. Call commit after the transaction succeeded.
-func (t *table) writeChanges(tx *knftables.Transaction) bool {
-	p := t.pending()
-	if p.empty() {
-		return false
-	}
-	t.writePending(tx, p)
-	return true
-}
-
 // writePending writes p in an order nftables accepts inside one transaction: declare new
 // chains and sets, rewrite chains, swap elements, then empty and delete what went away
 // (nothing refers to it by then).
@@ -401,8 +390,9 @@ func batched(elements []*knftables.Element) *knftables.Element {
 	return &knftables.Element{Set: last.Set, Map: last.Map, Key: []string{b.String()}, Value: last.Value}
 }
 
-// commit records that the kernel now holds the wanted objects (after writeChanges' or
-// writeAll's transaction succeeded); all says the table was written whole.
+// commit records that the kernel now holds the wanted objects (after a partial sync's
+// transaction or element swap, or writeFull's transaction, succeeded); all says the table was
+// written whole.
 func (t *table) commit(all bool) {
 	if all {
 		clear(t.kernel)

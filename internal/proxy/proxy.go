@@ -139,8 +139,8 @@ func sliceService(obj any) ([]string, error) {
 
 // Run syncs until ctx ends. Informers only mark what changed; one worker syncs, at once after
 // a quiet spell and then at most once per MinSyncInterval, retrying a failure with back-off (as
-// a full sync when the table itself could not be written). Stopping leaves the table in place: connections and service addresses keep
-// working.
+// a full sync when the table itself could not be written). Stopping leaves the table in
+// place: connections and service addresses keep working.
 func (p *Proxy) Run(ctx context.Context) error {
 	return p.RunWith(ctx, informers.NewSharedInformerFactory(p.client, 0))
 }
