@@ -52,23 +52,29 @@ func (n nsNFT) ListElements(ctx context.Context, objectType, name string) (eleme
 	return elements, err
 }
 
-// scratchNFT makes a network namespace of the test's own, removed when the test ends, and
-// returns nft running in it. Not root: the test is skipped.
-func scratchNFT(t *testing.T, name string) nsNFT {
-	t.Helper()
+// scratchNFT makes a network namespace of the test's (or benchmark's) own, removed when it
+// ends, and returns nft running in it. Not root: it is skipped.
+func scratchNFT(tb testing.TB, name string) nsNFT {
+	tb.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: writes nftables in a network namespace of its own")
+		tb.Skip("needs root: writes nftables in a network namespace of its own")
 	}
 	ns := fmt.Sprintf("weft-%s-%d", name, os.Getpid()%100000)
 	if err := netns.Create(ns); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { _ = netns.Delete(ns) })
+	tb.Cleanup(func() { _ = netns.Delete(ns) })
+	return nftIn(tb, netns.Path(ns))
+}
+
+// nftIn is nft for table inet Table in the network namespace at path.
+func nftIn(tb testing.TB, path string) nsNFT {
+	tb.Helper()
 	var nft knftables.Interface
-	if err := netns.Do(netns.Path(ns), func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
-		t.Fatal(err)
+	if err := netns.Do(path, func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
+		tb.Fatal(err)
 	}
-	return nsNFT{nft, netns.Path(ns)}
+	return nsNFT{nft, path}
 }
 
 // proxyLab is a "node" namespace running the proxy, with a "pod" namespace behind a veth that
@@ -244,10 +250,7 @@ func TestProxyInNamespaces(t *testing.T) {
 		kernelSlice("sticky", discoveryv1.AddressTypeIPv4, "10.42.0.2", "10.42.0.3"),
 		kernelSlice("local", discoveryv1.AddressTypeIPv4, "10.42.0.2"),
 	)
-	var nft knftables.Interface
-	if err := netns.Do(netns.Path(l.node), func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
-		t.Fatal(err)
-	}
+	nft := nftIn(t, netns.Path(l.node))
 	// Partial syncs that only swap elements go over netlink, as in the agent.
 	writer, err := NetlinkElements(netns.Path(l.node))
 	if err != nil {
@@ -257,7 +260,7 @@ func TestProxyInNamespaces(t *testing.T) {
 	p := New(Options{NodeName: "n", ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24"), netip.MustParsePrefix("fd00:42::/64")},
 		// Full syncs every 300 ms: they must keep affinity and every answer below as it is.
 		Resync: 300 * time.Millisecond, MinSyncInterval: 10 * time.Millisecond, Elements: elements,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, client, nsNFT{nft, netns.Path(l.node)}, nil)
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, client, nft, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()

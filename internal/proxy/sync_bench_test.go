@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/knftables"
-
-	"github.com/weftnet/weft/internal/netns"
 )
 
 var benchServiceCIDRs, benchClusterCIDRs = labServiceCIDRs[:1], labClusterCIDRs[:1]
@@ -51,29 +48,6 @@ func BenchmarkFullSyncBuild(b *testing.B) {
 	}
 }
 
-// inNamespace runs f in a network namespace of its own, made for the benchmark.
-func inNamespace(b *testing.B, f func(nft knftables.Interface)) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: applies the table in a network namespace")
-	}
-	ns := fmt.Sprintf("weft-pxb-%d", os.Getpid()%100000)
-	if err := netns.Create(ns); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = netns.Delete(ns) }()
-	err := netns.Do(netns.Path(ns), func() error {
-		nft, err := knftables.New(knftables.InetFamily, Table)
-		if err != nil {
-			return err
-		}
-		f(nft)
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-}
-
 // BenchmarkFullSyncKernel applies a full sync to the kernel (nft in a namespace of its own):
 // the time one full sync takes at 1k, 10k and 30k services. Needs root.
 //
@@ -82,11 +56,10 @@ func BenchmarkFullSyncKernel(b *testing.B) {
 	for _, n := range []int{1000, 10000, 30000} {
 		services := syntheticServices(n)
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
-			inNamespace(b, func(nft knftables.Interface) {
-				for b.Loop() {
-					applyFull(b, nft, tableOf(services, benchServiceCIDRs, benchClusterCIDRs))
-				}
-			})
+			nft := scratchNFT(b, "pxb")
+			for b.Loop() {
+				applyFull(b, nft, tableOf(services, benchServiceCIDRs, benchClusterCIDRs))
+			}
 		})
 	}
 }
@@ -102,47 +75,46 @@ func BenchmarkPartialSyncKernel(b *testing.B) {
 		for _, change := range []string{"endpoint", "service"} {
 			for _, writer := range []string{"nft", "netlink"} {
 				b.Run(fmt.Sprintf("services=%d/change=%s/writer=%s", n, change, writer), func(b *testing.B) {
-					inNamespace(b, func(nft knftables.Interface) {
-						elements, err := NetlinkElements("")
-						if err != nil {
-							b.Fatal(err)
+					nft := scratchNFT(b, "pxb")
+					elements, err := NetlinkElements(nft.path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					tbl := tableOf(services, benchServiceCIDRs, benchClusterCIDRs)
+					applyFull(b, nft, tbl)
+					i := 0
+					var writing time.Duration // in nft or netlink, of the whole op
+					for b.Loop() {
+						i++
+						switch change {
+						case "endpoint":
+							tbl.set("bench/svc-0", serviceContribution(syntheticService(0, 2+i%2), true))
+						case "service":
+							var ports []*servicePort
+							if i%2 == 1 {
+								ports = syntheticService(n, 3)
+							}
+							tbl.set("bench/new", serviceContribution(ports, true))
 						}
-						tbl := tableOf(services, benchServiceCIDRs, benchClusterCIDRs)
-						applyFull(b, nft, tbl)
-						i := 0
-						var writing time.Duration // in nft or netlink, of the whole op
-						for b.Loop() {
-							i++
-							switch change {
-							case "endpoint":
-								tbl.set("bench/svc-0", serviceContribution(syntheticService(0, 2+i%2), true))
-							case "service":
-								var ports []*servicePort
-								if i%2 == 1 {
-									ports = syntheticService(n, 3)
-								}
-								tbl.set("bench/new", serviceContribution(ports, true))
-							}
-							start := time.Now()
-							if writer == "nft" {
-								if applyChanges(b, nft, tbl) == "" {
-									b.Fatal("the change sent nothing")
-								}
-								writing += time.Since(start)
-								continue
-							}
-							p := tbl.pending()
-							if p.empty() || !p.elementsOnly() {
-								b.Fatalf("the change is not an element swap: %+v", p)
-							}
-							if err := writeSwaps(elements, tbl, p); err != nil {
-								b.Fatal(err)
+						start := time.Now()
+						if writer == "nft" {
+							if applyChanges(b, nft, tbl) == "" {
+								b.Fatal("the change sent nothing")
 							}
 							writing += time.Since(start)
-							tbl.commit(false)
+							continue
 						}
-						b.ReportMetric(float64(writing.Microseconds())/float64(b.N)/1000, "write-ms/op")
-					})
+						p := tbl.pending()
+						if p.empty() || !p.elementsOnly() {
+							b.Fatalf("the change is not an element swap: %+v", p)
+						}
+						if err := writeSwaps(elements, tbl, p); err != nil {
+							b.Fatal(err)
+						}
+						writing += time.Since(start)
+						tbl.commit(false)
+					}
+					b.ReportMetric(float64(writing.Microseconds())/float64(b.N)/1000, "write-ms/op")
 				})
 			}
 		}
@@ -158,24 +130,23 @@ func BenchmarkListNames(b *testing.B) {
 		services := syntheticServices(n)
 		for _, lister := range []string{"nft", "netlink"} {
 			b.Run(fmt.Sprintf("services=%d/lister=%s", n, lister), func(b *testing.B) {
-				inNamespace(b, func(nft knftables.Interface) {
-					applyFull(b, nft, tableOf(services, benchServiceCIDRs, benchClusterCIDRs))
-					w, err := NetlinkElements("")
-					if err != nil {
-						b.Fatal(err)
+				nft := scratchNFT(b, "pxb")
+				applyFull(b, nft, tableOf(services, benchServiceCIDRs, benchClusterCIDRs))
+				w, err := NetlinkElements(nft.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					var have present
+					if lister == "nft" {
+						have, err = listPresent(context.Background(), nft)
+					} else {
+						have, err = w.(nameLister).listNames()
 					}
-					for b.Loop() {
-						var have present
-						if lister == "nft" {
-							have, err = listPresent(context.Background(), nft)
-						} else {
-							have, err = w.(nameLister).listNames()
-						}
-						if err != nil || len(have.chains) == 0 {
-							b.Fatalf("listed %d chains: %v", len(have.chains), err)
-						}
+					if err != nil || len(have.chains) == 0 {
+						b.Fatalf("listed %d chains: %v", len(have.chains), err)
 					}
-				})
+				}
 			})
 		}
 	}
