@@ -24,7 +24,7 @@ LDFLAGS := -s -w $(K8S_LDFLAGS) \
 # packages' root tests change while they run (go test runs packages side by side).
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e /test/e2e -e /test/hoststate -e /internal/embedded -e /cmd/weft$$)
 
-.PHONY: all build deps install lab test unit e2e fuzz bench clean
+.PHONY: all build deps install lab test unit e2e conformance fuzz bench clean
 
 all: build
 
@@ -67,6 +67,15 @@ unit:
 # cause is at the end of a long log.
 e2e: build
 	set -o pipefail; WEFT_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m -json ./test/e2e/ | $(GO) run ./test/failures
+
+# Kubernetes' own [sig-network] specs, from the e2e suite of the release weft embeds, against a
+# lab made for the run (see README "Conformance"). Reports land in _output/conformance/latest.
+FOCUS ?= \[sig-network\].*\[Conformance\]
+SKIP ?=
+PARALLEL ?= 4
+conformance: build
+	cd test/conformance && $(GO) run ./run -weft $(CURDIR)/$(BIN) -tools $(CURDIR)/.tools/conformance \
+		-out $(CURDIR)/_output/conformance -focus '$(FOCUS)' -skip '$(SKIP)' -lab-flags '$(LAB_FLAGS)' -parallel $(PARALLEL)
 
 bench: build
 	$(GO) run ./bench/labup --weft $(CURDIR)/$(BIN)
