@@ -1,7 +1,7 @@
 // Package egress decides how pod traffic leaves the cluster network. Masquerade keeps the table
 // inet weft-egress: traffic from pods to anything outside the cluster's own ranges leaves with
-// the node's address (seed 000: the subnet the nodes reach answers the node, which it knows how
-// to route back to), never pod-to-pod or pod-to-service traffic.
+// the node's address (a subnet only the nodes route to answers the node, which it knows how to
+// route back to, where it would drop a pod's address it has no route for), never pod-to-pod or pod-to-service traffic.
 package egress
 
 import (
