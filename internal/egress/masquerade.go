@@ -11,6 +11,8 @@ import (
 
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/cidr"
 )
 
 // Table is weft's egress table; weft never touches another.
@@ -54,14 +56,16 @@ func (m *Masquerade) Sync(ctx context.Context) error {
 			tx.Add(&knftables.Set{Name: s, Type: fam.typ, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
 			tx.Flush(&knftables.Set{Name: s})
 		}
+		// The ranges come from several places and may overlap (ServiceCIDRs do by design, a
+		// --no-masquerade-cidr may cover the pod range); the sets refuse overlapping elements.
 		n := 0
-		for _, p := range m.PodCIDRs {
+		for _, p := range cidr.Merge(m.PodCIDRs) {
 			if p.Addr().Is6() == fam.v6 {
 				tx.Add(&knftables.Element{Set: pods, Key: []string{p.String()}})
 				n++
 			}
 		}
-		for _, p := range m.Keep {
+		for _, p := range cidr.Merge(m.Keep) {
 			if p.Addr().Is6() == fam.v6 {
 				tx.Add(&knftables.Element{Set: keep, Key: []string{p.String()}})
 			}
