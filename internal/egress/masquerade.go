@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
@@ -29,7 +30,8 @@ type Masquerade struct {
 	// PodCIDRs are the cluster's pod ranges (sources to masquerade).
 	PodCIDRs []netip.Prefix
 	// Keep are destinations that see pods' own addresses: the cluster's pod and service ranges
-	// and whatever --no-masquerade-cidr adds (routed networks).
+	// as the flags give them and whatever --no-masquerade-cidr adds (routed networks). The
+	// ServiceCIDR objects, which change at run time, come with each Sync.
 	Keep []netip.Prefix
 	// IPv6 masquerades IPv6 too (K3s's --flannel-ipv6-masq); IPv6 pods are usually routable.
 	IPv6 bool
@@ -41,8 +43,10 @@ func NewMasquerade(nft knftables.Interface, podCIDRs, keep []netip.Prefix, ipv6 
 }
 
 // Sync writes the whole table in one transaction: a restart or a repair converges on the same
-// rules, and no packet ever sees half of them.
-func (m *Masquerade) Sync(ctx context.Context) error {
+// rules, and no packet ever sees half of them. serviceCIDRs are the ranges of the cluster's
+// ServiceCIDR objects now: pods' traffic to a range added at run time stays inside the cluster
+// like traffic to the first one.
+func (m *Masquerade) Sync(ctx context.Context, serviceCIDRs []netip.Prefix) error {
 	tx := m.nft.NewTransaction()
 	tx.Add(&knftables.Table{Comment: ptr.To("weft: masquerade pod traffic that leaves the cluster")})
 	tx.Add(&knftables.Chain{Name: "postrouting", Type: ptr.To(knftables.NATType), Hook: ptr.To(knftables.PostroutingHook), Priority: ptr.To(knftables.SNATPriority)})
@@ -65,7 +69,7 @@ func (m *Masquerade) Sync(ctx context.Context) error {
 				n++
 			}
 		}
-		for _, p := range cidr.Merge(m.Keep) {
+		for _, p := range cidr.Merge(append(slices.Clip(m.Keep), serviceCIDRs...)) {
 			if p.Addr().Is6() == fam.v6 {
 				tx.Add(&knftables.Element{Set: keep, Key: []string{p.String()}})
 			}

@@ -36,7 +36,7 @@ func keepElements(t *testing.T, nft knftables.Interface, set string) []string {
 func TestOverlappingKeepRanges(t *testing.T) {
 	fake := knftables.NewFake(knftables.InetFamily, Table)
 	m := NewMasquerade(fake, prefixes("10.42.0.0/16", "10.42.0.0/24"), overlapping, false)
-	if err := m.Sync(context.Background()); err != nil {
+	if err := m.Sync(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	for set, want := range map[string][]string{
@@ -65,7 +65,7 @@ func TestOverlappingKeepRangesInKernel(t *testing.T) {
 			return err
 		}
 		m := NewMasquerade(nft, prefixes("10.42.0.0/16"), overlapping, true)
-		if err := m.Sync(context.Background()); err != nil {
+		if err := m.Sync(context.Background(), nil); err != nil {
 			return err
 		}
 		if got := keepElements(t, nft, "keep-v4"); !slices.Equal(got, []string{"10.0.0.0/8"}) {
