@@ -139,7 +139,9 @@ func (a *Agent) runNodes(ctx context.Context, factory informers.SharedInformerFa
 		})
 	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), nodes.Informer().HasSynced, serviceCIDRs.Informer().HasSynced) {
+	// Only the Nodes are waited for: pods' network must not wait on the ServiceCIDRs (a
+	// cluster may not serve them), and their listing marks the node again when it comes.
+	if !cache.WaitForCacheSync(ctx.Done(), nodes.Informer().HasSynced) {
 		return ctx.Err()
 	}
 	go func() {
