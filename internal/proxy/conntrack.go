@@ -32,12 +32,10 @@ func udpTargets(ports []*servicePort) map[udpFlow][]endpoint {
 			continue
 		}
 		out[udpFlow{sp.clusterIP, sp.port}] = sp.endpoints
-		// Clients outside the cluster (external addresses, node ports) get the cluster-wide
-		// choice, or only this node's endpoints under externalTrafficPolicy Local.
-		external := sp.allEndpoints
-		if sp.externalLocal {
-			external = sp.localEndpoints
-		}
+		// Flows to external addresses and node ports go to the cluster-wide choice, or under
+		// externalTrafficPolicy Local to this node's endpoints (clients from outside) and the
+		// ClusterIP's (pods and the node): every endpoint some path of the port reaches.
+		external := sp.everyEndpoint()
 		for _, a := range sp.external {
 			out[udpFlow{a, sp.port}] = external
 		}
