@@ -62,6 +62,7 @@ func describeFilter(c netlink.CustomConntrackFilter) string {
 		{"nodeport-via-other-ip-to-a", "10.42.1.1", "10.42.1.5", 30053},
 		{"nodeport-to-b", "192.168.1.11", "10.42.2.5", 30053},
 		{"clusterip-to-a", "10.43.0.10", "10.42.1.5", 53},
+		{"clusterip-to-b", "10.43.0.10", "10.42.2.5", 53},
 	} {
 		flow := &netlink.ConntrackFlow{FamilyType: unix.AF_INET}
 		flow.Forward.Protocol, flow.Forward.DstIP, flow.Forward.DstPort = unix.IPPROTO_UDP, net.ParseIP(probe.dst), probe.dport
@@ -83,6 +84,12 @@ func TestStaleUDPNodePorts(t *testing.T) {
 	}
 	a := endpoint{ip: netip.MustParseAddr("10.42.1.5"), port: 53}
 	b := endpoint{ip: netip.MustParseAddr("10.42.2.5"), port: 53}
+	// externalTrafficPolicy Local on a's node: outside clients reach a only, pods reach both.
+	local := func(eps ...endpoint) []*servicePort {
+		ps := port(eps...)
+		ps[0].externalLocal, ps[0].localEndpoints = true, []endpoint{a}
+		return ps
+	}
 	for _, tc := range []struct {
 		name          string
 		before, after []*servicePort
@@ -92,8 +99,12 @@ func TestStaleUDPNodePorts(t *testing.T) {
 			"family 2 clusterip-to-a",
 			"family 2 nodeport-via-node-ip-to-a,nodeport-via-other-ip-to-a",
 		}},
+		{"a remote endpoint leaves an externalTrafficPolicy Local service", local(a, b), local(a), []string{
+			"family 2 clusterip-to-b",
+			"family 2 nodeport-to-b",
+		}},
 		{"the first endpoint arrives", port(), port(a), []string{
-			"family 2 clusterip-to-a",
+			"family 2 clusterip-to-a,clusterip-to-b",
 			"family 2 nodeport-via-node-ip-to-a,nodeport-via-other-ip-to-a,nodeport-to-b",
 		}},
 	} {
