@@ -11,9 +11,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
-
-	"github.com/weftnet/weft/internal/egressroute"
-	"github.com/weftnet/weft/internal/proxy"
 )
 
 // manifest decodes weft.yaml strictly: a misspelt field fails here, not on a user's cluster.
@@ -55,31 +52,6 @@ func manifest(t *testing.T) (*rbacv1.ClusterRole, *appsv1.DaemonSet) {
 		t.Fatal("weft.yaml lacks the ClusterRole or the DaemonSet")
 	}
 	return role, ds
-}
-
-func allows(role *rbacv1.ClusterRole, group, resource, verb string) bool {
-	for _, r := range role.Rules {
-		if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
-			return true
-		}
-	}
-	return false
-}
-
-// The DaemonSet's account may do everything the agent's features ask for.
-func TestClusterRoleCoversFeatures(t *testing.T) {
-	role, _ := manifest(t)
-	for _, r := range append(append([]rbacv1.PolicyRule{}, egressroute.RBACRules...), proxy.RBACRules...) {
-		for _, g := range r.APIGroups {
-			for _, res := range r.Resources {
-				for _, v := range r.Verbs {
-					if !allows(role, g, res, v) {
-						t.Errorf("ClusterRole weft-agent does not allow %s on %s in group %q", v, res, g)
-					}
-				}
-			}
-		}
-	}
 }
 
 func TestDaemonSetRunsTheAgentOnTheNode(t *testing.T) {

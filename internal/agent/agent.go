@@ -19,10 +19,12 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	listersv1 "k8s.io/client-go/listers/core/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/knftables"
 
+	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/egress"
 	"github.com/weftnet/weft/internal/egressroute"
 	"github.com/weftnet/weft/internal/overlay"
@@ -95,10 +97,11 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 // agent finds its devices and routes in place, and established connections never notice.
 func (a *Agent) Run(ctx context.Context) error {
 	go a.serveMetrics(ctx, a.metrics)
-	// One informer factory for the node loop and the proxy (they share the Nodes); the
-	// EgressRoute controller watches this node's pods only and keeps its own.
+	// One informer factory for the node loop and the proxy (they share the Nodes) and the
+	// ServiceCIDRs, which all three features follow; the EgressRoute controller watches this
+	// node's pods only and keeps its own factories for the rest.
 	factory := informers.NewSharedInformerFactory(a.client, a.opts.Resync)
-	routesDone := a.runFeature(ctx, "EgressRoutes", a.routes.Run)
+	routesDone := a.runFeature(ctx, "EgressRoutes", func(ctx context.Context) error { return a.routes.RunWith(ctx, factory) })
 	proxyDone := a.runFeature(ctx, "the service proxy", func(ctx context.Context) error {
 		if a.opts.Proxy != "weft" {
 			return a.proxy.Cleanup(ctx)
@@ -123,16 +126,21 @@ func (a *Agent) runFeature(ctx context.Context, name string, run func(context.Co
 	return done
 }
 
-// runNodes is the node feature's loop: overlay, masquerade and CNI configuration.
+// runNodes is the node feature's loop: overlay, masquerade and CNI configuration. A
+// ServiceCIDR's change reaches it too: the masquerade exempts every service range.
 func (a *Agent) runNodes(ctx context.Context, factory informers.SharedInformerFactory) error {
-	nodes := factory.Core().V1().Nodes()
+	nodes, serviceCIDRs := factory.Core().V1().Nodes(), factory.Networking().V1().ServiceCIDRs()
 	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
 	defer queue.ShutDown()
 	mark := func(any) { queue.Add(a.opts.NodeName) }
-	_, _ = nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark,
-	})
+	for _, inf := range []cache.SharedIndexInformer{nodes.Informer(), serviceCIDRs.Informer()} {
+		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark,
+		})
+	}
 	factory.Start(ctx.Done())
+	// Only the Nodes are waited for: pods' network must not wait on the ServiceCIDRs (a
+	// cluster may not serve them), and their listing marks the node again when it comes.
 	if !cache.WaitForCacheSync(ctx.Done(), nodes.Informer().HasSynced) {
 		return ctx.Err()
 	}
@@ -145,7 +153,7 @@ func (a *Agent) runNodes(ctx context.Context, factory informers.SharedInformerFa
 		if quit {
 			return nil
 		}
-		err := a.sync(ctx, nodes.Lister())
+		err := a.sync(ctx, nodes.Lister(), serviceCIDRs.Lister())
 		if err != nil {
 			a.log.Error("node sync failed; retrying", "err", err)
 			queue.AddRateLimited(key)
@@ -158,7 +166,7 @@ func (a *Agent) runNodes(ctx context.Context, factory informers.SharedInformerFa
 
 // sync publishes this node's overlay data, routes to every other node's pods, masquerades
 // what leaves the cluster, and writes the CNI configuration, once the Node has podCIDRs.
-func (a *Agent) sync(ctx context.Context, lister listersv1.NodeLister) error {
+func (a *Agent) sync(ctx context.Context, lister listersv1.NodeLister, serviceCIDRs networkinglisters.ServiceCIDRLister) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	self, err := lister.Get(a.opts.NodeName)
@@ -194,7 +202,11 @@ func (a *Agent) sync(ctx context.Context, lister listersv1.NodeLister) error {
 		errs = append(errs, err)
 	}
 	if a.masq != nil {
-		errs = append(errs, a.masq.Sync(ctx))
+		objs, err := serviceCIDRs.List(labels.Everything())
+		if err == nil {
+			err = a.masq.Sync(ctx, cidr.OfServiceCIDRs(objs))
+		}
+		errs = append(errs, err)
 	}
 	mtu := res.MTU
 	if mtu == 0 {

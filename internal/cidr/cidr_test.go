@@ -3,6 +3,8 @@ package cidr
 import (
 	"net/netip"
 	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 func TestJoin(t *testing.T) {
@@ -12,5 +14,15 @@ func TestJoin(t *testing.T) {
 	}
 	if got := Join(nil); got != "" {
 		t.Errorf("Join(nil) = %q, want empty", got)
+	}
+}
+
+func TestOfServiceCIDRs(t *testing.T) {
+	objs := []*networkingv1.ServiceCIDR{
+		{Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{"10.96.0.0/28", "2001:cafe:43::/112"}}},
+		{Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{"10.96.0.7/24", "not a range"}}},
+	}
+	if got := Join(OfServiceCIDRs(objs)); got != "10.96.0.0/28,2001:cafe:43::/112,10.96.0.0/24" {
+		t.Errorf("OfServiceCIDRs = %s", got)
 	}
 }

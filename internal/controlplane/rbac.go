@@ -21,15 +21,16 @@ var AgentRole = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"nodes/status"}, Verbs: []string{"patch"}},
 }
 
-// agentRules are every feature's rules together.
-func agentRules() []rbacv1.PolicyRule {
+// AgentRules are every feature's rules together: the ClusterRole weft-agent of a lab, and
+// what deploy/weft.yaml must grant the DaemonSet's account (its test checks they allow the same).
+func AgentRules() []rbacv1.PolicyRule {
 	rules := append(append([]rbacv1.PolicyRule{}, AgentRole...), egressroute.RBACRules...)
 	return append(rules, proxy.RBACRules...)
 }
 
 // EnsureAgentRBAC creates (or updates) the ClusterRole weft-agent and binds it to AgentGroup.
 func EnsureAgentRBAC(ctx context.Context, client kubernetes.Interface) error {
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "weft-agent"}, Rules: agentRules()}
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "weft-agent"}, Rules: AgentRules()}
 	binding := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "weft-agent"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "weft-agent"},

@@ -3,6 +3,7 @@ package egress
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,11 +39,11 @@ func TestMasqueradeRules(t *testing.T) {
 			fake := knftables.NewFake(knftables.InetFamily, Table)
 			keep := append(append([]netip.Prefix{}, tc.pods...), prefixes("10.43.0.0/16", "2001:cafe:43::/112")...)
 			m := NewMasquerade(fake, tc.pods, keep, tc.ipv6)
-			if err := m.Sync(context.Background()); err != nil {
+			if err := m.Sync(context.Background(), nil); err != nil {
 				t.Fatal(err)
 			}
 			// A second sync converges on the same table.
-			if err := m.Sync(context.Background()); err != nil {
+			if err := m.Sync(context.Background(), nil); err != nil {
 				t.Fatal(err)
 			}
 			dump := fake.Dump()
@@ -72,5 +73,28 @@ func TestMasqueradeRules(t *testing.T) {
 func TestKeepSourceMarkMatchesEgressRoute(t *testing.T) {
 	if KeepSourceMark != egressroute.KeepSourceMark {
 		t.Errorf("egress skips mark %#x but EgressRoutes with masquerade: false set %#x", KeepSourceMark, egressroute.KeepSourceMark)
+	}
+}
+
+// TestServiceCIDRsAddedAtRunTime: a ServiceCIDR the cluster gains after the agent started is
+// kept from masquerade at the next sync, and masqueraded again once it is gone.
+func TestServiceCIDRsAddedAtRunTime(t *testing.T) {
+	fake := knftables.NewFake(knftables.InetFamily, Table)
+	m := NewMasquerade(fake, prefixes("10.42.0.0/16"), prefixes("10.42.0.0/16", "10.43.0.0/16"), false)
+	for _, step := range []struct {
+		name   string
+		ranges []netip.Prefix
+		want   []string
+	}{
+		{"only the flag's range", nil, []string{"10.42.0.0/16", "10.43.0.0/16"}},
+		{"ServiceCIDR kubernetes and newcidr1", prefixes("10.43.0.0/16", "10.96.0.0/24"), []string{"10.42.0.0/16", "10.43.0.0/16", "10.96.0.0/24"}},
+		{"newcidr1 deleted", prefixes("10.43.0.0/16"), []string{"10.42.0.0/16", "10.43.0.0/16"}},
+	} {
+		if err := m.Sync(context.Background(), step.ranges); err != nil {
+			t.Fatal(err)
+		}
+		if got := keepElements(t, fake, "keep-v4"); !slices.Equal(got, step.want) {
+			t.Errorf("%s: keep-v4 holds %v, want %v", step.name, got, step.want)
+		}
 	}
 }

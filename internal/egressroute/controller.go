@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -20,6 +21,7 @@ var RBACRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "nodes"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{GVR.Group}, Resources: []string{GVR.Resource}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{GVR.Group}, Resources: []string{GVR.Resource + "/status"}, Verbs: []string{"get", "update", "patch"}},
+	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"servicecidrs"}, Verbs: []string{"get", "list", "watch"}},
 }
 
 // Options configure the controller; the agent fills them from its own flags.
@@ -28,6 +30,7 @@ type Options struct {
 	NodeName string
 	// ClusterCIDRs and ServiceCIDRs are the cluster's own ranges (--cluster-cidr,
 	// --service-cidr): traffic to them is never rerouted, destinations inside them are refused.
+	// The ranges of ServiceCIDR objects count the same, also those added at run time.
 	ClusterCIDRs []netip.Prefix
 	ServiceCIDRs []netip.Prefix
 	// Resync is how often the whole state is rewritten even if nothing changed, repairing
@@ -90,7 +93,8 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, kerne
 // so no packet is ever marked for a table that is not there. Status comes last: a failure to
 // report never holds up the data plane.
 func (c *Controller) sync(ctx context.Context, snap snapshot) error {
-	plans := makePlans(c.opts.NodeName, snap, c.cluster, c.kernel.Netlink)
+	cluster := append(slices.Clip(c.cluster), snap.serviceCIDRs...)
+	plans := makePlans(c.opts.NodeName, snap, cluster, c.kernel.Netlink)
 	if err := addRoutes(c.kernel.Netlink, plans); err != nil {
 		return err
 	}
@@ -99,7 +103,7 @@ func (c *Controller) sync(ctx context.Context, snap snapshot) error {
 		return err
 	}
 	tx := c.kernel.NFT.NewTransaction()
-	transaction(tx, plans, c.cluster, stale)
+	transaction(tx, plans, cluster, stale)
 	if err := c.kernel.NFT.Run(ctx, tx); err != nil {
 		return fmt.Errorf("nftables table inet %s: %w", Table, err)
 	}

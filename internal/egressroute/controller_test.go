@@ -17,8 +17,8 @@ import (
 
 // scenarios are whole clusters' worth of EgressRoutes as node-1 sees them.
 var scenarios = map[string]func() ([]*EgressRoute, []*corev1.Pod){
-	// Seed 000: every pod reaches the subnet the nodes reach through the LAN router.
-	"seed-000": func() ([]*EgressRoute, []*corev1.Pod) {
+	// Every pod reaches a subnet only the nodes route to, through the LAN router.
+	"node-only-subnet": func() ([]*EgressRoute, []*corev1.Pod) {
 		return []*EgressRoute{route("corp-net", 0, Spec{Destinations: []string{"192.168.2.0/24"}, Via: "192.168.1.1"})}, nil
 	},
 	// IPv6 through a router, keeping pods' addresses (IPv6 pods are usually routable).
@@ -159,7 +159,7 @@ func TestSyncRemovesWhatAnEarlierRunLeft(t *testing.T) {
 // A route the kernel refuses is neither marked for nor reported ready, and the sync still
 // succeeds for the rest (the status says why).
 func TestKernelRefusal(t *testing.T) {
-	routes, _ := scenarios["seed-000"]()
+	routes, _ := scenarios["node-only-subnet"]()
 	n := newTestNode(t, routes...)
 	n.nl.failAdd = fmt.Errorf("file exists")
 	s := snap(t, routes)

@@ -14,7 +14,7 @@ import (
 	"github.com/weftnet/weft/internal/netns"
 )
 
-// topology is seed 000 with a twist, in namespaces of its own: a pod behind a node whose
+// topology is a subnet only the nodes route to, with a twist, in namespaces of its own: a pod behind a node whose
 // default route goes to router r1, while 192.168.3.10 and 2001:db8:3::10 sit behind router r2
 // only. The node filters reverse paths strictly, as many distributions do.
 //

@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/cidr"
 )
 
 // Chain priorities. Chain prerouting marks after the service proxy's DNAT (dstnat), so traffic
@@ -41,7 +43,7 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 	for _, f := range families {
 		addSet(tx, "cluster-"+f.suffix, f, "the cluster's own ranges: never rerouted")
 	}
-	for _, c := range coalesce(cluster) {
+	for _, c := range cidr.Merge(cluster) {
 		addElement(tx, "cluster-"+families[famIndex(c)].suffix, c)
 	}
 	for _, name := range stale {
@@ -62,10 +64,10 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 			}
 			src := setName(p.slot, f)
 			addSet(tx, src, f, "EgressRoute "+p.er.Name+": its pods on this node")
-			for _, s := range coalesce(p.pods[fi]) {
+			for _, s := range cidr.Merge(p.pods[fi]) {
 				addElement(tx, src, s)
 			}
-			for _, d := range coalesce(p.dsts[fi]) {
+			for _, d := range cidr.Merge(p.dsts[fi]) {
 				targets = append(targets, target{p, d})
 			}
 		}
@@ -143,27 +145,4 @@ func addElement(tx *knftables.Transaction, set string, p netip.Prefix) {
 		key = p.Addr().String()
 	}
 	tx.Add(&knftables.Element{Set: set, Key: []string{key}})
-}
-
-// coalesce drops duplicates and networks inside others: interval sets refuse overlaps.
-func coalesce(in []netip.Prefix) []netip.Prefix {
-	sorted := append([]netip.Prefix(nil), in...)
-	sort.Slice(sorted, func(i, j int) bool {
-		if sorted[i].Bits() != sorted[j].Bits() {
-			return sorted[i].Bits() < sorted[j].Bits()
-		}
-		return sorted[i].Addr().Less(sorted[j].Addr())
-	})
-	var out []netip.Prefix
-next:
-	for _, p := range sorted {
-		for _, q := range out {
-			if q.Addr().Is4() == p.Addr().Is4() && q.Contains(p.Addr()) {
-				continue next
-			}
-		}
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Addr().Less(out[j].Addr()) })
-	return out
 }

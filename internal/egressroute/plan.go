@@ -25,6 +25,9 @@ type snapshot struct {
 	namespaces map[string]labels.Set                 // namespace name -> labels
 	podCIDRs   []netip.Prefix                        // this node's podCIDRs, if assigned
 	nodes      []string                              // every Node's name
+	// serviceCIDRs are the ranges of the cluster's ServiceCIDR objects, which grow at run
+	// time: as much the cluster's own as the flags' ranges.
+	serviceCIDRs []netip.Prefix
 }
 
 // plan is what one EgressRoute becomes on this node.

@@ -3,7 +3,6 @@ package egressroute
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -159,15 +158,5 @@ func TestBrokenObject(t *testing.T) {
 	st := statusOf(got)
 	if c := meta.FindStatusCondition(st.Conditions, ConditionAccepted); c == nil || c.Reason != ReasonInvalid || !strings.Contains(c.Message, "destinations") {
 		t.Errorf("Accepted = %+v, want Invalid naming the field", c)
-	}
-}
-
-func TestCoalesce(t *testing.T) {
-	got := coalesce(prefixes("10.99.1.0/24", "192.168.3.0/24", "10.99.0.0/16", "10.99.0.0/16", "2001:db8::/32", "2001:db8:3::/64", "10.99.1.7/32"))
-	if fmt.Sprint(got) != "[10.99.0.0/16 192.168.3.0/24 2001:db8::/32]" {
-		t.Errorf("got %v", got)
-	}
-	if got := coalesce([]netip.Prefix{}); len(got) != 0 {
-		t.Errorf("got %v", got)
 	}
 }

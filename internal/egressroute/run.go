@@ -15,22 +15,35 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	listersv1 "k8s.io/client-go/listers/core/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/weftnet/weft/internal/cidr"
 )
 
 // listers are the informers' caches one sync reads.
 type listers struct {
-	pods       listersv1.PodLister
-	namespaces listersv1.NamespaceLister
-	nodes      listersv1.NodeLister
-	routes     cache.GenericLister
+	pods         listersv1.PodLister
+	namespaces   listersv1.NamespaceLister
+	nodes        listersv1.NodeLister
+	routes       cache.GenericLister
+	serviceCIDRs networkinglisters.ServiceCIDRLister
 }
 
-// Run keeps the node in line with the EgressRoutes until ctx ends. Informers only mark the
-// state dirty; one worker syncs it whole, no more often than MinSyncInterval, retrying with
-// back-off on failure, and at least every Resync. Stopping leaves the data plane as it is.
+// Run keeps the node in line with the EgressRoutes until ctx ends, with informers of its own.
 func (c *Controller) Run(ctx context.Context) error {
+	return c.RunWith(ctx, informers.NewSharedInformerFactory(c.client, 0))
+}
+
+// RunWith is Run with the ServiceCIDRs from shared, the agent's factory, which the service
+// proxy watches too; it starts what it adds (shared.Start may be called again). The pods,
+// namespaces and nodes stay in factories of its own: it narrows the pods to this node's and
+// strips every object to the few fields a sync reads, which the agent's other readers need.
+// Informers only mark the state dirty; one worker syncs it whole, no more often than
+// MinSyncInterval, retrying with back-off on failure, and at least every Resync. Stopping
+// leaves the data plane as it is.
+func (c *Controller) RunWith(ctx context.Context, shared informers.SharedInformerFactory) error {
 	// Only this node's pods: every node watching every pod would not scale.
 	local := informers.NewSharedInformerFactoryWithOptions(c.client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", c.opts.NodeName).String()
@@ -39,6 +52,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	dyn := dynamicinformer.NewDynamicSharedInformerFactory(c.dyn, 0)
 	pods, namespaces, nodes := local.Core().V1().Pods(), cluster.Core().V1().Namespaces(), cluster.Core().V1().Nodes()
 	routes := dyn.ForResource(GVR)
+	serviceCIDRs := shared.Networking().V1().ServiceCIDRs()
 
 	const key = "sync"
 	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
@@ -54,9 +68,15 @@ func (c *Controller) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// Shared: no transform of ours on it.
+	if _, err := serviceCIDRs.Informer().AddEventHandler(handler); err != nil {
+		return err
+	}
+	all = append(all, serviceCIDRs.Informer())
 	local.Start(ctx.Done())
 	cluster.Start(ctx.Done())
 	dyn.Start(ctx.Done())
+	shared.Start(ctx.Done())
 	go func() {
 		select {
 		case <-time.After(30 * time.Second):
@@ -73,7 +93,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
-	l := listers{pods: pods.Lister(), namespaces: namespaces.Lister(), nodes: nodes.Lister(), routes: routes.Lister()}
+	l := listers{pods: pods.Lister(), namespaces: namespaces.Lister(), nodes: nodes.Lister(), routes: routes.Lister(), serviceCIDRs: serviceCIDRs.Lister()}
 	go wait.Until(func() { queue.Add(key) }, c.opts.Resync, ctx.Done())
 	go func() {
 		<-ctx.Done()
@@ -127,6 +147,11 @@ func (c *Controller) syncFrom(ctx context.Context, l listers) error {
 	for _, ns := range nss {
 		snap.namespaces[ns.Name] = ns.Labels
 	}
+	serviceCIDRs, err := l.serviceCIDRs.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	snap.serviceCIDRs = cidr.OfServiceCIDRs(serviceCIDRs)
 	nodes, err := l.nodes.List(labels.Everything())
 	if err != nil {
 		return err

@@ -1,7 +1,7 @@
 // Package egressroute applies EgressRoutes (weft.dev/v1alpha1, deploy/egressroute-crd.yaml):
 // traffic from selected pods to declared networks leaves this node through a declared next hop
-// or interface, masqueraded or not. It answers seed 000 (pods must reach a subnet only the
-// nodes know a route to) without a privileged DaemonSet of hand-written rules.
+// or interface, masqueraded or not. It lets pods reach a subnet only the nodes know a
+// route to without a privileged DaemonSet of hand-written rules.
 //
 // The objects are read through the dynamic client into the plain structs below: no generated
 // clientset, so the CRD can change without a code generator.

@@ -13,7 +13,7 @@ func TestValidate(t *testing.T) {
 		spec Spec
 		want []string // one substring per expected error, in order; none: valid
 	}{
-		{"seed 000", Spec{Destinations: []string{"192.168.2.0/24"}, Via: "192.168.1.1"}, nil},
+		{"a subnet only the nodes route to", Spec{Destinations: []string{"192.168.2.0/24"}, Via: "192.168.1.1"}, nil},
 		{"dual-stack out of an interface", Spec{Destinations: []string{"192.168.3.0/24", "2001:db8:3::/64"}, Interface: "eth1"}, nil},
 		{"IPv6 via a link-local router", Spec{Destinations: []string{"2001:db8:3::/64"}, Via: "fe80::1", Interface: "eth1"}, nil},
 		{"all egress through a firewall contains the cluster, which stays direct", Spec{Destinations: []string{"0.0.0.0/0"}, Via: "192.168.1.254"}, nil},

@@ -10,7 +10,7 @@ import (
 // maxNodes keeps node addresses inside the LAN's /24 (nodes start at .11).
 const maxNodes = 200
 
-// The lab's fixed addressing, mirroring the seeds: nodes on 192.168.1.0/24 behind a router at .1,
+// The lab's fixed addressing, mirroring K3s's usual setups: nodes on 192.168.1.0/24 behind a router at .1,
 // an external subnet 192.168.2.0/24 that only the nodes can route to, and a site subnet
 // 192.168.3.0/24 behind a second router at .254 that nothing routes to until someone declares it
 // (an EgressRoute). The IPv6 twins embed the IPv4 octets (c0a8 = 192.168) so an address reads the

@@ -210,7 +210,7 @@ func configureHost(h Host, ifname string, v4, v6 netip.Prefix, gw Host) error {
 	return nil
 }
 
-// addStaticRoute adds the route seed 000 describes: the external subnet via the router, on eth0.
+// addStaticRoute adds the route to a subnet only the nodes route to: the external subnet via the router, on eth0.
 func addStaticRoute(nsName string, dst netip.Prefix, via netip.Addr) error {
 	ns, err := openNS(nsName)
 	if err != nil {

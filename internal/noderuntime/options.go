@@ -92,8 +92,8 @@ func (o *Options) Complete(hostname func() (string, error)) error {
 	return errors.Join(errs...)
 }
 
-// Validate refuses a node name that cannot name a Node or that every machine shares (seed 002:
-// K3s nodes called "localhost" collide), and incoherent addresses.
+// Validate refuses a node name that cannot name a Node or that every machine shares (K3s
+// nodes whose hostname is "localhost" collide), and incoherent addresses.
 func (o *Options) Validate() error {
 	var errs []error
 	if msgs := validation.IsDNS1123Subdomain(o.NodeName); len(msgs) > 0 {

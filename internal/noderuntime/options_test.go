@@ -20,7 +20,7 @@ func TestOptionsNodeName(t *testing.T) {
 	}{
 		{name: "host name", hostname: "Worker-1", nodeIP: "192.168.1.11", wantName: "worker-1"},
 		{name: "flag wins", flag: "node-1", hostname: "localhost", nodeIP: "192.168.1.11", wantName: "node-1"},
-		{name: "seed 002: localhost", hostname: "localhost", nodeIP: "192.168.1.11", wantErr: []string{"same on every machine", "--node-name"}},
+		{name: "hostname localhost, shared by every machine", hostname: "localhost", nodeIP: "192.168.1.11", wantErr: []string{"same on every machine", "--node-name"}},
 		{name: "invalid name", hostname: "my_host", nodeIP: "192.168.1.11", wantErr: []string{"not a valid Node name", "--node-name"}},
 		{name: "dual-stack", flag: "n", nodeIP: "192.168.1.11,fd00:c0a8:1::11", wantName: "n"},
 		{name: "two IPv4", flag: "n", nodeIP: "192.168.1.11,192.168.1.12", wantErr: []string{"one IPv4 and one IPv6"}},

@@ -15,25 +15,42 @@ type Conntrack interface {
 	ConntrackDeleteFilters(table netlink.ConntrackTableType, family netlink.InetFamily, filters ...netlink.CustomConntrackFilter) (uint, error)
 }
 
-// udpFlow is a UDP service address and port with the endpoints it was translated to.
+// udpFlow is a UDP service address and port with the endpoints it was translated to. A
+// NodePort is served on every address of the node: its flow's address is the family's
+// unspecified one (0.0.0.0, ::), which stands for any.
 type udpFlow struct {
 	addr netip.Addr
 	port int
 }
 
-// udpTargets lists, for every UDP service address (ClusterIP and external) and port, the
-// endpoints it goes to now.
+// udpTargets lists, for every UDP service address (ClusterIP and external) and port, and for
+// every UDP NodePort, the endpoints it goes to now.
 func udpTargets(ports []*servicePort) map[udpFlow][]endpoint {
 	out := map[udpFlow][]endpoint{}
 	for _, sp := range ports {
 		if sp.protocol != "udp" {
 			continue
 		}
-		for _, a := range append([]netip.Addr{sp.clusterIP}, sp.external...) {
-			out[udpFlow{a, sp.port}] = sp.endpoints
+		out[udpFlow{sp.clusterIP, sp.port}] = sp.endpoints
+		// Flows to external addresses and node ports go to the cluster-wide choice, or under
+		// externalTrafficPolicy Local to this node's endpoints (clients from outside) and the
+		// ClusterIP's (pods and the node): every endpoint some path of the port reaches.
+		external := sp.everyEndpoint()
+		for _, a := range sp.external {
+			out[udpFlow{a, sp.port}] = external
+		}
+		if sp.nodePort != 0 {
+			out[udpFlow{anyAddr(sp.v6), sp.nodePort}] = external
 		}
 	}
 	return out
+}
+
+func anyAddr(v6 bool) netip.Addr {
+	if v6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
 }
 
 // staleUDP compares two syncs: a UDP flow has no connection to end, so conntrack keeps sending
@@ -88,9 +105,11 @@ func clearStale(ct Conntrack, stale []staleFlow) error {
 		f := &netlink.ConntrackFilter{}
 		err := errors.Join(
 			f.AddProtocol(unix.IPPROTO_UDP),
-			f.AddIP(netlink.ConntrackOrigDstIP, net.IP(s.flow.addr.AsSlice())),
 			f.AddPort(netlink.ConntrackOrigDstPort, uint16(s.flow.port)),
 		)
+		if !s.flow.addr.IsUnspecified() {
+			err = errors.Join(err, f.AddIP(netlink.ConntrackOrigDstIP, net.IP(s.flow.addr.AsSlice())))
+		}
 		if s.endpoint.IsValid() {
 			err = errors.Join(err, f.AddIP(netlink.ConntrackReplySrcIP, net.IP(s.endpoint.AsSlice())))
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/weftnet/weft/internal/cidr"
 )
 
 // serviceContribution is what one Service's ports put in the table. A plain port (no ClientIP
@@ -90,12 +92,15 @@ func plainPort(c *contribution, sp *servicePort, f fam, port string, haveCluster
 }
 
 // cidrContribution is the cluster's own ranges: the ServiceCIDRs (whose unallocated addresses
-// are dropped) and the pod ranges (whose traffic to a service is not masqueraded).
+// are dropped) and the pod ranges (whose traffic to a service is not masqueraded). ServiceCIDRs
+// may overlap (a wider range added over a full one) and the sets refuse overlapping elements,
+// so each set gets the merged ranges. The contribution is rebuilt whole on every change: a
+// range that goes gives way to the narrower ones it covered, in the same transaction.
 func cidrContribution(serviceCIDRs, clusterCIDRs []netip.Prefix) *contribution {
 	c := newContribution()
 	for name, ps := range map[string][]netip.Prefix{"service-cidrs-": serviceCIDRs, "cluster-cidrs-": clusterCIDRs} {
-		for _, p := range ps {
-			c.element(name+famOf(p.Addr().Is6()).suffix, []string{p.Masked().String()})
+		for _, p := range cidr.Merge(ps) {
+			c.element(name+famOf(p.Addr().Is6()).suffix, []string{p.String()})
 		}
 	}
 	return c

@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/cidr"
 )
 
 // cidrsOwner owns the cluster's ranges in the table; Service keys always hold a '/'.
@@ -241,15 +243,7 @@ func (p *Proxy) serviceCIDRs(inf proxyInformers) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []netip.Prefix
-	for _, r := range ranges {
-		for _, c := range r.Spec.CIDRs {
-			if pfx, err := netip.ParsePrefix(c); err == nil {
-				out = append(out, pfx.Masked())
-			}
-		}
-	}
-	return out, nil
+	return cidr.OfServiceCIDRs(ranges), nil
 }
 
 // healthPorts are the ports of externalTrafficPolicy Local services, whose health checks

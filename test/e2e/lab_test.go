@@ -18,7 +18,7 @@ type scenario struct {
 	clusterCIDRs []string
 	serviceCIDRs []string
 	families     []string // "4", "6": the node InternalIP families in cluster order
-	extraService string   // a second ServiceCIDR to create (seed 004)
+	extraService string   // a second ServiceCIDR to create
 	stopWithKill bool     // SIGKILL the supervisor before `down`
 	// checkLifecycle runs the family-independent pod checks: probes, restarts, init
 	// containers, log following.
@@ -30,7 +30,7 @@ type scenario struct {
 	// external host sees pods' own addresses once the router has a route back to them.
 	keepSourceToExternal bool
 	// useExternalIP: nodes have ExternalIPs on 192.168.10.0/24 (and fd00:c0a8:a::/64) and the
-	// overlay reaches them there (seed 002's --flannel-external-ip).
+	// overlay reaches them there (nodes reached at their external IPs, K3s's --flannel-external-ip).
 	useExternalIP bool
 }
 
@@ -217,7 +217,7 @@ func checkServiceCIDRs(t *testing.T, l *lab, sc scenario) {
 	if !found {
 		t.Fatalf("no ServiceCIDR named kubernetes: %+v", list)
 	}
-	// Seed 004: when the first range fills up, a second one is added at run time.
+	// When the first range fills up, a second one is added at run time.
 	manifest := fmt.Sprintf("apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata:\n  name: newcidr1\nspec:\n  cidrs:\n  - %s\n", sc.extraService)
 	path := t.TempDir() + "/newcidr1.yaml"
 	if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
@@ -253,12 +253,12 @@ func checkPing(t *testing.T, l *lab, sc scenario) {
 			t.Errorf("node-1 cannot ping %s: %v\n%s", dst, err, out)
 		}
 	}
-	// Seed 000's situation: the external host answers HTTP and sees the node's address.
+	// A subnet only the nodes route to: the external host answers HTTP and sees the node's address.
 	out, err := l.in("node-1", "curl", "-sS", "--max-time", "5", "http://192.168.2.10/")
 	if err != nil || !strings.Contains(out, "you came from 192.168.1.11") {
 		t.Errorf("node-1 -> http://192.168.2.10/: %v\n%s", err, out)
 	}
-	// The external subnet is reached through the static route of seed 000.
+	// The external subnet is reached through a static route on each node: a subnet only the nodes route to.
 	if routes, _ := l.in("node-1", "ip", "route"); !strings.Contains(routes, "192.168.2.0/24 via 192.168.1.1") {
 		t.Errorf("node-1 lacks the static route to 192.168.2.0/24:\n%s", routes)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -262,14 +263,8 @@ func checkAgentRestart(t *testing.T, l *lab, server string) {
 		killAgent(t, l, node)
 	}
 	out := <-done
-	var result struct {
-		Error string
-		End   struct {
-			SumReceived struct{ Bytes int64 } `json:"sum_received"`
-		}
-	}
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &result); err != nil || result.Error != "" || result.End.SumReceived.Bytes == 0 {
-		t.Errorf("iperf3 across an agent restart: error %q (%v), %d bytes received\n%s", result.Error, err, result.End.SumReceived.Bytes, out)
+	if received, err := iperf3Received(out); err != nil || received == 0 {
+		t.Errorf("iperf3 across an agent restart: %d bytes received, %v\n%s", received, err, out)
 	}
 	for _, node := range []string{"node-2", "node-3"} {
 		eventually(t, 30*time.Second, node+"'s agent back", func() error {
@@ -279,6 +274,29 @@ func checkAgentRestart(t *testing.T, l *lab, server string) {
 			return nil
 		})
 	}
+}
+
+// iperf3Received reads the bytes received from iperf3 -J's report, which may follow other
+// text (kubectl's, an error of exec). No report at all (iperf3 could not connect, or was
+// killed) is an error that the caller shows with the whole output, not a panic.
+func iperf3Received(out string) (int64, error) {
+	start := strings.Index(out, "{")
+	if start < 0 {
+		return 0, errors.New("iperf3 printed no JSON report")
+	}
+	var result struct {
+		Error string
+		End   struct {
+			SumReceived struct{ Bytes int64 } `json:"sum_received"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out[start:]), &result); err != nil {
+		return 0, fmt.Errorf("iperf3's report: %w", err)
+	}
+	if result.Error != "" {
+		return result.End.SumReceived.Bytes, fmt.Errorf("iperf3: %s", result.Error)
+	}
+	return result.End.SumReceived.Bytes, nil
 }
 
 // agentPID finds the weft agent process in a node's network namespace.

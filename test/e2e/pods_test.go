@@ -86,8 +86,8 @@ func checkPods(t *testing.T, l *lab, sc scenario) {
 
 	t.Run("overlay", func(t *testing.T) { checkOverlay(t, l, sc, bIPs) })
 
-	t.Run("seed-000-egress", func(t *testing.T) {
-		// Seed 000: a pod reaches the subnet only the nodes can route to, with no hand-made rule.
+	t.Run("node-only-subnet-egress", func(t *testing.T) {
+		// A pod reaches the subnet only the nodes can route to, with no hand-made rule.
 		// An IPv6-only lab runs with --ipv6-masq and goes to the external host's IPv6 address.
 		external, node1 := "192.168.2.10", "192.168.1.11"
 		if !strings.Contains(strings.Join(sc.clusterCIDRs, ","), ".") {
@@ -167,7 +167,7 @@ spec:
 		}
 	})
 
-	t.Run("hostaliases-seed-004", func(t *testing.T) {
+	t.Run("hostaliases", func(t *testing.T) {
 		l.kubectl("apply", "-f", "../../examples/hostaliases-pod.yaml")
 		var ips []string
 		eventually(t, 60*time.Second, "hostaliases-pod Completed", func() error {

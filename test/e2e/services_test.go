@@ -84,14 +84,14 @@ spec:
 			t.Errorf("service without endpoints at %s: want Connection refused at once, got %v after %s:\n%s", ip, err, time.Since(start), out)
 		}
 	}
-	// Seed 001: the node itself (and so every hostNetwork pod) reaches a service's externalIP,
-	// with no DNS trick and no hand-written DNAT rule.
+	// A hostNetwork pod reaching a Service's external IP: the node itself (and so every
+	// hostNetwork pod) reaches it, with no DNS trick and no hand-written DNAT rule.
 	external, fromNew, unallocatedNew := "192.168.1.200", "10.44.0.10", "10.44.0.99"
 	unallocated := "10.43.255.254"
 	if sc.families[0] == "6" {
 		external, fromNew, unallocatedNew, unallocated = "fd00:c0a8:1::200", "2001:cafe:44::10", "2001:cafe:44::99", "2001:cafe:43::fffe"
 	}
-	// Seed 004: a service from the ServiceCIDR added at run time (checkServiceCIDRs made it).
+	// A service from the second ServiceCIDR added at run time (checkServiceCIDRs made it).
 	l.apply(t, fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata:
@@ -150,7 +150,7 @@ spec:
 }
 
 // checkLoadBalancer: a LoadBalancer Service gets an address per family from the lab's pool,
-// answered on the LAN by one node: a LAN client and a node (seed 001) reach the service there.
+// answered on the LAN by one node: a LAN client and a node (as a hostNetwork pod would) reach the service there.
 func checkLoadBalancer(t *testing.T, l *lab, policy string) {
 	l.apply(t, fmt.Sprintf(`apiVersion: v1
 kind: Service
@@ -280,7 +280,7 @@ spec:
 	if out, err := l.kubectlErr("exec", "s", "--", "curl", "-gsS", "--max-time", "3", httpURL(ip)); err != nil || !strings.HasPrefix(out, "loc:") {
 		t.Errorf("pod s on node-2 -> loc's ClusterIP: %v\n%s", err, out)
 	}
-	// Seed 001 with a Local policy: the node itself (a hostNetwork pod) without an endpoint
+	// A hostNetwork pod reaching a Service's external IP, with a Local policy: the node itself (a hostNetwork pod) without an endpoint
 	// still reaches the LoadBalancer address, through its own table.
 	for _, lb := range waitIngress(t, l, "loc") {
 		if out, err := l.in("node-2", "curl", "-gsS", "--max-time", "3", httpURL(lb)); err != nil || !strings.HasPrefix(out, "loc:") {
