@@ -99,10 +99,10 @@ func TestRulesGolden(t *testing.T) {
 
 func TestEntries(t *testing.T) {
 	got := Entries([]Mapping{
-		{HostPort: 80, ContainerPort: 8080},                           // every address, both families
+		{HostPort: 80, ContainerPort: 8080},                               // every address, both families
 		{HostPort: 81, ContainerPort: 81, HostIP: "::1", Protocol: "udp"}, // IPv6 only
-		{HostPort: 82, ContainerPort: 82, HostIP: "::"},                  // unspecified: every address
-		{HostPort: 80, ContainerPort: 8080},                              // duplicate
+		{HostPort: 82, ContainerPort: 82, HostIP: "::"},                   // unspecified: every address
+		{HostPort: 80, ContainerPort: 8080},                               // duplicate
 	}, addrs("10.42.0.5", "2001:cafe:42::5"))
 	var s []string
 	for _, e := range got {
