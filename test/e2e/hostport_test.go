@@ -19,21 +19,21 @@ const hostPortDataDir = "/var/lib/weft-e2e-hostport"
 // pods/proxy and services/proxy, and ClusterIPs from the control plane.
 func TestHostPort(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		port int
-		v6   bool
-		v4   bool
-		args []string
+		name, lab string
+		port      int
+		v6        bool
+		v4        bool
+		args      []string
 	}{
-		{"ipv4", 16483, false, true, nil},
-		{"dual-stack", 16484, true, true, []string{"--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56", "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112"}},
-		{"ipv6", 16485, true, false, []string{"--cluster-cidr", "2001:cafe:42::/56", "--service-cidr", "2001:cafe:43::/112"}},
+		{"ipv4", "e2e-hp-v4", 16483, false, true, nil},
+		{"dual-stack", "e2e-hp-ds", 16484, true, true, []string{"--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56", "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112"}},
+		{"ipv6", "e2e-hp-v6", 16485, true, false, []string{"--cluster-cidr", "2001:cafe:42::/56", "--service-cidr", "2001:cafe:43::/112"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "ipv6" && os.Getenv("WEFT_E2E_HOSTPORT_IPV6") == "" {
 				t.Skip("set WEFT_E2E_HOSTPORT_IPV6=1: the IPv6-only lab adds a minute")
 			}
-			l := &lab{t: t, bin: weftBin(t), name: "e2e-hp-" + tc.name, port: tc.port, dir: hostPortDataDir}
+			l := &lab{t: t, bin: weftBin(t), name: tc.lab, port: tc.port, dir: hostPortDataDir}
 			upWithHostCheck(t, l, append([]string{"--nodes", "2"}, tc.args...)...)
 			var node1, node2, loopback []string
 			if tc.v4 {
@@ -75,7 +75,8 @@ func wantAnswer(t *testing.T, what, out string, err error, want string) {
 func checkHostPorts(t *testing.T, l *lab, node1, node2, loopback []string) {
 	l.apply(t, hostPortPod("hp-any", 80, 8080, "TCP", ""))
 	l.apply(t, hostPortPod("hp-tcp", 81, 54323, "TCP", node1[0]))
-	l.apply(t, hostPortPod("hp-udp", 82, 54323, "UDP", node1[0]))
+	// The lab's nginx serves its TCP ports, or port 80 (TCP and UDP) when it declares none.
+	l.apply(t, hostPortPod("hp-udp", 80, 54323, "UDP", node1[0]))
 	if len(loopback) > 0 {
 		l.apply(t, hostPortPod("hp-lo", 83, 9090, "TCP", "127.0.0.1"))
 		l.waitRunning(t, "hp-lo")
