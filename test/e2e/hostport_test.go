@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -44,6 +47,7 @@ func TestHostPort(t *testing.T) {
 			}
 			checkHostPorts(t, l, node1, node2, loopback)
 			checkAPIServerReachesPods(t, l)
+			checkGCAfterRuntimeRestart(t, l, node1, node2)
 		})
 	}
 }
@@ -175,4 +179,52 @@ func checkAPIServerReachesPods(t *testing.T, l *lab) {
 			return nil
 		})
 	}
+}
+
+// checkGCAfterRuntimeRestart: a pod deleted while its node's runtime is not running never
+// gets a CNI DEL; the restarted runtime's CNI GC removes its hostPort mapping and its lease.
+func checkGCAfterRuntimeRestart(t *testing.T, l *lab, node1, node2 []string) {
+	pid := processPID(t, l, "node-1")
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	l.kubectl("delete", "pod", "hp-tcp", "--force", "--grace-period=0")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "hp-tcp's mapping gone after node-1's runtime restarted", func() error {
+		table, err := l.in("node-1", "nft", "list", "table", "inet", "weft-hostport")
+		if err != nil || strings.Contains(table, "tcp . 54323") || !strings.Contains(table, "udp . 54323") {
+			return fmt.Errorf("%v\n%s", err, table)
+		}
+		return nil
+	})
+	if out, err := tcpAsk(l, "node-2", node1[0], 54323); err == nil {
+		t.Errorf("node-2 -> %s:54323 still answered after hp-tcp was deleted behind the runtime's back:\n%s", node1[0], out)
+	}
+	out, err := udpAsk(l, "node-2", node1[0], 54323)
+	wantAnswer(t, "node-2 -> hp-udp after the runtime restart", out, err, "hp-udp: you came from "+node2[0])
+}
+
+// processPID reads a lab process's PID from the supervisor's record.
+func processPID(t *testing.T, l *lab, name string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(l.dataDir(), "labs", l.name, "processes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var procs []struct {
+		Name string
+		PID  int
+	}
+	if err := json.Unmarshal(b, &procs); err != nil {
+		t.Fatalf("processes.json: %v\n%s", err, b)
+	}
+	for _, p := range procs {
+		if p.Name == name && p.PID > 0 {
+			return p.PID
+		}
+	}
+	t.Fatalf("no process %s in processes.json:\n%s", name, b)
+	return 0
 }
