@@ -215,7 +215,7 @@ func TestKernelHostPorts(t *testing.T) {
 		maps  []Mapping
 		ips   []netip.Addr
 	}{
-		{"pod1/eth0", []Mapping{{HostPort: 54323, ContainerPort: 8080, HostIP: "127.0.0.1"}, {HostPort: 8080, ContainerPort: 8080}}, ips1},
+		{"pod1/eth0", []Mapping{{HostPort: 54323, ContainerPort: 8080, HostIP: "127.0.0.1"}, {HostPort: 54323, ContainerPort: 8080, HostIP: "::1"}, {HostPort: 8080, ContainerPort: 8080}}, ips1},
 		{"pod2/eth0", []Mapping{{HostPort: 54323, ContainerPort: 8080, HostIP: "192.168.1.11"}, {HostPort: 54323, ContainerPort: 8080, Protocol: "udp", HostIP: "192.168.1.11"}}, ips2},
 	} {
 		es := Entries(a.maps, a.ips)
@@ -243,6 +243,7 @@ func TestKernelHostPorts(t *testing.T) {
 		{"node itself to 127.0.0.1:8080", l.node, "tcp", "", "127.0.0.1:8080", l.pod1},
 		{"node itself to 127.0.0.1:54323 (hostIP 127.0.0.1)", l.node, "tcp", "", "127.0.0.1:54323", l.pod1},
 		{"node bound to its address to 127.0.0.1:54323 (the e2e spec's curl --interface)", l.node, "tcp", "192.168.1.11", "127.0.0.1:54323", l.pod1},
+		{"node bound to its IPv6 address to [::1]:54323 (the e2e spec on IPv6)", l.node, "tcp", "fd00:1::11", "[::1]:54323", l.pod1},
 		{"node to node:54323 tcp (hostIP node)", l.node, "tcp", "", "192.168.1.11:54323", l.pod2},
 		{"LAN peer to node:54323 tcp (hostIP node)", l.remote, "tcp", "", "192.168.1.11:54323", l.pod2},
 		{"node to node:54323 udp", l.node, "udp", "", "192.168.1.11:54323", l.pod2},
