@@ -166,9 +166,11 @@ func syncRoutes(nsName string, want []cpRoute) error {
 	if err != nil {
 		return fmt.Errorf("%s: list routes: %w", nsName, err)
 	}
-	keep := map[cpRoute]bool{}
+	// Keyed by destination: a replace moves a range to another node in place, so the route
+	// listed before it is not one to delete.
+	keep := map[netip.Prefix]bool{}
 	for _, w := range want {
-		keep[w] = true
+		keep[w.Dst] = true
 		route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(w.Dst), Gw: net.IP(w.Via.AsSlice()), Protocol: controlPlaneRouteProtocol}
 		if err := ns.h.RouteReplace(route); err != nil {
 			return fmt.Errorf("%s: route %s: %w", nsName, w, err)
@@ -179,8 +181,7 @@ func syncRoutes(nsName string, want []cpRoute) error {
 			continue
 		}
 		dst, _ := netip.ParsePrefix(h.Dst.String())
-		via, _ := netip.AddrFromSlice(h.Gw)
-		if !keep[cpRoute{dst, via.Unmap()}] {
+		if !keep[dst] {
 			if err := ns.h.RouteDel(&h); err != nil {
 				return fmt.Errorf("%s: delete route %s via %s: %w", nsName, h.Dst, h.Gw, err)
 			}
