@@ -85,7 +85,8 @@ func checkHostPorts(t *testing.T, l *lab, node1, node2, loopback []string) {
 		l.apply(t, hostPortPod("hp-lo", 83, 9090, "TCP", "127.0.0.1"))
 		l.waitRunning(t, "hp-lo")
 	}
-	for _, p := range []string{"hp-any", "hp-tcp", "hp-udp"} {
+	l.apply(t, pinnedPod("hp-client", "node-1", "busybox", "sleep", "3600"))
+	for _, p := range []string{"hp-any", "hp-tcp", "hp-udp", "hp-client"} {
 		l.waitRunning(t, p)
 	}
 
@@ -98,6 +99,12 @@ func checkHostPorts(t *testing.T, l *lab, node1, node2, loopback []string) {
 			out, err := tcpAsk(l, "node-1", ip, 8080)
 			wantAnswer(t, "node-1 -> "+ip+":8080", out, err, "hp-any: you came from "+ip)
 		})
+	}
+	// A pod of the same node reaches the hostPort through the node's address (hairpin,
+	// masqueraded to the bridge's address so the reply comes back through the node).
+	for _, ip := range node1 {
+		out, err := l.kubectlErr("exec", "hp-client", "--", "wget", "-qO-", "http://"+net.JoinHostPort(ip, "8080")+"/")
+		wantAnswer(t, "pod hp-client on node-1 -> "+ip+":8080", out, err, "hp-any: you came from ")
 	}
 	// The upstream spec's three pods on one port: TCP and UDP on the node's first address go
 	// to different pods, from another node and from the node itself.
