@@ -105,7 +105,7 @@ func (r *controlPlaneRoutes) Run(ctx context.Context) {
 
 // desiredControlPlaneRoutes is the control plane's route table: podCIDRs via their node's
 // InternalIP of the same family on the LAN (a Node without one is skipped), service ranges via
-// the first such node by name.
+// the first Ready such node by name, so they move off a node that stops.
 func desiredControlPlaneRoutes(nodes []*corev1.Node, serviceCIDRs []netip.Prefix) []cpRoute {
 	nodes = slices.Clone(nodes)
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
@@ -122,6 +122,14 @@ func desiredControlPlaneRoutes(nodes []*corev1.Node, serviceCIDRs []netip.Prefix
 			}
 		}
 		for _, v6 := range []bool{false, true} {
+			if via := internalIP(n, v6); via.IsValid() && !first[v6].IsValid() && ready(n) {
+				first[v6] = via
+			}
+		}
+	}
+	// No node Ready (the lab is starting): the first node with an address will do.
+	for _, n := range nodes {
+		for _, v6 := range []bool{false, true} {
 			if via := internalIP(n, v6); via.IsValid() && !first[v6].IsValid() {
 				first[v6] = via
 			}
@@ -133,6 +141,15 @@ func desiredControlPlaneRoutes(nodes []*corev1.Node, serviceCIDRs []netip.Prefix
 		}
 	}
 	return out
+}
+
+func ready(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func internalIP(n *corev1.Node, v6 bool) netip.Addr {

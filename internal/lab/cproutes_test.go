@@ -15,6 +15,7 @@ func node(name string, cidrs []string, ips ...string) *corev1.Node {
 		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip})
 	}
 	n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "192.168.10.99"})
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
 	return n
 }
 
@@ -29,6 +30,13 @@ func TestDesiredControlPlaneRoutes(t *testing.T) {
 	want := "[10.42.0.0/24 via 192.168.1.11 2001:cafe:42::/64 via fd00:c0a8:1::11 10.42.1.0/24 via 192.168.1.12 2001:cafe:42:1::/64 via fd00:c0a8:1::12 10.43.0.0/16 via 192.168.1.11 2001:cafe:43::/112 via fd00:c0a8:1::11]"
 	if fmt.Sprint(got) != want {
 		t.Errorf("got  %v\nwant %s", got, want)
+	}
+	// node-1 stops: the service ranges move to node-2, node-1's pod ranges stay routed to it.
+	n1 := node("node-1", []string{"10.42.0.0/24"}, "192.168.1.11")
+	n1.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionUnknown}}
+	got = desiredControlPlaneRoutes([]*corev1.Node{n1, node("node-2", []string{"10.42.1.0/24"}, "192.168.1.12")}, svc[:1])
+	if want := "[10.42.0.0/24 via 192.168.1.11 10.42.1.0/24 via 192.168.1.12 10.43.0.0/16 via 192.168.1.12]"; fmt.Sprint(got) != want {
+		t.Errorf("node-1 not Ready:\n got %v\nwant %s", got, want)
 	}
 	if got := desiredControlPlaneRoutes(nil, svc); len(got) != 0 {
 		t.Errorf("no nodes: %v", got)
