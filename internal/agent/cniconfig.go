@@ -25,6 +25,9 @@ func cniConfList(podCIDRs []string, mtu int) ([]byte, error) {
 			"hairpinMode": true,
 			"podCIDRs":    podCIDRs,
 			"dataDir":     "/var/lib/cni/weft",
+			// The runtime passes a pod's hostPorts only to plugins that declare the
+			// capability (runtimeConfig.portMappings); weft-cni maps them itself.
+			"capabilities": map[string]bool{"portMappings": true},
 		}},
 	}
 	b, err := json.MarshalIndent(conf, "", "  ")

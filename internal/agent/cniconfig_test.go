@@ -21,13 +21,15 @@ func TestConfListIsWhatWeftCNIReads(t *testing.T) {
 			MTU      int
 			PodCIDRs []string
 			DataDir  string
+			// Capabilities must declare portMappings, or the runtime never passes hostPorts.
+			Capabilities map[string]bool
 		}
 	}
 	if err := json.Unmarshal(b, &conf); err != nil {
 		t.Fatal(err)
 	}
 	p := conf.Plugins[0]
-	if conf.CNIVersion != "1.1.0" || conf.Name != "weft" || p.Type != "weft-cni" || p.MTU != 1450 || len(p.PodCIDRs) != 2 || p.DataDir == "" {
+	if conf.CNIVersion != "1.1.0" || conf.Name != "weft" || p.Type != "weft-cni" || p.MTU != 1450 || len(p.PodCIDRs) != 2 || p.DataDir == "" || !p.Capabilities["portMappings"] {
 		t.Errorf("unexpected conflist:\n%s", b)
 	}
 }

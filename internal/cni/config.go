@@ -15,6 +15,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 
+	"github.com/weftnet/weft/internal/hostport"
 	"github.com/weftnet/weft/internal/ipam"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	// ValidAttachments is the GC request's list of attachments to keep. A GC request
 	// without the list keeps nothing.
 	ValidAttachments []ipam.Key
+	// PortMappings are the pod's hostPorts, from the runtime's "portMappings" capability
+	// (runtimeConfig.portMappings): the configuration declares the capability, the runtime
+	// fills it in.
+	PortMappings []hostport.Mapping
 }
 
 // Ready reports whether the node's pod ranges are known.
@@ -126,7 +131,7 @@ var fields = map[string]field{
 	// Keys of the protocol that weft-cni does not use.
 	"cniVersions":   nil,
 	"capabilities":  nil,
-	"runtimeConfig": nil,
+	"runtimeConfig": decodeRuntimeConfig,
 	"args":          nil,
 }
 
@@ -223,6 +228,23 @@ func decodePrevResult(cniVersion string, raw json.RawMessage) (*current.Result, 
 		return nil, err
 	}
 	return current.NewResultFromResult(r)
+}
+
+// decodeRuntimeConfig takes the capabilities weft-cni implements from runtimeConfig and
+// leaves the others (a runtime sends every capability some plugin of the list declares).
+func decodeRuntimeConfig(c *Config, raw json.RawMessage) error {
+	var rc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &rc); err != nil {
+		return errors.New("not a JSON object")
+	}
+	pm, ok := rc["portMappings"]
+	if !ok || bytes.Equal(pm, []byte("null")) {
+		return nil
+	}
+	if err := decode(pm, &c.PortMappings); err != nil {
+		return fmt.Errorf("portMappings: %w", err)
+	}
+	return hostport.Validate(c.PortMappings)
 }
 
 func decodeAttachments(c *Config, raw json.RawMessage) error {

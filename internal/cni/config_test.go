@@ -121,6 +121,7 @@ func FuzzParse(f *testing.F) {
 		`{"name":"n","dns":{"nameservers":["::1"]},"PODCIDRS":[]}`,
 		`[1,2]`,
 		`{"name":"n","podCIDRs":["::ffff:1.2.3.0/120", "fe80::%eth0/64"]}`,
+		`{"name":"n","capabilities":{"portMappings":true},"runtimeConfig":{"portMappings":[{"hostPort":54323,"containerPort":8080,"protocol":"udp","hostIP":"::ffff:1.2.3.4"},{"hostPort":0,"containerPort":1,"protocol":"SCTP","hostIP":"fe80::1%eth0"}],"bandwidth":{}}}`,
 	} {
 		f.Add([]byte(s))
 	}

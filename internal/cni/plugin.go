@@ -3,6 +3,7 @@
 package cni
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
 
+	"github.com/weftnet/weft/internal/hostport"
 	"github.com/weftnet/weft/internal/ipam"
 )
 
@@ -38,12 +40,15 @@ func Main() {
 
 // Plugin runs the CNI commands.
 type Plugin struct {
-	Kernel Kernel
-	Stdout io.Writer
+	Kernel    Kernel
+	HostPorts HostPorts
+	Stdout    io.Writer
 }
 
 // New returns the plugin for a real node.
-func New() *Plugin { return &Plugin{Kernel: LinuxKernel{}, Stdout: os.Stdout} }
+func New() *Plugin {
+	return &Plugin{Kernel: LinuxKernel{}, HostPorts: &nodeHostPorts{}, Stdout: os.Stdout}
+}
 
 // Funcs wires the commands for skel.
 func (p *Plugin) Funcs() skel.CNIFuncs {
@@ -84,6 +89,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 		return err
 	}
 	key := ipam.Key{ContainerID: args.ContainerID, IfName: args.IfName}
+	owner := hostPortOwner(args.ContainerID, args.IfName)
 	ips, created, err := store.Allocate(key, conf.PodCIDRs)
 	if errors.Is(err, ipam.ErrExhausted) {
 		return types.NewError(types.ErrTryAgainLater, fmt.Sprintf("%v: try again once pods of this node are deleted", err), "")
@@ -96,6 +102,9 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 			return
 		}
 		var undo []error
+		if e := p.delHostPorts(conf, owner); e != nil {
+			undo = append(undo, e)
+		}
 		if _, e := p.Kernel.DeleteLink(hostName); e != nil {
 			undo = append(undo, e)
 		}
@@ -115,6 +124,9 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := p.addHostPorts(conf, owner, ips); err != nil {
+		return err
+	}
 	result, err := buildResult(conf, args, pod, bridge, host, podLink)
 	if err != nil {
 		return err
@@ -127,6 +139,11 @@ func (p *Plugin) Add(args *skel.CmdArgs) (err error) {
 func (p *Plugin) Del(args *skel.CmdArgs) error {
 	conf, err := Parse(args.StdinData)
 	if err != nil {
+		return err
+	}
+	// The mappings go first: they must not outlive the address they lead to, which the
+	// next pod may get.
+	if err := p.delHostPorts(conf, hostPortOwner(args.ContainerID, args.IfName)); err != nil {
 		return err
 	}
 	found, err := p.Kernel.DeleteLink(HostVethName(args.ContainerID, args.IfName))
@@ -179,7 +196,15 @@ func (p *Plugin) Check(args *skel.CmdArgs) error {
 	if err := checkPrevResult(conf, args, ips); err != nil {
 		return err
 	}
-	return p.Kernel.CheckPod(podOf(conf, args, ips))
+	if err := p.Kernel.CheckPod(podOf(conf, args, ips)); err != nil {
+		return err
+	}
+	if entries := hostport.Entries(conf.PortMappings, ips); len(entries) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), hostPortTimeout)
+		defer cancel()
+		return p.HostPorts.Check(ctx, hostPortOwner(args.ContainerID, args.IfName), entries)
+	}
+	return nil
 }
 
 // GC frees every lease whose attachment is not in the runtime's list of valid ones, and
@@ -191,9 +216,14 @@ func (p *Plugin) GC(args *skel.CmdArgs) error {
 	}
 	valid := make(map[ipam.Key]bool, len(conf.ValidAttachments))
 	validLinks := make(map[string]bool, len(conf.ValidAttachments))
+	validOwners := make(map[string]bool, len(conf.ValidAttachments))
 	for _, k := range conf.ValidAttachments {
 		valid[k] = true
 		validLinks[HostVethName(k.ContainerID, k.IfName)] = true
+		validOwners[hostPortOwner(k.ContainerID, k.IfName)] = true
+	}
+	if err := p.gcHostPorts(conf, validOwners); err != nil {
+		return err
 	}
 	store, err := ipam.Open(conf.DataDir, conf.Name)
 	if err != nil {

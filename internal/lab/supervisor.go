@@ -147,6 +147,11 @@ func (s *supervisor) build(ctx context.Context) error {
 	if err := waitAPIServer(ctx, client, 2*time.Minute); err != nil {
 		return fmt.Errorf("%w%s%s", err, logTail(p.StateDir, "etcd", 3), logTail(p.StateDir, "kube-apiserver", 5))
 	}
+	routes, err := newControlPlaneRoutes(cp.AdminKubeconfig(), cpNS, p.ServiceCIDRs, s.log)
+	if err != nil {
+		return err
+	}
+	go routes.Run(ctx)
 	if err := controlplane.EnsureAgentRBAC(ctx, client); err != nil {
 		return err
 	}

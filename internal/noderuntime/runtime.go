@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -134,6 +135,9 @@ func (r *Runtime) runPods(ctx context.Context) error {
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	podFactory.Start(ctx.Done())
+	if podFactory.WaitForCacheSync(ctx.Done())[reflect.TypeOf(&corev1.Pod{})] {
+		r.collectGarbage(ctx, pods)
+	}
 	<-ctx.Done()
 	return nil
 }
@@ -161,6 +165,20 @@ func (r *Runtime) podChanged(ctx context.Context, pod *corev1.Pod) {
 			r.events.forget(pod)
 		}
 	}()
+}
+
+// collectGarbage frees what pods deleted while no runtime ran left behind. New pods wait on
+// r.mu meanwhile, so none is set up between the listing and the GC.
+func (r *Runtime) collectGarbage(ctx context.Context, pods cache.SharedIndexInformer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var all []*corev1.Pod
+	for _, obj := range pods.GetStore().List() {
+		all = append(all, obj.(*corev1.Pod))
+	}
+	if err := r.network.gc(ctx, all); err != nil {
+		r.log.Error("free what deleted pods left", "err", err)
+	}
 }
 
 // podGone handles a pod removed without a graceful deletion (kubectl delete --force).

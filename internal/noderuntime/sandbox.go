@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/weftnet/weft/internal/hostport"
 	"github.com/weftnet/weft/internal/netns"
 )
 
@@ -68,7 +70,54 @@ func (n *network) runtimeConf(pod *corev1.Pod) *libcni.RuntimeConf {
 			{"K8S_POD_INFRA_CONTAINER_ID", id},
 			{"K8S_POD_UID", string(pod.UID)},
 		},
+		CapabilityArgs: capabilityArgs(pod),
 	}
+}
+
+// capabilityArgs are the runtime capabilities of the pod's sandbox, as containerd passes them:
+// "portMappings" lists the containers' ports that have a hostPort (protocol in lower case,
+// hostIP as given). libcni hands them only to plugins that declare the capability.
+func capabilityArgs(pod *corev1.Pod) map[string]any {
+	var ms []hostport.Mapping
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort == 0 {
+				continue
+			}
+			proto := strings.ToLower(string(p.Protocol))
+			if proto == "" {
+				proto = "tcp"
+			}
+			ms = append(ms, hostport.Mapping{HostPort: int(p.HostPort), ContainerPort: int(p.ContainerPort), Protocol: proto, HostIP: p.HostIP})
+		}
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	return map[string]any{"portMappings": ms}
+}
+
+// gc runs CNI GC with every pod the runtime knows as valid: what a pod deleted while no runtime
+// ran left (its address lease, host veth and hostPort mappings) goes. Pods whose sandbox was
+// released are in the list too, which keeps nothing of theirs.
+func (n *network) gc(ctx context.Context, pods []*corev1.Pod) error {
+	list, err := n.confList()
+	if errors.Is(err, ErrNetworkNotReady) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	args := &libcni.GCArgs{}
+	for _, pod := range pods {
+		if !pod.Spec.HostNetwork {
+			args.ValidAttachments = append(args.ValidAttachments, types.GCAttachment{ContainerID: sandboxID(pod), IfName: "eth0"})
+		}
+	}
+	if err := n.cni.GCNetworkList(ctx, list, args); err != nil {
+		return fmt.Errorf("CNI GC: %w", err)
+	}
+	return nil
 }
 
 // setUp creates the pod's network namespace and runs CNI ADD; it returns the pod's IPs in the
