@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // runSuite runs e2e.test through the ginkgo CLI, which spreads the specs over -parallel
@@ -46,6 +47,10 @@ func runSuite(ctx context.Context, t *tools, o *options, kubeconfig string) erro
 	cmd.Stdout = io.MultiWriter(os.Stdout, log)
 	cmd.Stderr = cmd.Stdout
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	// Interrupted (Ctrl-C, a time limit), ginkgo still writes the reports of the specs that ran
+	// if it gets SIGINT and a moment, where a kill would lose them all.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 2 * time.Minute
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("e2e suite: %w (its output is in %s)", err, log.Name())
 	}
