@@ -37,6 +37,7 @@ type podWorker struct {
 	ips        []string
 	netReady   bool
 	volsReady  bool         // volumes set up (again, after an adoption) for this worker
+	volsRetry  time.Time    // when to try the volumes again after a failure
 	containers []*container // init containers first
 	terminal   bool         // phase Succeeded or Failed: nothing runs any more
 	lastStatus *corev1.PodStatus
@@ -114,7 +115,14 @@ func (w *podWorker) step(ctx context.Context) {
 			}
 		}
 		if !w.volsReady {
+			if time.Now().Before(w.volsRetry) {
+				w.publish(ctx)
+				return
+			}
 			if err := w.setUpVolumes(ctx); err != nil {
+				// A missing ConfigMap or Secret may come: try again, without asking the API
+				// server on every tick.
+				w.volsRetry = time.Now().Add(2 * time.Second)
 				w.rt.events.warnOnce(w.pod, "FailedMount", err.Error())
 				w.publish(ctx)
 				return
