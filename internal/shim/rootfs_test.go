@@ -5,17 +5,28 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The test binary doubles as `weft-shim enter` when this variable names a root spec.
 const enterSpecEnv = "WEFT_SHIM_TEST_ROOT_SPEC"
 
+// ... and `weft-shim exec` when this one names a process.
+const joinPIDEnv = "WEFT_SHIM_TEST_JOIN_PID"
+
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(enterSpecEnv); spec != "" {
 		err := Enter(EnterOptions{NetNS: "/proc/self/ns/net", RootSpec: spec, Hostname: "pod-host"}, os.Args[1:])
 		fmt.Fprintln(os.Stderr, "enter:", err)
+		os.Exit(111)
+	}
+	if pid := os.Getenv(joinPIDEnv); pid != "" {
+		n, _ := strconv.Atoi(pid)
+		err := Join(JoinOptions{PID: n, WorkDir: "/"}, os.Args[1:])
+		fmt.Fprintln(os.Stderr, "join:", err)
 		os.Exit(111)
 	}
 	os.Exit(m.Run())
@@ -96,5 +107,40 @@ echo "hidden=$(ls -A ` + dir + ` | wc -l)"
 	}
 	if entries, _ := os.ReadDir(spec.Dir); len(entries) != 0 {
 		t.Errorf("%s is not empty on the host: the container's root leaked out of its mount namespace", spec.Dir)
+	}
+}
+
+// TestJoinSeesTheContainerRoot checks that exec lands in the running container's root: a file
+// the container wrote in its own /tmp is there, and nowhere else.
+func TestJoinSeesTheContainerRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mount namespaces, overlays and pivot_root")
+	}
+	dir := t.TempDir()
+	spec := RootSpec{Dir: filepath.Join(dir, "rootfs"), PodFiles: filepath.Join(dir, "files"), Hide: []string{dir}}
+	specPath := filepath.Join(dir, "root.json")
+	if err := WriteRootSpec(specPath, spec); err != nil {
+		t.Fatal(err)
+	}
+	container := exec.Command(os.Args[0], "sh", "-c", "echo mine > /tmp/marker; exec sleep 60")
+	container.Env = append(os.Environ(), enterSpecEnv+"="+specPath)
+	if err := container.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = container.Process.Kill(); _ = container.Wait() }()
+	var out []byte
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		join := exec.Command(os.Args[0], "cat", "/tmp/marker")
+		join.Env = append(os.Environ(), joinPIDEnv+"="+strconv.Itoa(container.Process.Pid))
+		if out, err = join.CombinedOutput(); err == nil {
+			break
+		}
+	}
+	if err != nil || string(out) != "mine\n" {
+		t.Fatalf("exec in the container: %v: %q, want the container's /tmp/marker", err, out)
+	}
+	if _, err := os.Stat("/tmp/marker"); err == nil {
+		t.Error("/tmp/marker is on the host; want it only in the container")
 	}
 }
