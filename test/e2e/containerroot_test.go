@@ -17,8 +17,8 @@ import (
 // configMap), the agnhost image, and a host and node left untouched.
 func TestContainerRoot(t *testing.T) {
 	l := &lab{t: t, bin: weftBin(t), name: "e2e-root", port: 16451}
-	images := t.TempDir()
-	agnhostNote := buildAgnhost(t, images)
+	images, built := t.TempDir(), t.TempDir()
+	agnhostNote := buildAgnhost(t, built)
 	downAtCleanupAndCompareHost(t, l)
 	up := append([]string{"lab", "up", "--nodes", "2", "--https-listen-port", strconv.Itoa(l.port), "--images-dir", images}, l.labFlags()...)
 	l.weft(up...)
@@ -125,6 +125,33 @@ spec:
     volumeMounts: [{name: results, mountPath: /results}]
 `)
 		l.apply(t, pinnedPod("client", "node-2", "busybox", "sleep", "86400"))
+		// The lab came up with an empty images directory: the pod says how to fill it.
+		eventually(t, 20*time.Second, "agnhost without a binary waits with RunContainerError", func() error {
+			var pod struct {
+				Status struct {
+					ContainerStatuses []struct {
+						State struct{ Waiting *struct{ Reason, Message string } }
+					}
+				}
+			}
+			l.kubectlJSON(&pod, "get", "pod", "netexec")
+			if len(pod.Status.ContainerStatuses) == 0 || pod.Status.ContainerStatuses[0].State.Waiting == nil {
+				return fmt.Errorf("no waiting state yet: %+v", pod.Status)
+			}
+			w := pod.Status.ContainerStatuses[0].State.Waiting
+			if w.Reason != "RunContainerError" || !strings.Contains(w.Message, "--images-dir") || !strings.Contains(w.Message, "go build") {
+				return fmt.Errorf("waiting %s: %s", w.Reason, w.Message)
+			}
+			return nil
+		})
+		// The images directory is live in the nodes: the binary put there now is used at once.
+		b, err := os.ReadFile(filepath.Join(built, "agnhost"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(images, "agnhost"), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		ips := l.waitRunning(t, "netexec")
 		l.waitRunning(t, "client")
 		url := "http://" + net.JoinHostPort(ips[0], "8083") + "/hostname"
