@@ -32,6 +32,9 @@ func (b *rootBuilder) freshFS() error {
 			return fmt.Errorf("mount %s on the container's /%s: %w", m.fstype, m.dir, err)
 		}
 	}
+	if err := protectProc(filepath.Join(b.root, "proc")); err != nil {
+		return err
+	}
 	dev := filepath.Join(b.root, "dev")
 	for _, d := range devices {
 		dst := filepath.Join(dev, d)
@@ -61,6 +64,30 @@ func (b *rootBuilder) freshFS() error {
 		if err := unix.Mount(d.fstype, dir, d.fstype, d.flags, d.data); err != nil {
 			return fmt.Errorf("mount %s on the container's /dev/%s: %w", d.fstype, d.dir, err)
 		}
+	}
+	return nil
+}
+
+// protectProc makes the kernel's global knobs read-only, as container runtimes do: a container
+// must not change the host through /proc/sys or /proc/sysrq-trigger. /proc/sys/net stays
+// writable: its settings belong to the pod's own network namespace.
+func protectProc(proc string) error {
+	for _, p := range []string{"sys", "sysrq-trigger"} {
+		path := filepath.Join(proc, p)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			continue // a kernel without magic SysRq has no trigger
+		}
+		if err := bindReadOnly(path, path); err != nil {
+			return fmt.Errorf("protect /proc/%s: %w", p, err)
+		}
+	}
+	net := filepath.Join(proc, "sys", "net")
+	// A bind copies the read-only flag of /proc/sys; the remount clears it.
+	if err := unix.Mount(net, net, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("keep /proc/sys/net writable: %w", err)
+	}
+	if err := unix.Mount("", net, "", unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
+		return fmt.Errorf("keep /proc/sys/net writable: %w", err)
 	}
 	return nil
 }

@@ -79,6 +79,9 @@ echo "tmp=$(ls -A /tmp | wc -l)"
 echo "proc=$(test -e /proc/self/status && echo yes)"
 echo "devnull=$(test -c /dev/null && echo yes)"
 echo "hidden=$(ls -A ` + dir + ` | wc -l)"
+# Writing back the current values: should a write go through, nothing changes.
+if cat /proc/sys/kernel/hostname > /proc/sys/kernel/hostname 2>/dev/null; then echo kernel-sysctl=writable; fi
+if ! cat /proc/sys/net/ipv4/ip_forward > /proc/sys/net/ipv4/ip_forward 2>/dev/null; then echo net-sysctl=read-only; fi
 `
 	cmd := exec.Command(os.Args[0], "sh", "-c", script)
 	cmd.Env = append(os.Environ(), enterSpecEnv+"="+specPath)
@@ -92,6 +95,12 @@ echo "hidden=$(ls -A ` + dir + ` | wc -l)"
 		if !strings.Contains(got, want) {
 			t.Errorf("container output lacks %q:\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "kernel-sysctl=writable") {
+		t.Error("/proc/sys/kernel was writable; want the host's knobs read-only")
+	}
+	if strings.Contains(got, "net-sysctl=read-only") {
+		t.Error("/proc/sys/net was read-only; want the pod's network settings writable")
 	}
 	if strings.Contains(got, "image=writable") {
 		t.Error("the image's file was writable; want it read-only")
