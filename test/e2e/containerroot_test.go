@@ -104,6 +104,52 @@ spec:
 		}
 	})
 
+	t.Run("secret-downwardAPI-projected-memory-volumes", func(t *testing.T) {
+		l.kubectl("create", "secret", "generic", "creds", "--from-literal=user=alice", "--from-literal=pass=pw")
+		l.apply(t, `apiVersion: v1
+kind: Pod
+metadata:
+  name: volumes
+  labels: {app: volumes}
+spec:
+  nodeName: node-2
+  terminationGracePeriodSeconds: 1
+  volumes:
+  - name: mem
+    emptyDir: {medium: Memory, sizeLimit: 16Mi}
+  - name: creds
+    secret: {secretName: creds, defaultMode: 0400, items: [{key: user, path: u}]}
+  - name: absent
+    secret: {secretName: no-such-secret, optional: true}
+  - name: info
+    downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}
+  - name: proj
+    projected: {sources: [{serviceAccountToken: {path: token, audience: vault}}, {secret: {name: creds}}]}
+  containers:
+  - name: main
+    image: busybox
+    workingDir: /app/work
+    command: ["sh", "-c", "echo in-memory > /mem/f; sleep 86400"]
+    volumeMounts:
+    - {name: mem, mountPath: /mem}
+    - {name: creds, mountPath: /creds}
+    - {name: absent, mountPath: /absent}
+    - {name: info, mountPath: /info}
+    - {name: proj, mountPath: /proj}
+    - {name: info, mountPath: /etc/labels, subPath: labels}
+`)
+		l.waitRunning(t, "volumes")
+		script := `pwd; stat -c %a /creds/u; cat /creds/u; echo; cat /info/labels; echo; ls /proj | tr '\n' ' '; echo; ls -A /absent | wc -l; cat /etc/labels; echo; mount | grep ' /mem ' | cut -d' ' -f5; cat /mem/f`
+		want := "/app/work\n400\nalice\napp=\"volumes\"\npass token user \n0\napp=\"volumes\"\ntmpfs\nin-memory\n"
+		eventually(t, 20*time.Second, "the volumes' content", func() error {
+			out, err := l.kubectlErr("exec", "volumes", "--", "sh", "-c", script)
+			if err != nil || out != want {
+				return fmt.Errorf("%v:\n%s\nwant\n%s", err, out, want)
+			}
+			return nil
+		})
+	})
+
 	t.Run("agnhost-netexec", func(t *testing.T) {
 		if agnhostNote != "" {
 			t.Skip(agnhostNote)
