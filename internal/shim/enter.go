@@ -1,8 +1,15 @@
 package shim
 
 import (
+	"os"
+	"path/filepath"
+
 	"github.com/weftnet/weft/internal/netns"
 )
+
+// StartErrorFile, beside the root spec, holds why a container could not start (its root, its
+// program), for the shim that records the container's exit.
+const StartErrorFile = "start-error.txt"
 
 // EnterOptions say which pod a program enters.
 type EnterOptions struct {
@@ -15,6 +22,13 @@ type EnterOptions struct {
 // Enter replaces the current process with argv inside the pod, in a root of its own; argv[0]
 // is looked up in PATH inside that root. It returns only on failure.
 func Enter(o EnterOptions, argv []string) error {
+	err := enter(o, argv)
+	// Best effort: the error also goes to the container's log through stderr.
+	_ = os.WriteFile(filepath.Join(filepath.Dir(o.RootSpec), StartErrorFile), []byte(err.Error()), 0o644)
+	return err
+}
+
+func enter(o EnterOptions, argv []string) error {
 	spec, err := ReadRootSpec(o.RootSpec)
 	if err != nil {
 		return err

@@ -153,3 +153,26 @@ func TestJoinSeesTheContainerRoot(t *testing.T) {
 		t.Error("/tmp/marker is on the host; want it only in the container")
 	}
 }
+
+// TestEnterFailureIsAStartError checks that a container whose root cannot be built ends as a
+// StartError that says why, not as a plain exit 1.
+func TestEnterFailureIsAStartError(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mount namespaces")
+	}
+	dir := t.TempDir()
+	spec := RootSpec{Dir: filepath.Join(dir, "rootfs"), PodFiles: filepath.Join(dir, "files"),
+		Binds: []Bind{{Source: filepath.Join(dir, "no-such-volume"), Target: "/data"}}}
+	specPath := filepath.Join(dir, "root.json")
+	if err := WriteRootSpec(specPath, spec); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(enterSpecEnv, specPath)
+	if err := Run(dir, filepath.Join(dir, "0.log"), []string{os.Args[0], "true"}); err != nil {
+		t.Fatal(err)
+	}
+	var exit ExitRecord
+	if !ReadRecord(filepath.Join(dir, ExitFile), &exit) || exit.Reason != "StartError" || exit.ExitCode != 128 || !strings.Contains(exit.Message, "no-such-volume") {
+		t.Errorf("exit record %+v, want a StartError naming the missing source", exit)
+	}
+}
