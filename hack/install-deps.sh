@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   iproute2 iputils-ping nftables iptables conntrack  # the kernel's network, seen and driven by hand
   busybox-static dnsutils iperf3 curl socat          # clients the lab's pods and the tests run
+  netcat-openbsd                                     # nc with the flags upstream e2e specs use (-v -t -w, -u)
   sudo make                                          # the README's commands
 )
 missing=()

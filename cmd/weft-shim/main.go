@@ -1,7 +1,10 @@
 // Command weft-shim stands between the lab's node runtime and each container process:
 //
 //	weft-shim run --dir DIR --log FILE -- PROGRAM...     parent of one container: log and exit records
-//	weft-shim enter --netns PATH --pod-files DIR ... -- PROGRAM...   exec PROGRAM inside the pod
+//	weft-shim enter --netns PATH --root-spec FILE ... -- PROGRAM...   exec PROGRAM as the container, in a root of its own
+//	weft-shim exec --pid PID [--workdir DIR] -- PROGRAM...   exec PROGRAM inside a running container (kubectl exec, probes)
+//
+// Run under the name "pause" (the pause image's /pause), it sleeps until it is told to stop.
 //
 // It is a small binary without Kubernetes inside, so that starting a container costs
 // milliseconds; the node runtime finds it next to weft.
@@ -11,11 +14,17 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 
 	"github.com/weftnet/weft/internal/shim"
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "pause" {
+		pause()
+	}
 	if len(os.Args) < 2 {
 		usage()
 	}
@@ -34,15 +43,25 @@ func main() {
 		fs := flag.NewFlagSet("enter", flag.ExitOnError)
 		var o shim.EnterOptions
 		fs.StringVar(&o.NetNS, "netns", "", "the pod's network namespace file")
-		fs.StringVar(&o.PodFiles, "pod-files", "", "directory with the pod's hosts, hostname and resolv.conf")
+		fs.StringVar(&o.RootSpec, "root-spec", "", "file with the container's root file system, as the node runtime describes it")
 		fs.StringVar(&o.Hostname, "hostname", "", "the pod's host name")
-		fs.StringVar(&o.WorkDir, "workdir", "", "the container's working directory")
 		fs.BoolVar(&o.HostNetwork, "host-network", false, "the pod uses the node's network and host name")
 		_ = fs.Parse(os.Args[2:])
-		if o.NetNS == "" || o.PodFiles == "" || fs.NArg() == 0 {
+		if o.NetNS == "" || o.RootSpec == "" || fs.NArg() == 0 {
 			usage()
 		}
 		err = shim.Enter(o, fs.Args())
+	case "exec":
+		fs := flag.NewFlagSet("exec", flag.ExitOnError)
+		var o shim.JoinOptions
+		fs.IntVar(&o.PID, "pid", 0, "the container's process")
+		fs.StringVar(&o.WorkDir, "workdir", "", "the container's working directory")
+		fs.BoolVar(&o.BusyboxFallback, "busybox-fallback", false, "run a command the container lacks as a busybox applet")
+		_ = fs.Parse(os.Args[2:])
+		if o.PID <= 0 || fs.NArg() == 0 {
+			usage()
+		}
+		err = shim.Join(o, fs.Args())
 	default:
 		usage()
 	}
@@ -52,7 +71,17 @@ func main() {
 	}
 }
 
+// pause is the pause image's program: it holds the pod's namespaces until SIGTERM or SIGINT.
+func pause() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	<-sigs
+	os.Exit(0)
+}
+
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: weft-shim run --dir DIR --log FILE -- PROGRAM [ARGS...]\n       weft-shim enter --netns PATH --pod-files DIR [--hostname NAME] [--workdir DIR] [--host-network] -- PROGRAM [ARGS...]")
+	fmt.Fprintln(os.Stderr, `usage: weft-shim run --dir DIR --log FILE -- PROGRAM [ARGS...]
+       weft-shim enter --netns PATH --root-spec FILE [--hostname NAME] [--host-network] -- PROGRAM [ARGS...]
+       weft-shim exec --pid PID [--workdir DIR] [--busybox-fallback] -- PROGRAM [ARGS...]`)
 	os.Exit(2)
 }

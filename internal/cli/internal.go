@@ -27,6 +27,7 @@ func newInternalCommand() *cobra.Command {
 // newNSExec enters a lab namespace and execs the rest of the command line there.
 func newNSExec() *cobra.Command {
 	var path, nodeRoot, hostname string
+	var nodeBinds []string
 	var joinNode bool
 	cmd := &cobra.Command{
 		Use:  "nsexec --netns PATH [--node-root DIR --hostname NAME | --join-node] -- PROGRAM [ARGS...]",
@@ -37,7 +38,7 @@ func newNSExec() *cobra.Command {
 			case joinNode:
 				prepare = lab.JoinNode
 			case nodeRoot != "":
-				prepare = func() error { return lab.PrepareNode(nodeRoot, hostname) }
+				prepare = func() error { return lab.PrepareNode(nodeRoot, hostname, nodeBinds) }
 			}
 			return netns.Exec(path, prepare, args)
 		},
@@ -46,6 +47,7 @@ func newNSExec() *cobra.Command {
 	cmd.Flags().StringVar(&nodeRoot, "node-root", "", "node directory: gives the program a lab node's own mount and UTS namespaces")
 	cmd.Flags().BoolVar(&joinNode, "join-node", false, "enter a running node's mount and UTS namespaces, inherited as fds 3 and 4")
 	cmd.Flags().StringVar(&hostname, "hostname", "", "host name of the node")
+	cmd.Flags().StringArrayVar(&nodeBinds, "node-bind", nil, "a host directory the node sees as it is, read-only, not through its overlays; repeatable")
 	return cmd
 }
 

@@ -14,12 +14,14 @@ import (
 
 // child is one supervised process: a weft subcommand run inside a lab namespace.
 type child struct {
-	name     string
-	netns    string
-	node     *Node    // set for a lab node: it also gets its own mount and UTS namespaces
-	args     []string // weft subcommand and its arguments
-	logPath  string
-	stopWait time.Duration
+	name  string
+	netns string
+	node  *Node // set for a lab node: it also gets its own mount and UTS namespaces
+	// nodeBinds are host directories a node sees as they are, not through its overlays.
+	nodeBinds []string
+	args      []string // weft subcommand and its arguments
+	logPath   string
+	stopWait  time.Duration
 
 	// nodeNS holds a node's mount and UTS namespaces open after its first start, so that a
 	// restarted node runtime re-enters the same world: its pods' namespaces, mounts and files.
@@ -41,6 +43,9 @@ func (c *child) command(self, stateDir string) *exec.Cmd {
 		argv = append(argv, "--join-node") // fds 3 and 4, see start
 	case c.node != nil:
 		argv = append(argv, "--node-root", filepath.Join(stateDir, nodesDir, c.node.Name), "--hostname", c.node.Name)
+		for _, dir := range c.nodeBinds {
+			argv = append(argv, "--node-bind", dir)
+		}
 	}
 	argv = append(argv, "--", self)
 	argv = append(argv, c.args...)

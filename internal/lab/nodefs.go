@@ -18,15 +18,27 @@ var overlaidDirs = []string{"/etc", "/opt", "/var/log", "/var/lib"}
 
 // PrepareNode turns the calling thread into a lab node's world: its own mount and UTS namespaces,
 // host name, /sys for its network namespace, overlays for the directories in overlaidDirs with
-// their upper layers under root, and an empty /run/netns for its pods. It must run on a locked
-// thread right before exec: the new program inherits all of it.
-func PrepareNode(root, hostname string) error {
+// their upper layers under root, and an empty /run/netns for its pods. The host directories in
+// binds stay visible as they are, read-only: an overlay may miss files added to its lower layer
+// after it looked, and the images directory gets its agnhost whenever the user builds it. It
+// must run on a locked thread right before exec: the new program inherits all of it.
+func PrepareNode(root, hostname string, binds []string) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWUTS); err != nil {
 		return fmt.Errorf("unshare mount and UTS namespaces: %w", err)
 	}
 	// Mounts made from here on stay in this node; the host's later mounts still show up in it.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make / a slave mount: %w", err)
+	}
+	// Opened before the overlays cover them.
+	bindFDs := make([]int, len(binds))
+	for i, dir := range binds {
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s for the node: %w", dir, err)
+		}
+		defer unix.Close(fd)
+		bindFDs[i] = fd
 	}
 	if err := unix.Sethostname([]byte(hostname)); err != nil {
 		return fmt.Errorf("set host name %s: %w", hostname, err)
@@ -44,6 +56,15 @@ func PrepareNode(root, hostname string) error {
 		}
 		if err := overlayMount(root, dir); err != nil {
 			return err
+		}
+	}
+	for i, dir := range binds {
+		src := fmt.Sprintf("/proc/thread-self/fd/%d", bindFDs[i])
+		if err := unix.Mount(src, dir, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s into the node: %w", dir, err)
+		}
+		if err := unix.Mount("", dir, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("make the node's %s read-only: %w", dir, err)
 		}
 	}
 	if err := os.WriteFile("/etc/hostname", []byte(hostname+"\n"), 0o644); err != nil {

@@ -35,9 +35,11 @@ type Options struct {
 	NoMasqueradeCIDRs  []string
 	IPv6Masquerade     bool
 	// Proxy is what serves Services on the nodes: weft's agent, or the upstream kube-proxy.
-	Proxy              string
-	APIPort            int
-	DataDir            string
+	Proxy   string
+	APIPort int
+	DataDir string
+	// ImagesDir holds image content the lab cannot make (the agnhost binary); nodes see it live.
+	ImagesDir          string
 	KubeconfigMode     os.FileMode
 	clusterCIDRText    string
 	serviceCIDRText    string
@@ -83,6 +85,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.ExternalSubnet, "external-subnet", o.ExternalSubnet, "add 192.168.2.0/24 behind the router, with a host 192.168.2.10 that only the nodes can route to")
 	fs.IntVar(&o.APIPort, "https-listen-port", o.APIPort, "loopback port on this machine that forwards to the lab's API server")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory that holds every lab's state, logs and credentials")
+	fs.StringVar(&o.ImagesDir, "images-dir", o.ImagesDir, "directory with image content the lab cannot make, shared by every lab: put an executable agnhost here for the e2e-test-images/agnhost image (default <data-dir>/images)")
 	fs.StringVar(&o.kubeconfigModeText, "write-kubeconfig-mode", o.kubeconfigModeText, "file mode of the admin kubeconfig (0644 lets weft kubectl work without sudo)")
 }
 
@@ -181,6 +184,9 @@ func (o *Options) Validate() error {
 	}
 	if !filepath.IsAbs(o.DataDir) {
 		add("--data-dir %q: give an absolute path", o.DataDir)
+	}
+	if o.ImagesDir != "" && !filepath.IsAbs(o.ImagesDir) {
+		add("--images-dir %q: give an absolute path", o.ImagesDir)
 	}
 	if o.ClusterDomain == "" || strings.HasPrefix(o.ClusterDomain, ".") || strings.HasSuffix(o.ClusterDomain, ".") {
 		add("--cluster-domain %q: give a domain such as cluster.local, without leading or trailing dots", o.ClusterDomain)

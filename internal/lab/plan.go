@@ -49,6 +49,7 @@ type Plan struct {
 	Name               string         `json:"name"`
 	StateDir           string         `json:"stateDir"`
 	DataDir            string         `json:"dataDir"`
+	ImagesDir          string         `json:"imagesDir,omitempty"`
 	ClusterCIDRs       []netip.Prefix `json:"clusterCIDRs"`
 	ServiceCIDRs       []netip.Prefix `json:"serviceCIDRs"`
 	ClusterDNS         netip.Addr     `json:"clusterDNS"`
@@ -86,6 +87,7 @@ func NewPlan(o Options) Plan {
 		Name:               o.Name,
 		DataDir:            o.DataDir,
 		StateDir:           StateDir(o.DataDir, o.Name),
+		ImagesDir:          ImagesDir(o.DataDir, o.ImagesDir),
 		ClusterCIDRs:       o.ClusterCIDRs,
 		ServiceCIDRs:       o.ServiceCIDRs,
 		ClusterDNS:         o.ClusterDNS,
@@ -182,6 +184,14 @@ func (p Plan) hosts() []Host {
 
 // HasIPv6 tells whether the lab LAN carries IPv6: it does when the cluster has an IPv6 range.
 func (p Plan) HasIPv6() bool { return hasV6(p.ClusterCIDRs) }
+
+// ImagesDir is the images directory: the one given, or <data dir>/images.
+func ImagesDir(dataDir, given string) string {
+	if given != "" {
+		return given
+	}
+	return filepath.Join(dataDir, "images")
+}
 
 // StateDir is where one lab keeps its state, logs and credentials.
 func StateDir(dataDir, name string) string { return filepath.Join(dataDir, "labs", name) }

@@ -108,7 +108,7 @@ func (s *supervisor) build(ctx context.Context) error {
 	for i := range p.Nodes {
 		n := &p.Nodes[i]
 		cert, key := cp.NodeServingCert(n.Name)
-		s.add(&child{name: n.Name, netns: n.NetNS, node: n, args: append([]string{
+		s.add(&child{name: n.Name, netns: n.NetNS, node: n, nodeBinds: []string{p.ImagesDir}, args: append([]string{
 			"node",
 			"--node-name=" + n.Name,
 			"--node-ip=" + joinAddrs(n.InternalIPs),
@@ -127,6 +127,7 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--tls-private-key-file=" + key,
 			"--client-ca-file=" + cp.CACert(),
 			"--kubelet-api-allowed-users=" + controlplane.KubeletAPIClient,
+			"--images-dir=" + p.ImagesDir,
 		}, p.agentArgs()...)})
 	}
 	if p.External != nil {

@@ -34,6 +34,10 @@ func Up(o Options, out io.Writer, log *slog.Logger) (Plan, error) {
 	if err := os.MkdirAll(plan.StateDir, 0o755); err != nil {
 		return plan, fmt.Errorf("--data-dir: %w", err)
 	}
+	// It exists before the nodes start, so that they see what is put in it later (see PrepareNode).
+	if err := os.MkdirAll(plan.ImagesDir, 0o755); err != nil {
+		return plan, fmt.Errorf("--images-dir: %w", err)
+	}
 	cleanup := func(cause error) error {
 		if _, derr := Down(o.DataDir, o.Name, log); derr != nil {
 			return errors.Join(cause, fmt.Errorf("cleaning up: %w", derr))

@@ -3,7 +3,9 @@ package noderuntime
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,12 +13,14 @@ import (
 
 	"github.com/weftnet/weft/internal/netns"
 	"github.com/weftnet/weft/internal/podfiles"
+	"github.com/weftnet/weft/internal/shim"
 )
 
-// containerCommand builds the argv and environment of a container instance: weft enters the
-// pod's namespaces with its files bound in, then execs the image's program.
+// containerCommand builds the argv and environment of the container's next instance: the shim
+// enters the pod's network namespace, builds the container's root (the node's view, the image's
+// files, the volumes) and execs the image's program there.
 func (r *Runtime) containerCommand(ctx context.Context, w *podWorker, c *container) ([]string, []string, error) {
-	program, err := programFor(c.spec, w.pod.Name, r.self)
+	run, err := r.images.run(c.spec, w.pod.Name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -24,44 +28,61 @@ func (r *Runtime) containerCommand(ctx context.Context, w *podWorker, c *contain
 	if err != nil {
 		return nil, nil, err
 	}
-	return append(r.enterPod(w.pod, w.dir, c), program...), env, nil
+	binds, err := w.volumeBinds(c.spec, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := c.nextInstanceDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	spec := shim.RootSpec{
+		Dir:      filepath.Join(dir, "rootfs"),
+		PodFiles: filepath.Join(w.dir, "files"),
+		Hide:     []string{r.opts.RootDir},
+		Binds:    append(run.files, binds...),
+		WorkDir:  c.spec.WorkingDir,
+	}
+	specPath := filepath.Join(dir, "root.json")
+	if err := shim.WriteRootSpec(specPath, spec); err != nil {
+		return nil, nil, fmt.Errorf("write the container's root spec: %w", err)
+	}
+	return append(r.enterPod(w.pod, specPath), run.argv...), env, nil
 }
 
-// execArgv is the argv that runs cmd inside a running container, for exec probes and kubectl exec.
-func (r *Runtime) execArgv(pod *corev1.Pod, podDir string, c *container, cmd []string) ([]string, error) {
+// execArgv is the argv that runs cmd inside a running container, for exec probes and kubectl
+// exec: the shim joins the container process's namespaces, so cmd sees the container's own root.
+func (r *Runtime) execArgv(c *container, cmd []string) ([]string, error) {
 	if len(cmd) == 0 {
 		return nil, fmt.Errorf("no command given")
 	}
-	var program []string
+	start, exit := c.current()
+	if start == nil || exit != nil {
+		return nil, fmt.Errorf("container %q is not running", c.spec.Name)
+	}
+	argv := []string{r.shimBin, "exec", "--pid", strconv.Itoa(start.PID)}
+	if c.spec.WorkingDir != "" {
+		argv = append(argv, "--workdir", c.spec.WorkingDir)
+	}
 	if base := imageBase(c.spec.Image); base == "busybox" || strings.HasPrefix(base, "busybox/") {
 		bb, err := busyboxPath()
 		if err != nil {
 			return nil, err
 		}
-		program = append([]string{bb}, cmd...)
-	} else if path, err := lookPath(cmd[0]); err == nil {
-		program = append([]string{path}, cmd[1:]...)
-	} else if bb, bbErr := busyboxPath(); bbErr == nil {
-		// Images ship a shell and coreutils; on the node busybox stands in for them.
-		program = append([]string{bb}, cmd...)
-	} else {
-		return nil, err
+		return append(append(argv, "--", bb), cmd...), nil
 	}
-	return append(r.enterPod(pod, podDir, c), program...), nil
+	// Images ship a shell and coreutils; where the node lacks one, busybox stands in for it.
+	return append(append(argv, "--busybox-fallback", "--"), cmd...), nil
 }
 
-// enterPod is the weft-shim prefix that puts a program into the pod's namespaces.
-func (r *Runtime) enterPod(pod *corev1.Pod, podDir string, c *container) []string {
+// enterPod is the weft-shim prefix that puts a program into the pod's namespaces and its root.
+func (r *Runtime) enterPod(pod *corev1.Pod, specPath string) []string {
 	ns := "/proc/self/ns/net" // hostNetwork: stay in the node's namespace
 	if !pod.Spec.HostNetwork {
 		ns = netns.Path(netnsName(pod))
 	}
 	hostname, _ := podfiles.KernelHostname(pod, r.opts.ClusterDomain)
-	argv := []string{r.shimBin, "enter", "--netns", ns,
-		"--pod-files", filepath.Join(podDir, "files"), "--hostname", hostname}
-	if c.spec.WorkingDir != "" {
-		argv = append(argv, "--workdir", c.spec.WorkingDir)
-	}
+	argv := []string{r.shimBin, "enter", "--netns", ns, "--root-spec", specPath, "--hostname", hostname}
 	if pod.Spec.HostNetwork {
 		argv = append(argv, "--host-network")
 	}

@@ -49,6 +49,15 @@ func (c *container) instanceDir() string {
 	return filepath.Join(c.dir, strconv.Itoa(n))
 }
 
+// nextInstanceDir is where the instance that start launches next keeps its records and root.
+func (c *container) nextInstanceDir() string {
+	n, started := c.instance()
+	if started {
+		n++
+	}
+	return filepath.Join(c.dir, strconv.Itoa(n))
+}
+
 // LogPath is the CRI log file of an instance, in the kubelet's layout.
 func (c *container) logPath(instance int) string {
 	return filepath.Join(c.logDir, strconv.Itoa(instance)+".log")

@@ -5,22 +5,50 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/weftnet/weft/internal/shim"
 )
 
 // ErrCommandNotFound means the container's program does not exist on the node.
 var ErrCommandNotFound = errors.New("executable file not found")
 
-// The lab runs no images: an image name maps to a program on the node.
+// The lab pulls no images: an image name maps to a program, and a few images to files of their
+// own, on top of the node's file system that every container's root starts from.
 //
-//	busybox           the applets of busybox-static (command "sleep 3600" runs `busybox sleep 3600`; no command runs sh)
-//	nginx, httpd, ... weft's built-in HTTP server: answers with the pod's name on every container port (80 if none)
-//	weft images       the weft binary itself, with the container's command and args
-//	anything else     the container's command, looked up in PATH
-var webImages = []string{"nginx", "httpd", "apache", "caddy", "traefik/whoami", "http-echo", "hashicorp/http-echo", "echoserver", "agnhost"}
+//	e2e-test-images/agnhost   /agnhost from the images directory, /localhost.crt and .key; Docker's entrypoint rules
+//	pause                     /pause: sleeps until stopped
+//	busybox                   the applets of busybox-static (command "sleep 3600" runs `busybox sleep 3600`; no command runs sh)
+//	nginx, httpd, ...         weft's built-in HTTP server: answers with the pod's name on every container port (80 if none)
+//	weft images               the weft binary itself, with the container's command and args
+//	jessie-dnsutils, others   the container's command, looked up in PATH (jessie-dnsutils without one waits like pause)
+var webImages = []string{"nginx", "httpd", "apache", "caddy", "traefik/whoami", "http-echo", "hashicorp/http-echo", "echoserver"}
+
+// Where the weft-provided programs appear inside a container.
+const (
+	weftInContainer  = "/.weft/weft"
+	pauseInContainer = "/pause"
+	agnhostBinary    = "agnhost"
+)
+
+// imageRun is what a container of some image runs.
+type imageRun struct {
+	argv  []string    // argv[0] is an absolute path, or a name the shim looks up in the root's PATH
+	files []shim.Bind // the image's own files, bound read-only into the root
+}
+
+// images maps image names to programs and files on this node.
+type images struct {
+	weftBin string
+	shimBin string
+	dir     string                              // --images-dir: binaries the lab cannot make itself (agnhost)
+	cert    func() (crt, key string, err error) // agnhost's localhost certificate, made once
+}
 
 // imageBase strips the registry, the library prefix, the tag and the digest: "docker.io/library/nginx:1.27" is "nginx".
 func imageBase(image string) string {
@@ -40,33 +68,74 @@ func imageBase(image string) string {
 	return strings.Join(parts, "/")
 }
 
-// programFor returns the argv that runs a container of this image on the node.
-func programFor(c *corev1.Container, podName, weftBin string) ([]string, error) {
+// run returns how a container of this image runs on the node.
+func (im images) run(c *corev1.Container, podName string) (imageRun, error) {
 	base := imageBase(c.Image)
+	name := path.Base(base)
 	cmdline := append(append([]string{}, c.Command...), c.Args...)
+	weftFile := shim.Bind{Source: im.weftBin, Target: weftInContainer, ReadOnly: true}
 	switch {
+	case name == "agnhost":
+		return im.agnhost(c)
+	case name == "pause":
+		return entrypoint(c, []string{pauseInContainer}, shim.Bind{Source: im.shimBin, Target: pauseInContainer, ReadOnly: true}), nil
 	case base == "busybox" || strings.HasPrefix(base, "busybox/"):
 		bb, err := busyboxPath()
 		if err != nil {
-			return nil, err
+			return imageRun{}, err
 		}
-		if len(c.Command) == 0 && len(c.Args) == 0 {
-			return []string{bb, "sh"}, nil
+		if len(cmdline) == 0 {
+			return imageRun{argv: []string{bb, "sh"}}, nil
 		}
-		return append([]string{bb}, cmdline...), nil
+		return imageRun{argv: append([]string{bb}, cmdline...)}, nil
 	case isWebImage(base) && len(c.Command) == 0:
-		return []string{weftBin, "internal", "http-server", "--name", podName, "--ports", webPorts(c)}, nil
+		return imageRun{argv: []string{weftInContainer, "internal", "http-server", "--name", podName, "--ports", webPorts(c)}, files: []shim.Bind{weftFile}}, nil
 	case strings.Contains(base, "weft"):
-		return append([]string{weftBin}, cmdline...), nil
+		return imageRun{argv: append([]string{weftInContainer}, cmdline...), files: []shim.Bind{weftFile}}, nil
+	case name == "jessie-dnsutils" && len(cmdline) == 0:
+		return imageRun{argv: []string{pauseInContainer}, files: []shim.Bind{{Source: im.shimBin, Target: pauseInContainer, ReadOnly: true}}}, nil
 	}
 	if len(cmdline) == 0 {
-		return nil, fmt.Errorf("image %q has no mapping to a program in the weft lab and the container has no command: give command, or use busybox or nginx", c.Image)
+		return imageRun{}, fmt.Errorf("image %q has no mapping to a program in the weft lab and the container has no command: give command, or use busybox or nginx", c.Image)
 	}
-	path, err := lookPath(cmdline[0])
+	p, err := lookPath(cmdline[0])
 	if err != nil {
-		return nil, err
+		return imageRun{}, err
 	}
-	return append([]string{path}, cmdline[1:]...), nil
+	return imageRun{argv: append([]string{p}, cmdline[1:]...)}, nil
+}
+
+// agnhost is Kubernetes' e2e test image: /agnhost with a subcommand, and a certificate for
+// "localhost" beside it. The binary comes from the images directory.
+func (im images) agnhost(c *corev1.Container) (imageRun, error) {
+	bin := filepath.Join(im.dir, agnhostBinary)
+	if fi, err := os.Stat(bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return imageRun{}, fmt.Errorf("image %q: %w: the lab has no agnhost binary at %s: build it with `go build -o %s k8s.io/kubernetes/test/images/agnhost` (in a module that requires k8s.io/kubernetes), or start the lab with --images-dir DIR holding an executable agnhost",
+			c.Image, ErrCommandNotFound, bin, bin)
+	}
+	crt, key, err := im.cert()
+	if err != nil {
+		return imageRun{}, fmt.Errorf("image %q: %w", c.Image, err)
+	}
+	return entrypoint(c, []string{"/agnhost", "pause"},
+		shim.Bind{Source: bin, Target: "/agnhost", ReadOnly: true},
+		shim.Bind{Source: crt, Target: "/localhost.crt", ReadOnly: true},
+		shim.Bind{Source: key, Target: "/localhost.key", ReadOnly: true}), nil
+}
+
+// entrypoint applies Docker's rules to an image whose ENTRYPOINT is def[0] and CMD def[1:]:
+// command replaces the entrypoint, args replace CMD.
+func entrypoint(c *corev1.Container, def []string, files ...shim.Bind) imageRun {
+	var argv []string
+	switch {
+	case len(c.Command) > 0:
+		argv = append(append(argv, c.Command...), c.Args...)
+	case len(c.Args) > 0:
+		argv = append([]string{def[0]}, c.Args...)
+	default:
+		argv = append(argv, def...)
+	}
+	return imageRun{argv: argv, files: files}
 }
 
 func isWebImage(base string) bool {
@@ -103,7 +172,8 @@ func busyboxPath() (string, error) {
 	return "", fmt.Errorf("busybox: %w on the node: install busybox-static", ErrCommandNotFound)
 }
 
-// lookPath finds a program as a container runtime would in an image's default PATH.
+// lookPath finds a program as a container runtime would in an image's default PATH. Every
+// container's root shows the node's files, so what the node has, the container has.
 func lookPath(name string) (string, error) {
 	if strings.Contains(name, "/") {
 		if _, err := os.Stat(name); err != nil {

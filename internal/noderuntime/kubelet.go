@@ -81,7 +81,7 @@ func (k kubeletPods) Exec(ctx context.Context, namespace, pod, name string, cmd 
 		return fmt.Errorf("container %q in pod %q is not running", name, pod)
 	}
 	podObj, ips := w.view()
-	argv, err := k.r.execArgv(podObj, w.dir, c, cmd)
+	argv, err := k.r.execArgv(c, cmd)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,8 @@ type Options struct {
 	RootDir    string
 	LogDir     string
 	CNIConfDir string
+	// ImagesDir holds image content the lab cannot make itself: the agnhost binary.
+	ImagesDir string
 	// RunAgent starts `weft agent` beside the runtime (the lab's stand-in for the DaemonSet).
 	RunAgent bool
 	// Backend is handed to the agent: how pods reach other nodes' pods.
@@ -45,11 +47,15 @@ type Options struct {
 	externalIPText string
 }
 
+// DefaultImagesDir is where the node runtime looks for the agnhost binary unless told otherwise.
+const DefaultImagesDir = "/var/lib/weft/images"
+
 // Defaults match the kubelet's: a 40 s lease renewed every 10 s.
 func Defaults() Options {
 	return Options{
 		ClusterDomain: "cluster.local", LeaseDuration: 40 * time.Second, StatusPeriod: time.Minute,
 		RootDir: "/var/lib/weft-node", LogDir: "/var/log/pods", CNIConfDir: "/etc/cni/net.d",
+		ImagesDir:  DefaultImagesDir,
 		KubeletAPI: kubeletapi.Defaults(),
 	}
 }
@@ -66,6 +72,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.RootDir, "root-dir", o.RootDir, "directory for pod state")
 	fs.StringVar(&o.LogDir, "pod-log-dir", o.LogDir, "directory for container logs, in the kubelet's layout")
 	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory of CNI configurations")
+	fs.StringVar(&o.ImagesDir, "images-dir", o.ImagesDir, "directory with image content the lab cannot make: an executable agnhost for the e2e-test-images/agnhost image")
 	fs.BoolVar(&o.RunAgent, "run-agent", o.RunAgent, "also run weft agent on this node, restarting it when it exits")
 	fs.StringVar(&o.Backend, "backend", "vxlan", "cross-node backend for the agent (vxlan, host-gw or none)")
 	fs.StringVar(&o.AgentKubeconfig, "agent-kubeconfig", "", "kubeconfig for the agent (default: --kubeconfig)")

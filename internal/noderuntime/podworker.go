@@ -36,6 +36,8 @@ type podWorker struct {
 	dir        string      // /var/lib/weft-node/pods/<uid>
 	ips        []string
 	netReady   bool
+	volsReady  bool         // volumes set up (again, after an adoption) for this worker
+	volsRetry  time.Time    // when to try the volumes again after a failure
 	containers []*container // init containers first
 	terminal   bool         // phase Succeeded or Failed: nothing runs any more
 	lastStatus *corev1.PodStatus
@@ -111,6 +113,21 @@ func (w *podWorker) step(ctx context.Context) {
 				w.publish(ctx)
 				return
 			}
+		}
+		if !w.volsReady {
+			if time.Now().Before(w.volsRetry) {
+				w.publish(ctx)
+				return
+			}
+			if err := w.setUpVolumes(ctx); err != nil {
+				// A missing ConfigMap or Secret may come: try again, without asking the API
+				// server on every tick.
+				w.volsRetry = time.Now().Add(2 * time.Second)
+				w.rt.events.warnOnce(w.pod, "FailedMount", err.Error())
+				w.publish(ctx)
+				return
+			}
+			w.volsReady = true
 		}
 		w.runContainers(ctx)
 	}
@@ -268,7 +285,7 @@ func (w *podWorker) probe(ctx context.Context, c *container, now time.Time) {
 	if len(w.ips) > 0 {
 		podIP = w.ips[0]
 	}
-	execArgv := func(cmd []string) ([]string, error) { return w.rt.execArgv(w.pod, w.dir, c, cmd) }
+	execArgv := func(cmd []string) ([]string, error) { return w.rt.execArgv(c, cmd) }
 	if p := c.spec.LivenessProbe; p != nil && c.live.due(p, start.StartedAt, now) {
 		ok, msg := w.rt.prober.probe(ctx, p, c.spec, podIP, execArgv)
 		c.live.record(p, ok, now)
@@ -322,7 +339,12 @@ func (w *podWorker) terminate(ctx context.Context) {
 			w.rt.log.Error("tear down pod network", "pod", key(w.pod), "err", err)
 		}
 	}
-	_ = os.RemoveAll(w.dir)
+	if err := w.tearDownVolumes(); err != nil {
+		w.rt.log.Error("unmount pod volumes", "pod", key(w.pod), "err", err)
+	}
+	if err := os.RemoveAll(w.dir); err != nil {
+		w.rt.log.Error("remove pod directory", "pod", key(w.pod), "err", err)
+	}
 	for _, c := range w.containers {
 		_ = os.RemoveAll(filepath.Dir(c.logDir)) // the pod's log directory, as the kubelet cleans it
 	}

@@ -31,6 +31,7 @@ type Runtime struct {
 	log      *slog.Logger
 	self     string
 	shimBin  string
+	images   images
 	network  *network
 	prober   prober
 	events   *eventRecorder
@@ -64,6 +65,8 @@ func New(opts Options, log *slog.Logger) (*Runtime, error) {
 	}
 	return &Runtime{
 		opts: opts, client: client, log: log, self: self, shimBin: shimBin,
+		images: images{weftBin: self, shimBin: shimBin, dir: opts.ImagesDir,
+			cert: (&localhostCert{dir: filepath.Join(opts.RootDir, "images")}).paths},
 		network: newNetwork(opts.CNIConfDir, cniBinDirs()),
 		prober: prober{exec: func(ctx context.Context, argv []string) *exec.Cmd {
 			return exec.CommandContext(ctx, argv[0], argv[1:]...)

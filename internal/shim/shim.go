@@ -84,6 +84,10 @@ func Run(dir, logPath string, argv []string) error {
 	default:
 		rec.ExitCode, rec.Reason, rec.Message = 128, "Error", waitErr.Error()
 	}
+	// The container's program never ran: report it as container runtimes report a failed start.
+	if msg, err := os.ReadFile(filepath.Join(dir, StartErrorFile)); err == nil {
+		rec.ExitCode, rec.Reason, rec.Message = 128, "StartError", string(msg)
+	}
 	return WriteRecord(filepath.Join(dir, ExitFile), rec)
 }
 
