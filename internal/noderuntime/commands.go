@@ -20,11 +20,11 @@ import (
 // enters the pod's network namespace, builds the container's root (the node's view, the image's
 // files, the volumes) and execs the image's program there.
 func (r *Runtime) containerCommand(ctx context.Context, w *podWorker, c *container) ([]string, []string, error) {
-	run, err := r.images.run(c.spec, w.pod.Name)
+	env, err := r.containerEnv(ctx, w.pod, w.ips, c)
 	if err != nil {
 		return nil, nil, err
 	}
-	env, err := r.containerEnv(ctx, w.pod, w.ips, c)
+	run, err := r.images.run(expandedCommand(c.spec, envMap(env)), w.pod.Name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,4 +117,36 @@ func (s apiSources) ConfigMap(namespace, name string) (*corev1.ConfigMap, error)
 
 func (s apiSources) Secret(namespace, name string) (*corev1.Secret, error) {
 	return s.r.client.CoreV1().Secrets(namespace).Get(s.ctx, name, metav1.GetOptions{})
+}
+
+// expandedCommand is the container with $(NAME) in its command and args replaced from its
+// environment, and "$$" turned into "$", as the kubelet does before it starts a container. Specs
+// rely on the escape: a shell only sees "$(dig ...)" when the spec says "$$(dig ...)".
+func expandedCommand(c *corev1.Container, env map[string]string) *corev1.Container {
+	out := *c
+	out.Command = expandEach(c.Command, env)
+	out.Args = expandEach(c.Args, env)
+	return &out
+}
+
+func expandEach(args []string, env map[string]string) []string {
+	if args == nil {
+		return nil
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = podfiles.ExpandVars(a, env)
+	}
+	return out
+}
+
+// envMap indexes NAME=value pairs by name.
+func envMap(env []string) map[string]string {
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	return vars
 }

@@ -207,12 +207,7 @@ func writeVolumeFiles(dir string, files []podfiles.VolumeFile) error {
 
 // volumeBinds are container c's volumeMounts as binds into its root, parents before children.
 func (w *podWorker) volumeBinds(c *corev1.Container, env []string) ([]shim.Bind, error) {
-	vars := map[string]string{}
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
+	vars := envMap(env)
 	var binds []shim.Bind
 	for _, m := range c.VolumeMounts {
 		v := w.volume(m.Name)

@@ -111,7 +111,8 @@ func checkVolumePath(p string) error {
 	return nil
 }
 
-// ExpandVars resolves $(NAME) in s from env as the kubelet does for subPathExpr.
+// ExpandVars resolves $(NAME) in s from env, and "$$" to "$", as the kubelet does for subPathExpr
+// and for a container's command and args.
 func ExpandVars(s string, env map[string]string) string {
 	return expand(s, func(name string) (string, bool) {
 		v, ok := env[name]

@@ -200,10 +200,10 @@ func firstLine(s string) string {
 
 // trimModPath shortens a module cache path to the package path that readers know.
 func trimModPath(file string) string {
-	if i := strings.Index(file, "k8s.io/kubernetes@"); i >= 0 {
-		rest := file[i:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			return "k8s.io/kubernetes" + rest[j:]
+	const mod = "k8s.io/kubernetes@"
+	if i := strings.Index(file, mod); i >= 0 {
+		if _, rest, ok := strings.Cut(file[i+len(mod):], "/"); ok {
+			return "k8s.io/kubernetes/" + rest
 		}
 	}
 	return file

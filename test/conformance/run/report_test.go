@@ -125,3 +125,13 @@ func TestKnownFailuresNeedAReason(t *testing.T) {
 		t.Errorf("a line without a reason must be refused, got %v", err)
 	}
 }
+
+func TestTrimModPath(t *testing.T) {
+	got := trimModPath("/root/go/pkg/mod/k8s.io/kubernetes@v1.37.2/test/e2e/network/service.go")
+	if want := "k8s.io/kubernetes/test/e2e/network/service.go"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if got := trimModPath("/src/other.go"); got != "/src/other.go" {
+		t.Errorf("a path outside the module cache changed: %s", got)
+	}
+}

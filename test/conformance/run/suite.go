@@ -28,7 +28,6 @@ func runSuite(ctx context.Context, t *tools, o *options, kubeconfig string) erro
 		"--timeout=" + o.timeout.String(),
 		"--focus=" + o.focus,
 		"--json-report=" + filepath.Join(out, "report.json"),
-		"--output-dir=" + out,
 		"--no-color",
 	}
 	if o.skip != "" {
