@@ -1,0 +1,166 @@
+package dns
+
+import (
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// handler answers queries: from the cluster zone, from static zones, or through the forwarder.
+type handler struct {
+	// clusterOrigin is the cluster domain; cluster is its current snapshot, nil until the
+	// informers first synced (until then its names get SERVFAIL, never a false NXDOMAIN).
+	clusterOrigin string
+	cluster       atomic.Pointer[zone]
+	static        []*zone
+	fwd           *forwarder // nil: names outside the zones are REFUSED
+	metrics       *metrics
+	log           *slog.Logger // nil: no query log
+}
+
+// maxChase bounds how many aliases one answer follows.
+const maxChase = 8
+
+func (h *handler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	start := time.Now()
+	resp, source := h.respond(req)
+	size := dns.MinMsgSize
+	if _, udp := w.LocalAddr().(*net.UDPAddr); udp {
+		if o := req.IsEdns0(); o != nil {
+			size = max(int(o.UDPSize()), dns.MinMsgSize)
+		}
+		// Truncate sets TC when the answer does not fit: the client asks again over TCP.
+		resp.Truncate(size)
+	}
+	_ = w.WriteMsg(resp)
+	h.account(w, req, resp, source, time.Since(start))
+}
+
+func (h *handler) account(w dns.ResponseWriter, req, resp *dns.Msg, source string, took time.Duration) {
+	var qtype uint16
+	name := ""
+	if len(req.Question) == 1 {
+		qtype, name = req.Question[0].Qtype, req.Question[0].Name
+	}
+	h.metrics.request(qtype, resp.Rcode, source, took.Seconds())
+	if h.log != nil {
+		h.log.Info("dns query", "client", w.RemoteAddr().String(), "name", name, "type", dns.TypeToString[qtype],
+			"rcode", dns.RcodeToString[resp.Rcode], "answers", len(resp.Answer), "source", source, "took", took)
+	}
+}
+
+// respond builds the answer to req and says where it came from (cluster, cache-or-upstream,
+// or error).
+func (h *handler) respond(req *dns.Msg) (*dns.Msg, string) {
+	m := new(dns.Msg)
+	if len(req.Question) != 1 {
+		m.SetRcodeFormatError(req)
+		return m, "error"
+	}
+	m.SetReply(req)
+	m.RecursionAvailable = true
+	if req.Opcode != dns.OpcodeQuery {
+		m.Rcode = dns.RcodeNotImplemented
+		return m, "error"
+	}
+	q := req.Question[0]
+	if _, ok := dns.IsDomainName(q.Name); !ok {
+		m.Rcode = dns.RcodeFormatError
+		return m, "error"
+	}
+	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
+		m.Rcode = dns.RcodeRefused
+		return m, "error"
+	}
+	name := dns.CanonicalName(q.Name)
+	if h.clusterOrigin != "" && (name == h.clusterOrigin || dns.IsSubDomain(h.clusterOrigin, name)) && h.cluster.Load() == nil {
+		m.Rcode = dns.RcodeServerFailure // not synced yet: a retry soon gets the truth
+		return m, "cluster"
+	}
+	if res, ok := h.lookup(q); ok {
+		h.fill(m, res, req)
+		if o := req.IsEdns0(); o != nil {
+			m.SetEdns0(ednsSize, o.Do())
+		}
+		return m, "cluster"
+	}
+	if h.fwd == nil {
+		m.Rcode = dns.RcodeRefused
+		return m, "error"
+	}
+	up, err := h.fwd.forward(req)
+	if err != nil {
+		m.Rcode = dns.RcodeServerFailure
+		return m, "upstream"
+	}
+	return reply(req, up), "upstream"
+}
+
+// lookup asks each zone that has something to say about q.
+func (h *handler) lookup(q dns.Question) (result, bool) {
+	zones := h.static
+	if c := h.cluster.Load(); c != nil {
+		zones = append([]*zone{c}, zones...)
+	}
+	for _, z := range zones {
+		if res, ok := z.lookup(q); ok {
+			return res, true
+		}
+	}
+	return result{}, false
+}
+
+// fill writes an authoritative answer into m, following an alias to its target: inside the
+// zones directly, elsewhere through the forwarder.
+func (h *handler) fill(m *dns.Msg, res result, req *dns.Msg) {
+	m.Authoritative = true
+	m.Rcode, m.Answer, m.Ns, m.Extra = res.rcode, res.answer, res.ns, res.extra
+	target, qtype := res.cname, req.Question[0].Qtype
+	for hops := 0; target != "" && hops < maxChase; hops++ {
+		q := dns.Question{Name: target, Qtype: qtype, Qclass: dns.ClassINET}
+		if next, ok := h.lookup(q); ok {
+			m.Answer = append(m.Answer, next.answer...)
+			m.Rcode, m.Ns, target = next.rcode, next.ns, next.cname
+			continue
+		}
+		if h.fwd == nil {
+			return
+		}
+		fq := new(dns.Msg)
+		fq.SetQuestion(target, qtype)
+		if o := req.IsEdns0(); o != nil {
+			fq.SetEdns0(o.UDPSize(), o.Do())
+		}
+		up, err := h.fwd.forward(fq)
+		if err != nil {
+			return // the alias alone is still a true answer
+		}
+		m.Answer = append(m.Answer, up.Answer...)
+		m.Rcode, m.Ns = up.Rcode, nil
+		return
+	}
+}
+
+// reply turns an upstream answer into the client's: its ID and question, and an OPT record
+// only if the client sent one.
+func reply(req, up *dns.Msg) *dns.Msg {
+	m := up.Copy()
+	m.Id = req.Id
+	m.Question = req.Question
+	m.Response = true
+	m.RecursionAvailable = true
+	extra := m.Extra[:0]
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			extra = append(extra, rr)
+		}
+	}
+	m.Extra = extra
+	if o := req.IsEdns0(); o != nil {
+		m.SetEdns0(ednsSize, o.Do())
+	}
+	return m
+}
