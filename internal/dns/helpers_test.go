@@ -116,11 +116,13 @@ type fakeWriter struct {
 	msg   *dns.Msg
 }
 
-func (w *fakeWriter) LocalAddr() net.Addr        { return w.local }
-func (w *fakeWriter) RemoteAddr() net.Addr       { return &net.UDPAddr{IP: net.IPv4(10, 42, 1, 5), Port: 4000} }
-func (w *fakeWriter) WriteMsg(m *dns.Msg) error  { w.msg = m; return nil }
+func (w *fakeWriter) LocalAddr() net.Addr { return w.local }
+func (w *fakeWriter) RemoteAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(10, 42, 1, 5), Port: 4000}
+}
+func (w *fakeWriter) WriteMsg(m *dns.Msg) error   { w.msg = m; return nil }
 func (w *fakeWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *fakeWriter) Close() error               { return nil }
-func (w *fakeWriter) TsigStatus() error          { return nil }
-func (w *fakeWriter) TsigTimersOnly(bool)        {}
-func (w *fakeWriter) Hijack()                    {}
+func (w *fakeWriter) Close() error                { return nil }
+func (w *fakeWriter) TsigStatus() error           { return nil }
+func (w *fakeWriter) TsigTimersOnly(bool)         {}
+func (w *fakeWriter) Hijack()                     {}
