@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/egressroute"
 	"github.com/weftnet/weft/internal/proxy"
 )
@@ -24,6 +25,7 @@ var AgentRole = []rbacv1.PolicyRule{
 // agentRules are every feature's rules together.
 func agentRules() []rbacv1.PolicyRule {
 	rules := append(append([]rbacv1.PolicyRule{}, AgentRole...), egressroute.RBACRules...)
+	rules = append(rules, clusterdns.RBACRules...)
 	return append(rules, proxy.RBACRules...)
 }
 
