@@ -16,7 +16,10 @@ type handler struct {
 	clusterOrigin string
 	cluster       atomic.Pointer[zone]
 	static        []*zone
-	fwd           *forwarder // nil: names outside the zones are REFUSED
+	fwd           *forwarder // nil: names outside the zones are REFUSED, or NXDOMAIN with root
+	// root plays the top of the DNS tree for the lab's router: every name outside its zones
+	// does not exist, as the internet's root would say of kubernetes.default.
+	root *zone
 	metrics       *metrics
 	log           *slog.Logger // nil: no query log
 }
@@ -85,6 +88,11 @@ func (h *handler) respond(req *dns.Msg) (*dns.Msg, string) {
 		if o := req.IsEdns0(); o != nil {
 			m.SetEdns0(ednsSize, o.Do())
 		}
+		return m, "cluster"
+	}
+	if h.fwd == nil && h.root != nil {
+		m.Authoritative = true
+		m.Rcode, m.Ns = dns.RcodeNameError, []dns.RR{h.root.soa}
 		return m, "cluster"
 	}
 	if h.fwd == nil {

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"testing"
@@ -174,5 +175,23 @@ func TestStripPodKeepsWhatRecordsUse(t *testing.T) {
 	s := got.(*corev1.Pod)
 	if len(s.Spec.Containers) != 0 || s.Spec.Hostname != "h" || s.Spec.Subdomain != "s" || s.Status.PodIPs[0].IP != "10.42.1.5" {
 		t.Fatalf("stripped pod %+v", s)
+	}
+}
+
+// TestStaticZone is the lab router's: its names answer, every other name does not exist.
+func TestStaticZone(t *testing.T) {
+	z, err := staticZone("lab.example.", map[string][]netip.Addr{"external.lab.example": {netip.MustParseAddr("192.168.2.10")}}, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handler{static: []*zone{z}, root: newZone(".", 60)}
+	if got := rdata(ask(h, "EXTERNAL.lab.example.", dns.TypeA).Answer); !slices.Equal(got, []string{"A 192.168.2.10"}) {
+		t.Fatalf("answer %q", got)
+	}
+	if m := ask(h, "kubernetes.default.", dns.TypeA); m.Rcode != dns.RcodeNameError || len(m.Ns) != 1 {
+		t.Fatalf("outside the zone: %s %v, want NXDOMAIN with the root SOA", dns.RcodeToString[m.Rcode], m.Ns)
+	}
+	if _, err := staticZone("lab.example.", map[string][]netip.Addr{"elsewhere.example": {netip.MustParseAddr("192.0.2.1")}}, 60); err == nil {
+		t.Fatal("a record outside the zone was accepted")
 	}
 }

@@ -22,7 +22,7 @@ func ServeStatic(ctx context.Context, listen, origin string, records map[string]
 	if err != nil {
 		return err
 	}
-	h := &handler{static: []*zone{z}}
+	h := &handler{static: []*zone{z}, root: newZone(".", 60)}
 	if log != nil {
 		h.log = log
 	}
