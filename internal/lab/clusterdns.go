@@ -3,9 +3,11 @@ package lab
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,8 +44,9 @@ func (p Plan) upstreamRecords() map[string][]netip.Addr {
 // routerDNSArgs run `weft internal lab-dns` in the router's namespace.
 func (p Plan) routerDNSArgs() []string {
 	args := []string{"internal", "lab-dns", "--zone", UpstreamZone}
-	for name, addrs := range p.upstreamRecords() {
-		for _, a := range addrs {
+	recs := p.upstreamRecords()
+	for _, name := range slices.Sorted(maps.Keys(recs)) {
+		for _, a := range recs[name] {
 			args = append(args, "--record", name+"="+a.String())
 		}
 	}
