@@ -94,6 +94,9 @@ func ask(h *handler, name string, qtype uint16) *dns.Msg {
 	req := new(dns.Msg)
 	req.SetQuestion(name, qtype)
 	m, _ := h.respond(req)
+	if _, err := m.Pack(); err != nil {
+		panic("the answer does not pack: " + err.Error() + "\n" + m.String())
+	}
 	return m
 }
 

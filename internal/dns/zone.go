@@ -33,9 +33,15 @@ type zone struct {
 
 func newZone(origin string, ttl uint32) *zone {
 	origin = dns.CanonicalName(origin)
+	under := func(labels string) string {
+		if origin == "." {
+			return labels + "."
+		}
+		return labels + "." + origin
+	}
 	soa := &dns.SOA{
 		Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
-		Ns:  "ns.dns." + origin, Mbox: "hostmaster." + origin,
+		Ns:  under("ns.dns"), Mbox: under("hostmaster"),
 		Serial: 1, Refresh: 7200, Retry: 1800, Expire: 86400, Minttl: ttl,
 	}
 	z := &zone{origin: origin, soa: soa, records: map[string][]dns.RR{}, exists: map[string]bool{origin: true}, reverse: map[string][]dns.RR{}}

@@ -51,7 +51,6 @@ func checkDNS(t *testing.T, l *lab, families []string, dnsIP string, dnsIPs []st
 		t.Fatalf("kube-dns: clusterIPs %v labels %v, want %v and k8s-app=kube-dns", svc.Spec.ClusterIPs, svc.Metadata.Labels, dnsIPs)
 	}
 	l.kubectl("create", "deployment", "web", "--image", "nginx", "--replicas", "2")
-	l.kubectl("expose", "deployment", "web", "--port", "80", "--name", "web")
 	l.apply(t, dnsManifests)
 	l.kubectl("rollout", "status", "deployment/web", "--timeout", "120s")
 	l.waitRunning(t, "pet")
@@ -60,7 +59,7 @@ func checkDNS(t *testing.T, l *lab, families []string, dnsIP string, dnsIPs []st
 	dig := func(args ...string) (string, error) {
 		return l.in("node-1", append([]string{"dig", "@" + dnsIP, "+short", "+time=2", "+tries=2"}, args...)...)
 	}
-	expect := func(what string, check func(string) error, args ...string) {
+	expect := func(t *testing.T, what string, check func(string) error, args ...string) {
 		t.Helper()
 		eventually(t, 30*time.Second, what, func() error {
 			out, err := dig(args...)
@@ -107,29 +106,29 @@ func checkDNS(t *testing.T, l *lab, families []string, dnsIP string, dnsIPs []st
 		}
 	})
 	t.Run("records", func(t *testing.T) {
-		expect("schema version", contains(`"1.1.0"`), "dns-version.cluster.local", "TXT")
+		expect(t, "schema version", contains(`"1.1.0"`), "dns-version.cluster.local", "TXT")
 		for _, ip := range web.Spec.ClusterIPs {
 			qtype := map[bool]string{true: "AAAA", false: "A"}[strings.Contains(ip, ":")]
-			expect("web "+qtype, contains(ip), "web.default.svc.cluster.local", qtype)
-			expect("PTR of "+ip, contains("web.default.svc.cluster.local."), "-x", ip)
+			expect(t, "web "+qtype, contains(ip), "web.default.svc.cluster.local", qtype)
+			expect(t, "PTR of "+ip, contains("web.default.svc.cluster.local."), "-x", ip)
 		}
 		if !has6 {
-			expect("no AAAA for an IPv4 Service", lines(0), "web.default.svc.cluster.local", "AAAA")
+			expect(t, "no AAAA for an IPv4 Service", lines(0), "web.default.svc.cluster.local", "AAAA")
 		}
 		if !has4 {
-			expect("no A for an IPv6 Service", lines(0), "web.default.svc.cluster.local", "A")
+			expect(t, "no A for an IPv6 Service", lines(0), "web.default.svc.cluster.local", "A")
 		}
-		expect("SRV of a named port", contains("0 100 80 web.default.svc.cluster.local."), "_http._tcp.web.default.svc.cluster.local", "SRV")
-		expect("ExternalName", contains("external.lab.example."), "ext.default.svc.cluster.local", "CNAME")
+		expect(t, "SRV of a named port", contains("0 100 80 web.default.svc.cluster.local."), "_http._tcp.web.default.svc.cluster.local", "SRV")
+		expect(t, "ExternalName", contains("external.lab.example."), "ext.default.svc.cluster.local", "CNAME")
 		hlType := "A"
 		if !has4 {
 			hlType = "AAAA"
 		}
-		expect("headless: one address per ready endpoint", lines(2), "hl.default.svc.cluster.local", hlType)
-		expect("headless SRV per endpoint and family", lines(2*len(families)), "_http._tcp.hl.default.svc.cluster.local", "SRV")
-		expect("hostname/subdomain", lines(1), "pet.sub.default.svc.cluster.local", hlType)
-		expect("over TCP", contains(web.Spec.ClusterIPs[0]), "+tcp", "web.default.svc.cluster.local", hlType)
-		expect("NXDOMAIN", func(out string) error {
+		expect(t, "headless: one address per ready endpoint", lines(2), "hl.default.svc.cluster.local", hlType)
+		expect(t, "headless SRV per endpoint and family", lines(2*len(families)), "_http._tcp.hl.default.svc.cluster.local", "SRV")
+		expect(t, "hostname/subdomain", lines(1), "pet.sub.default.svc.cluster.local", hlType)
+		expect(t, "over TCP", contains(web.Spec.ClusterIPs[0]), "+tcp", "web.default.svc.cluster.local", hlType)
+		expect(t, "NXDOMAIN", func(out string) error {
 			if !strings.Contains(out, "NXDOMAIN") || !strings.Contains(out, "SOA") {
 				return fmt.Errorf("want NXDOMAIN with the SOA:\n%s", out)
 			}
@@ -141,12 +140,12 @@ func checkDNS(t *testing.T, l *lab, families []string, dnsIP string, dnsIPs []st
 		var late struct{ Spec struct{ ClusterIP string } }
 		l.kubectlJSON(&late, "get", "svc", "late")
 		qtype := map[bool]string{true: "AAAA", false: "A"}[strings.Contains(late.Spec.ClusterIP, ":")]
-		expect("a new Service answers", contains(late.Spec.ClusterIP), "late.default.svc.cluster.local", qtype)
+		expect(t, "a new Service answers", contains(late.Spec.ClusterIP), "late.default.svc.cluster.local", qtype)
 		l.kubectl("delete", "service", "late")
-		expect("a deleted Service is gone", lines(0), "late.default.svc.cluster.local", qtype)
+		expect(t, "a deleted Service is gone", lines(0), "late.default.svc.cluster.local", qtype)
 	})
 	t.Run("forwarded", func(t *testing.T) {
-		expect("external.lab.example via the router", contains("192.168.2.10"), "external.lab.example", "A")
+		expect(t, "external.lab.example via the router", contains("192.168.2.10"), "external.lab.example", "A")
 	})
 	t.Run("metrics", func(t *testing.T) {
 		out, err := l.in("node-1", "curl", "-s", "127.0.0.1:9810/metrics")
@@ -171,9 +170,16 @@ func runToEnd(t *testing.T, l *lab, name string, command ...string) string {
 	return l.kubectl("logs", name)
 }
 
-// dnsManifests: a headless Service over the web pods, an ExternalName, and a pod with hostname
+// dnsManifests: Service web with its port named (for SRV), a headless Service over the web pods, an ExternalName, and a pod with hostname
 // and subdomain under a headless Service of that name.
 const dnsManifests = `
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80}]
+---
 apiVersion: v1
 kind: Service
 metadata: {name: hl}
