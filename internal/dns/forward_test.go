@@ -164,3 +164,33 @@ func TestUpstreamsLeaveOutOwnAddresses(t *testing.T) {
 		t.Fatalf("upstreams %v", got)
 	}
 }
+
+// TestPartialNames: kubernetes.default. (what busybox nslookup asks) is an alias of the
+// Service's name once the upstream says the name does not exist; a real name is never shadowed.
+func TestPartialNames(t *testing.T) {
+	nx := startUpstream(t, 0, dns.RcodeNameError)
+	h := testHandler(t, fixture())
+	h.fwd = newForwarder(func() []string { return []string{nx.addr} }, nil, nil)
+	for _, c := range []struct {
+		q    string
+		want []string
+	}{
+		{"kubernetes.default.", []string{"A 10.43.0.1", "CNAME kubernetes.default.svc.cluster.local."}},
+		{"Web.Default.svc.", []string{"A 10.43.0.20", "CNAME web.default.svc.cluster.local."}},
+		{"nope.default.", nil},
+		{"kubernetes.default.example.", nil},
+	} {
+		m := ask(h, c.q, dns.TypeA)
+		if got := rdata(m.Answer); !slices.Equal(got, c.want) {
+			t.Errorf("%s: answer %q, want %q", c.q, got, c.want)
+		}
+		if c.want == nil && m.Rcode != dns.RcodeNameError {
+			t.Errorf("%s: %s, want NXDOMAIN", c.q, dns.RcodeToString[m.Rcode])
+		}
+	}
+	real := startUpstream(t, 1, dns.RcodeSuccess)
+	h.fwd = newForwarder(func() []string { return []string{real.addr} }, nil, nil)
+	if got := rdata(ask(h, "kubernetes.default.", dns.TypeA).Answer); !slices.Equal(got, []string{"A 192.0.2.1"}) {
+		t.Errorf("a name that exists upstream was shadowed: %q", got)
+	}
+}

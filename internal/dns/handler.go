@@ -104,7 +104,49 @@ func (h *handler) respond(req *dns.Msg) (*dns.Msg, string) {
 		m.Rcode = dns.RcodeServerFailure
 		return m, "upstream"
 	}
+	if up.Rcode == dns.RcodeNameError {
+		if alias := h.partialName(req); alias != nil {
+			return alias, "cluster"
+		}
+	}
 	return reply(req, up), "upstream"
+}
+
+// partialName answers <service>.<namespace>. and <service>.<namespace>.svc., names that exist
+// nowhere else (the upstream just said NXDOMAIN), with an alias to the cluster's name. It is
+// the spec's allowed extension for clients that send a dotted name as it is, without the
+// search path: busybox's nslookup since 1.30 asks for "kubernetes.default." and nothing else.
+// Only names the rest of the DNS denies are answered, so no real name is ever shadowed.
+func (h *handler) partialName(req *dns.Msg) *dns.Msg {
+	z := h.cluster.Load()
+	if z == nil {
+		return nil
+	}
+	q := req.Question[0]
+	name := dns.CanonicalName(q.Name)
+	var full string
+	switch l := dns.SplitDomainName(name); {
+	case len(l) == 2:
+		full = name + "svc." + z.origin
+	case len(l) == 3 && l[2] == "svc":
+		full = name + z.origin
+	default:
+		return nil
+	}
+	res, ok := z.lookup(dns.Question{Name: full, Qtype: q.Qtype, Qclass: q.Qclass})
+	if !ok || !z.exists[full] && len(res.answer) == 0 {
+		return nil
+	}
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.RecursionAvailable = true
+	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: z.soa.Minttl}, Target: full}
+	h.fill(m, result{rcode: dns.RcodeSuccess, answer: []dns.RR{cname}, cname: full}, req)
+	m.Authoritative = false // the alias is weft's, not any zone's
+	if o := req.IsEdns0(); o != nil {
+		m.SetEdns0(ednsSize, o.Do())
+	}
+	return m
 }
 
 // lookup asks each zone that has something to say about q.

@@ -57,7 +57,11 @@ func checkDNS(t *testing.T, l *lab, families []string, dnsIP string, dnsIPs []st
 
 	// dig asks the node's own server at the DNS address (no search path: full names).
 	dig := func(args ...string) (string, error) {
-		return l.in("node-1", append([]string{"dig", "@" + dnsIP, "+short", "+time=2", "+tries=2"}, args...)...)
+		short := "+short"
+		if slices.Contains(args, "+noshort") {
+			short = "+nocomments" // keeps the header line with the status
+		}
+		return l.in("node-1", append([]string{"dig", "@" + dnsIP, short, "+time=2", "+tries=2"}, args...)...)
 	}
 	expect := func(t *testing.T, what string, check func(string) error, args ...string) {
 		t.Helper()
@@ -91,12 +95,14 @@ func checkDNS(t *testing.T, l *lab, families []string, dnsIP string, dnsIPs []st
 			return nil
 		}
 	}
-	var web struct{ Spec struct{ ClusterIPs []string } }
+	var web, kubernetes struct{ Spec struct{ ClusterIPs []string } }
 	l.kubectlJSON(&web, "get", "svc", "web")
+	l.kubectlJSON(&kubernetes, "get", "svc", "kubernetes")
 
 	t.Run("pod-nslookup", func(t *testing.T) {
+		// busybox asks for kubernetes.default. as it is (no search path for a dotted name).
 		out := runToEnd(t, l, "ns", "nslookup", "kubernetes.default")
-		if !strings.Contains(out, "kubernetes.default.svc.cluster.local") {
+		if !strings.Contains(out, kubernetes.Spec.ClusterIPs[0]) {
 			t.Fatalf("nslookup kubernetes.default:\n%s", out)
 		}
 	})
@@ -146,6 +152,43 @@ func checkDNS(t *testing.T, l *lab, families []string, dnsIP string, dnsIPs []st
 	})
 	t.Run("forwarded", func(t *testing.T) {
 		expect(t, "external.lab.example via the router", contains("192.168.2.10"), "external.lab.example", "A")
+	})
+	t.Run("host-network-pod", func(t *testing.T) {
+		// ClusterFirstWithHostNet: a pod in the node's own namespace uses the cluster DNS too.
+		l.apply(t, `apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  dnsPolicy: ClusterFirstWithHostNet
+  restartPolicy: Never
+  containers: [{name: main, image: busybox, command: [nslookup, kubernetes.default]}]
+`)
+		eventually(t, 90*time.Second, "pod hostnet done", func() error {
+			var pod struct{ Status struct{ Phase string } }
+			l.kubectlJSON(&pod, "get", "pod", "hostnet")
+			if pod.Status.Phase != "Succeeded" && pod.Status.Phase != "Failed" {
+				return fmt.Errorf("phase %q", pod.Status.Phase)
+			}
+			return nil
+		})
+		if out := l.kubectl("logs", "hostnet"); !strings.Contains(out, kubernetes.Spec.ClusterIPs[0]) {
+			t.Fatalf("nslookup from a hostNetwork pod:\n%s", out)
+		}
+	})
+	t.Run("no-conntrack", func(t *testing.T) {
+		// Questions to the DNS address leave no conntrack entry: notrack before any NAT.
+		for range 3 {
+			_, _ = dig("kubernetes.default.svc.cluster.local")
+		}
+		out, _ := l.in("node-1", "conntrack", "-L", "-d", dnsIP)
+		if !strings.Contains(out, "0 flow entries") {
+			t.Fatalf("conntrack entries for %s:\n%s", dnsIP, out)
+		}
+	})
+	t.Run("agent-restart", func(t *testing.T) {
+		killAgent(t, l, "node-1")
+		expect(t, "answers after an agent restart", contains(web.Spec.ClusterIPs[0]), "web.default.svc.cluster.local", map[bool]string{true: "AAAA", false: "A"}[strings.Contains(web.Spec.ClusterIPs[0], ":")])
 	})
 	t.Run("metrics", func(t *testing.T) {
 		out, err := l.in("node-1", "curl", "-s", "127.0.0.1:9810/metrics")
