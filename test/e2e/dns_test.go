@@ -59,7 +59,7 @@ func checkDNS(t *testing.T, l *lab, families []string, dnsIP string, dnsIPs []st
 	dig := func(args ...string) (string, error) {
 		short := "+short"
 		if slices.Contains(args, "+noshort") {
-			short = "+nocomments" // keeps the header line with the status
+			short = "+noshort" // the full answer: header with the status, authority with the SOA
 		}
 		return l.in("node-1", append([]string{"dig", "@" + dnsIP, short, "+time=2", "+tries=2"}, args...)...)
 	}
