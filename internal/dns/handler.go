@@ -19,9 +19,9 @@ type handler struct {
 	fwd           *forwarder // nil: names outside the zones are REFUSED, or NXDOMAIN with root
 	// root plays the top of the DNS tree for the lab's router: every name outside its zones
 	// does not exist, as the internet's root would say of kubernetes.default.
-	root *zone
-	metrics       *metrics
-	log           *slog.Logger // nil: no query log
+	root    *zone
+	metrics *metrics
+	log     *slog.Logger // nil: no query log
 }
 
 // maxChase bounds how many aliases one answer follows.
