@@ -11,7 +11,8 @@ import (
 
 // forwarder asks the node's resolvers about every name the node is not authoritative for.
 type forwarder struct {
-	upstreams func() []string
+	// upstreams are the resolvers for a name: a stub zone's, or the node's.
+	upstreams func(name string) []string
 	udp, tcp  *dns.Client
 	cache     *answerCache
 	// merged makes identical questions asked at once cost one upstream exchange.
@@ -24,7 +25,7 @@ type forwarder struct {
 // which avoids IP fragmentation on common paths.
 const ednsSize = 1232
 
-func newForwarder(upstreams func() []string, c *answerCache, m *metrics) *forwarder {
+func newForwarder(upstreams func(name string) []string, c *answerCache, m *metrics) *forwarder {
 	return &forwarder{upstreams: upstreams, cache: c, metrics: m, now: time.Now,
 		udp: &dns.Client{Net: "udp", Timeout: 2 * time.Second, UDPSize: ednsSize},
 		tcp: &dns.Client{Net: "tcp", Timeout: 4 * time.Second}}
@@ -68,7 +69,7 @@ func (f *forwarder) exchange(req *dns.Msg) (*dns.Msg, error) {
 		do = o.Do()
 	}
 	out.SetEdns0(ednsSize, do)
-	ups := f.upstreams()
+	ups := f.upstreams(dns.CanonicalName(q.Name))
 	if len(ups) == 0 {
 		return nil, errors.New("no upstream resolver: give --dns-upstream or nameservers in the node's resolv.conf")
 	}

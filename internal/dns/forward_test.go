@@ -70,7 +70,7 @@ func question(name string, qtype uint16) *dns.Msg {
 func TestForwardCachesAndCountsDown(t *testing.T) {
 	u := startUpstream(t, 1, dns.RcodeSuccess)
 	now := time.Unix(1000, 0)
-	f := newForwarder(func() []string { return []string{u.addr} }, newCache(10, time.Minute), nil)
+	f := newForwarder(func(string) []string { return []string{u.addr} }, newCache(10, time.Minute), nil)
 	f.now = func() time.Time { return now }
 	for range 3 {
 		m, err := f.forward(question("Example.org.", dns.TypeA))
@@ -95,7 +95,7 @@ func TestForwardCachesAndCountsDown(t *testing.T) {
 
 func TestForwardRetriesTruncatedOverTCP(t *testing.T) {
 	u := startUpstream(t, 80, dns.RcodeSuccess)
-	f := newForwarder(func() []string { return []string{u.addr} }, nil, nil)
+	f := newForwarder(func(string) []string { return []string{u.addr} }, nil, nil)
 	m, err := f.forward(question("big.example.", dns.TypeA))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestForwardRetriesTruncatedOverTCP(t *testing.T) {
 
 func TestForwardNegativeCachedBySOA(t *testing.T) {
 	u := startUpstream(t, 0, dns.RcodeNameError)
-	f := newForwarder(func() []string { return []string{u.addr} }, newCache(10, time.Hour), nil)
+	f := newForwarder(func(string) []string { return []string{u.addr} }, newCache(10, time.Hour), nil)
 	for range 2 {
 		m, err := f.forward(question("nope.example.", dns.TypeA))
 		if err != nil || m.Rcode != dns.RcodeNameError {
@@ -123,11 +123,11 @@ func TestForwardFailsOverAndReportsServfail(t *testing.T) {
 	bad := startUpstream(t, 0, dns.RcodeServerFailure)
 	good := startUpstream(t, 1, dns.RcodeSuccess)
 	m := newMetrics(nil)
-	f := newForwarder(func() []string { return []string{bad.addr, good.addr} }, nil, m)
+	f := newForwarder(func(string) []string { return []string{bad.addr, good.addr} }, nil, m)
 	if r, err := f.forward(question("x.example.", dns.TypeA)); err != nil || len(r.Answer) != 1 {
 		t.Fatalf("second upstream not tried: %v %v", r, err)
 	}
-	h := &handler{fwd: newForwarder(func() []string { return []string{bad.addr} }, nil, nil)}
+	h := &handler{fwd: newForwarder(func(string) []string { return []string{bad.addr} }, nil, nil)}
 	if r, _ := h.respond(question("x.example.", dns.TypeA)); r.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("rcode %s with only a failing upstream, want SERVFAIL", dns.RcodeToString[r.Rcode])
 	}
@@ -136,7 +136,7 @@ func TestForwardFailsOverAndReportsServfail(t *testing.T) {
 func TestExternalNameFollowedUpstream(t *testing.T) {
 	u := startUpstream(t, 1, dns.RcodeSuccess)
 	h := testHandler(t, fixture())
-	h.fwd = newForwarder(func() []string { return []string{u.addr} }, nil, nil)
+	h.fwd = newForwarder(func(string) []string { return []string{u.addr} }, nil, nil)
 	m := ask(h, "ext.default.svc.cluster.local.", dns.TypeA)
 	if got := rdata(m.Answer); !slices.Equal(got, []string{"A 192.0.2.1", "CNAME external.lab.example."}) {
 		t.Fatalf("answer %q", got)
@@ -160,7 +160,7 @@ func TestUpstreamsLeaveOutOwnAddresses(t *testing.T) {
 	s := New(Defaults(), nil, nil, nil, nil)
 	s.upstreams = []string{"10.43.0.10:53", "192.168.1.1:53"}
 	s.held = []netip.Addr{netip.MustParseAddr("10.43.0.10")}
-	if got := s.currentUpstreams(); !slices.Equal(got, []string{"192.168.1.1:53"}) {
+	if got := s.currentUpstreams("example.org."); !slices.Equal(got, []string{"192.168.1.1:53"}) {
 		t.Fatalf("upstreams %v", got)
 	}
 }
@@ -170,7 +170,7 @@ func TestUpstreamsLeaveOutOwnAddresses(t *testing.T) {
 func TestPartialNames(t *testing.T) {
 	nx := startUpstream(t, 0, dns.RcodeNameError)
 	h := testHandler(t, fixture())
-	h.fwd = newForwarder(func() []string { return []string{nx.addr} }, nil, nil)
+	h.fwd = newForwarder(func(string) []string { return []string{nx.addr} }, nil, nil)
 	for _, c := range []struct {
 		q    string
 		want []string
@@ -189,8 +189,33 @@ func TestPartialNames(t *testing.T) {
 		}
 	}
 	real := startUpstream(t, 1, dns.RcodeSuccess)
-	h.fwd = newForwarder(func() []string { return []string{real.addr} }, nil, nil)
+	h.fwd = newForwarder(func(string) []string { return []string{real.addr} }, nil, nil)
 	if got := rdata(ask(h, "kubernetes.default.", dns.TypeA).Answer); !slices.Equal(got, []string{"A 192.0.2.1"}) {
 		t.Errorf("a name that exists upstream was shadowed: %q", got)
+	}
+}
+
+func TestStubZones(t *testing.T) {
+	o := Defaults()
+	o.StubZones = []string{"corp.example=10.0.0.53", "lab.corp.example=[fd00::53]:5353", "corp.example=10.0.0.54"}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s := New(o, nil, nil, nil, nil)
+	s.upstreams = []string{"192.168.1.1:53"}
+	for name, want := range map[string][]string{
+		"www.corp.example.":     {"10.0.0.53:53", "10.0.0.54:53"},
+		"a.lab.corp.example.":   {"[fd00::53]:5353"},
+		"corp.example.":         {"10.0.0.53:53", "10.0.0.54:53"},
+		"notcorp.example.":      {"192.168.1.1:53"},
+		"external.lab.example.": {"192.168.1.1:53"},
+	} {
+		if got := s.currentUpstreams(name); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+	o.StubZones = []string{"corp.example", "corp.example=somewhere"}
+	if err := o.Validate(); err == nil {
+		t.Error("bad stub zones accepted")
 	}
 }

@@ -28,6 +28,8 @@ type Options struct {
 	// Addresses are more of them, for a cluster without that Service.
 	Service   string
 	Addresses []string
+	// StubZones send a zone's names to its own resolvers: zone=addr, repeatable.
+	StubZones []string
 	// Log writes one line per query.
 	Log bool
 	// CacheSize is how many forwarded answers are kept; CacheMaxTTL caps how long.
@@ -51,6 +53,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ResolvConf, "dns-resolv-conf", o.ResolvConf, "the node's resolv.conf, whose nameservers are the default upstream resolvers")
 	fs.StringVar(&o.Service, "dns-service", o.Service, "namespace/name of the Service whose cluster IPs this node answers DNS at")
 	fs.StringSliceVar(&o.Addresses, "dns-address", o.Addresses, "more addresses to answer DNS at, for a cluster without that Service")
+	fs.StringArrayVar(&o.StubZones, "dns-stub-zone", o.StubZones, "ZONE=ADDR: names in ZONE go to the resolver at ADDR (or ADDR:PORT) instead of the upstream ones; repeatable, also for more resolvers of one zone")
 	fs.BoolVar(&o.Log, "dns-log", o.Log, "log every DNS query with its answer code and duration")
 	fs.IntVar(&o.CacheSize, "dns-cache-size", o.CacheSize, "how many forwarded answers the DNS cache keeps (0: no cache)")
 	fs.DurationVar(&o.CacheMaxTTL, "dns-cache-max-ttl", o.CacheMaxTTL, "longest time a forwarded answer is cached, whatever its TTL")
@@ -72,6 +75,9 @@ func (o *Options) Validate() error {
 		if _, err := upstreamAddr(u); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if _, err := parseStubZones(o.StubZones); err != nil {
+		errs = append(errs, err)
 	}
 	if ns, name, ok := strings.Cut(o.Service, "/"); !ok || ns == "" || name == "" {
 		errs = append(errs, fmt.Errorf("--dns-service %q: give namespace/name, such as kube-system/kube-dns", o.Service))
@@ -100,4 +106,25 @@ func upstreamAddr(s string) (string, error) {
 		return netip.AddrPortFrom(a, 53).String(), nil
 	}
 	return "", fmt.Errorf("--dns-upstream %q: give an address such as 192.168.1.1 or [fd00::1]:53", s)
+}
+
+// parseStubZones reads ZONE=ADDR flags into resolvers by zone (lower case, fully qualified).
+func parseStubZones(flags []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	var errs []error
+	for _, f := range flags {
+		zone, addr, ok := strings.Cut(f, "=")
+		if _, isName := dns.IsDomainName(zone); !ok || zone == "" || !isName {
+			errs = append(errs, fmt.Errorf("--dns-stub-zone %q: give ZONE=ADDR, such as corp.example=10.0.0.53", f))
+			continue
+		}
+		up, err := upstreamAddr(addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--dns-stub-zone %q: give ZONE=ADDR, such as corp.example=10.0.0.53", f))
+			continue
+		}
+		z := dns.CanonicalName(zone)
+		out[z] = append(out[z], up)
+	}
+	return out, errors.Join(errs...)
 }

@@ -43,6 +43,8 @@ type Server struct {
 	// answered at once.
 	minSync time.Duration
 
+	stubs map[string][]string // resolvers by zone, from --dns-stub-zone
+
 	mu        sync.Mutex
 	upstreams []string
 	held      []netip.Addr // the addresses served now
@@ -55,7 +57,8 @@ func New(opts Options, nft knftables.Interface, addrs Addresses, log *slog.Logge
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := newMetrics(reg)
-	s := &Server{opts: opts, nft: nft, addrs: addrs, log: log, minSync: 100 * time.Millisecond}
+	stubs, _ := parseStubZones(opts.StubZones) // Validate has reported bad ones
+	s := &Server{opts: opts, nft: nft, addrs: addrs, log: log, minSync: 100 * time.Millisecond, stubs: stubs}
 	s.handler = &handler{clusterOrigin: dns.CanonicalName(opts.Domain), metrics: m}
 	s.handler.fwd = newForwarder(s.currentUpstreams, newCache(opts.CacheSize, opts.CacheMaxTTL), m)
 	if opts.Log {
@@ -238,9 +241,19 @@ func (s *Server) loadUpstreams() {
 	s.mu.Unlock()
 }
 
-// currentUpstreams leaves out the addresses this node serves itself: a node whose resolv.conf
-// names the cluster DNS would otherwise ask itself forever.
-func (s *Server) currentUpstreams() []string {
+// currentUpstreams are the resolvers for name: the longest stub zone holding it, or the node's,
+// leaving out the addresses this node serves itself (a node whose resolv.conf names the
+// cluster DNS would otherwise ask itself forever).
+func (s *Server) currentUpstreams(name string) []string {
+	best := ""
+	for z := range s.stubs {
+		if dns.IsSubDomain(z, name) && len(z) > len(best) {
+			best = z
+		}
+	}
+	if best != "" {
+		return s.stubs[best]
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
