@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/egressroute"
 	"github.com/weftnet/weft/internal/proxy"
 )
@@ -69,7 +70,7 @@ func allows(role *rbacv1.ClusterRole, group, resource, verb string) bool {
 // The DaemonSet's account may do everything the agent's features ask for.
 func TestClusterRoleCoversFeatures(t *testing.T) {
 	role, _ := manifest(t)
-	for _, r := range append(append([]rbacv1.PolicyRule{}, egressroute.RBACRules...), proxy.RBACRules...) {
+	for _, r := range slices.Concat(egressroute.RBACRules, proxy.RBACRules, clusterdns.RBACRules) {
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {
 				for _, v := range r.Verbs {
