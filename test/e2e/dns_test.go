@@ -186,6 +186,17 @@ spec:
 			t.Fatalf("conntrack entries for %s:\n%s", dnsIP, out)
 		}
 	})
+	t.Run("api-server-unreachable", func(t *testing.T) {
+		// node-1 loses the API server (its packets to port 6443 are dropped): its DNS answers
+		// from what it last saw.
+		block := "table inet e2e-dns-block { chain out { type filter hook output priority 0; tcp dport 6443 drop; } }"
+		if out, err := l.in("node-1", "nft", block); err != nil {
+			t.Fatalf("block the API server: %v\n%s", err, out)
+		}
+		defer func() { _, _ = l.in("node-1", "nft", "delete", "table", "inet", "e2e-dns-block") }()
+		time.Sleep(3 * time.Second)
+		expect(t, "answers without the API server", contains(web.Spec.ClusterIPs[0]), "web.default.svc.cluster.local", map[bool]string{true: "AAAA", false: "A"}[strings.Contains(web.Spec.ClusterIPs[0], ":")])
+	})
 	t.Run("agent-restart", func(t *testing.T) {
 		killAgent(t, l, "node-1")
 		expect(t, "answers after an agent restart", contains(web.Spec.ClusterIPs[0]), "web.default.svc.cluster.local", map[bool]string{true: "AAAA", false: "A"}[strings.Contains(web.Spec.ClusterIPs[0], ":")])
