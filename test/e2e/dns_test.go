@@ -189,9 +189,14 @@ spec:
 	t.Run("api-server-unreachable", func(t *testing.T) {
 		// node-1 loses the API server (its packets to port 6443 are dropped): its DNS answers
 		// from what it last saw.
-		block := "table inet e2e-dns-block { chain out { type filter hook output priority 0; tcp dport 6443 drop; } }"
-		if out, err := l.in("node-1", "nft", block); err != nil {
-			t.Fatalf("block the API server: %v\n%s", err, out)
+		for _, cmd := range [][]string{
+			{"add", "table", "inet", "e2e-dns-block"},
+			{"add", "chain", "inet", "e2e-dns-block", "out", "{ type filter hook output priority 0; }"},
+			{"add", "rule", "inet", "e2e-dns-block", "out", "tcp", "dport", "6443", "drop"},
+		} {
+			if out, err := l.in("node-1", append([]string{"nft"}, cmd...)...); err != nil {
+				t.Fatalf("block the API server: nft %v: %v\n%s", cmd, err, out)
+			}
 		}
 		defer func() { _, _ = l.in("node-1", "nft", "delete", "table", "inet", "e2e-dns-block") }()
 		time.Sleep(3 * time.Second)
