@@ -193,13 +193,20 @@ spec:
 			{"add", "table", "inet", "e2e-dns-block"},
 			{"add", "chain", "inet", "e2e-dns-block", "out", "{ type filter hook output priority 0; }"},
 			{"add", "rule", "inet", "e2e-dns-block", "out", "tcp", "dport", "6443", "drop"},
+			{"add", "chain", "inet", "e2e-dns-block", "in", "{ type filter hook input priority 0; }"},
+			{"add", "rule", "inet", "e2e-dns-block", "in", "tcp", "sport", "6443", "drop"},
 		} {
 			if out, err := l.in("node-1", append([]string{"nft"}, cmd...)...); err != nil {
 				t.Fatalf("block the API server: nft %v: %v\n%s", cmd, err, out)
 			}
 		}
 		defer func() { _, _ = l.in("node-1", "nft", "delete", "table", "inet", "e2e-dns-block") }()
+		// Proof that the node is cut off: a Service made now stays unknown to it.
+		l.kubectl("create", "service", "clusterip", "unseen", "--tcp", "82:80")
 		time.Sleep(3 * time.Second)
+		if out, _ := dig("unseen.default.svc.cluster.local"); strings.TrimSpace(out) != "" {
+			t.Fatalf("node-1 still hears from the API server: unseen answers %s", out)
+		}
 		expect(t, "answers without the API server", contains(web.Spec.ClusterIPs[0]), "web.default.svc.cluster.local", map[bool]string{true: "AAAA", false: "A"}[strings.Contains(web.Spec.ClusterIPs[0], ":")])
 	})
 	t.Run("agent-restart", func(t *testing.T) {
