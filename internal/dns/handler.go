@@ -15,13 +15,36 @@ type handler struct {
 	// informers first synced (until then its names get SERVFAIL, never a false NXDOMAIN).
 	clusterOrigin string
 	cluster       atomic.Pointer[zone]
-	static        []*zone
-	fwd           *forwarder // nil: names outside the zones are REFUSED, or NXDOMAIN with root
+	// synced is closed when cluster is first set (nil: never wait).
+	synced chan struct{}
+	static []*zone
+	fwd    *forwarder // nil: names outside the zones are REFUSED, or NXDOMAIN with root
 	// root plays the top of the DNS tree for the lab's router: every name outside its zones
 	// does not exist, as the internet's root would say of kubernetes.default.
 	root    *zone
 	metrics *metrics
 	log     *slog.Logger // nil: no query log
+}
+
+// syncWait is how long a question waits for the first sync: a restarted agent serves its
+// addresses at once and answers what arrives meanwhile as soon as it knows, well inside a
+// client's timeout, instead of refusing it.
+const syncWait = 2 * time.Second
+
+// waitSynced says whether the cluster zone is there, waiting up to syncWait for it.
+func (h *handler) waitSynced() bool {
+	if h.cluster.Load() != nil {
+		return true
+	}
+	if h.synced == nil {
+		return false
+	}
+	select {
+	case <-h.synced:
+		return true
+	case <-time.After(syncWait):
+		return h.cluster.Load() != nil
+	}
 }
 
 // maxChase bounds how many aliases one answer follows.
@@ -79,7 +102,7 @@ func (h *handler) respond(req *dns.Msg) (*dns.Msg, string) {
 		return m, "error"
 	}
 	name := dns.CanonicalName(q.Name)
-	if h.clusterOrigin != "" && (name == h.clusterOrigin || dns.IsSubDomain(h.clusterOrigin, name)) && h.cluster.Load() == nil {
+	if h.clusterOrigin != "" && (name == h.clusterOrigin || dns.IsSubDomain(h.clusterOrigin, name)) && !h.waitSynced() {
 		m.Rcode = dns.RcodeServerFailure // not synced yet: a retry soon gets the truth
 		return m, "cluster"
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
@@ -193,5 +194,19 @@ func TestStaticZone(t *testing.T) {
 	}
 	if _, err := staticZone("lab.example.", map[string][]netip.Addr{"elsewhere.example": {netip.MustParseAddr("192.0.2.1")}}, 60); err == nil {
 		t.Fatal("a record outside the zone was accepted")
+	}
+}
+
+// TestQuestionsWaitForFirstSync: a question that arrives before the first sync is answered
+// once it is done; with no sync in time it gets SERVFAIL.
+func TestQuestionsWaitForFirstSync(t *testing.T) {
+	h := &handler{clusterOrigin: "cluster.local.", synced: make(chan struct{})}
+	done := make(chan *dns.Msg)
+	go func() { done <- ask(h, "kubernetes.default.svc.cluster.local.", dns.TypeA) }()
+	time.Sleep(50 * time.Millisecond)
+	h.cluster.Store(buildClusterZone("cluster.local", 5, fixture()))
+	close(h.synced)
+	if m := <-done; m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 {
+		t.Fatalf("answer after the sync: %v", m)
 	}
 }

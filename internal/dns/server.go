@@ -59,7 +59,7 @@ func New(opts Options, nft knftables.Interface, addrs Addresses, log *slog.Logge
 	m := newMetrics(reg)
 	stubs, _ := parseStubZones(opts.StubZones) // Validate has reported bad ones
 	s := &Server{opts: opts, nft: nft, addrs: addrs, log: log, minSync: 100 * time.Millisecond, stubs: stubs}
-	s.handler = &handler{clusterOrigin: dns.CanonicalName(opts.Domain), metrics: m}
+	s.handler = &handler{clusterOrigin: dns.CanonicalName(opts.Domain), metrics: m, synced: make(chan struct{})}
 	s.handler.fwd = newForwarder(s.currentUpstreams, newCache(opts.CacheSize, opts.CacheMaxTTL), m)
 	if opts.Log {
 		s.handler.log = log.With("feature", "dns")
@@ -98,8 +98,15 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		}
 	}
 	s.loadUpstreams()
-	factory.Start(ctx.Done())
 	defer s.serve.close()
+	// A restarted agent finds its addresses still on lo and in the table: it listens at once,
+	// and questions wait for the first sync rather than meet a closed port.
+	if prev, err := tableAddrs(ctx, s.nft); err == nil && len(prev) > 0 {
+		if err := s.serve.set(prev); err != nil {
+			s.log.Warn("cannot listen at the previous DNS addresses yet", "err", err)
+		}
+	}
+	factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), inf.services.Informer().HasSynced, inf.slices.Informer().HasSynced, inf.pods.Informer().HasSynced) {
 		return ctx.Err()
 	}
@@ -159,7 +166,9 @@ func (s *Server) sync(ctx context.Context, inf dnsInformers) error {
 			st.slices[sl.Namespace+"/"+name] = append(st.slices[sl.Namespace+"/"+name], sl)
 		}
 	}
-	s.handler.cluster.Store(buildClusterZone(s.opts.Domain, uint32(s.opts.TTL/time.Second), st))
+	if s.handler.cluster.Swap(buildClusterZone(s.opts.Domain, uint32(s.opts.TTL/time.Second), st)) == nil {
+		close(s.handler.synced)
+	}
 	return s.hold(ctx, s.wanted(inf))
 }
 
