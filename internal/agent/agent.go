@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/cidr"
+	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/egress"
 	"github.com/weftnet/weft/internal/egressroute"
 	"github.com/weftnet/weft/internal/overlay"
@@ -42,6 +43,7 @@ type Agent struct {
 	masq        *egress.Masquerade // nil without --cluster-cidr
 	routes      *egressroute.Controller
 	proxy       *proxy.Proxy
+	dns         *clusterdns.Server
 	metrics     *prometheus.Registry
 }
 
@@ -79,6 +81,11 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	}
 	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: cluster, LBPools: pools, Resync: opts.Resync,
 		Log: log.With("feature", "proxy"), Metrics: a.metrics, Elements: elements}, client, nft, h)
+	dnsTable, err := knftables.New(knftables.InetFamily, clusterdns.Table)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
+	}
+	a.dns = clusterdns.New(opts.DNS, dnsTable, clusterdns.Loopback{Handle: h}, log.With("feature", "dns"), a.metrics)
 	kernel, err := egressroute.NewKernel()
 	if err != nil {
 		return nil, err
@@ -108,8 +115,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return a.proxy.RunWith(ctx, factory)
 	})
+	dnsDone := a.runFeature(ctx, "the cluster DNS", func(ctx context.Context) error {
+		if a.opts.DNS.Mode != "weft" {
+			return a.dns.Cleanup(ctx)
+		}
+		return a.dns.RunWith(ctx, factory, a.opts.Resync)
+	})
 	err := a.runNodes(ctx, factory)
-	return errors.Join(err, <-routesDone, <-proxyDone)
+	return errors.Join(err, <-routesDone, <-proxyDone, <-dnsDone)
 }
 
 // runFeature runs one feature until ctx ends. The node's network must not go down with one
@@ -217,9 +230,9 @@ func (a *Agent) sync(ctx context.Context, lister listersv1.NodeLister, serviceCI
 }
 
 // Cleanup removes what the agent made in the kernel: overlay devices and routes, the egress
-// tables, rules and routes. The CNI configuration stays, so existing pods can still be torn down.
+// tables, rules and routes, the DNS addresses and table. The CNI configuration stays, so existing pods can still be torn down.
 func (a *Agent) Cleanup(ctx context.Context) error {
-	errs := []error{a.overlay.Cleanup(), a.routes.Cleanup(ctx), a.proxy.Cleanup(ctx)}
+	errs := []error{a.overlay.Cleanup(), a.routes.Cleanup(ctx), a.proxy.Cleanup(ctx), a.dns.Cleanup(ctx)}
 	if a.masq != nil {
 		errs = append(errs, a.masq.Cleanup(ctx))
 	}

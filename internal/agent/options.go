@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/overlay"
 )
 
@@ -38,12 +39,15 @@ type Options struct {
 	LBPools []string
 	// MetricsAddress serves Prometheus metrics (empty: off).
 	MetricsAddress string
+	// DNS is the node's cluster DNS server.
+	DNS clusterdns.Options
 }
 
 // Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
 // one-minute repair resync.
 func Defaults() Options {
-	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Resync: time.Minute, MetricsAddress: ":9810"}
+	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Resync: time.Minute, MetricsAddress: ":9810",
+		DNS: clusterdns.Defaults()}
 }
 
 // AddFlags binds the options.
@@ -62,6 +66,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade IPv6 pod traffic too (K3s's --flannel-ipv6-masq)")
 	fs.StringVar(&o.MetricsAddress, "metrics-bind-address", o.MetricsAddress, "address for Prometheus metrics at /metrics (empty: off)")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "how often to repair the node's configuration even when nothing changed")
+	o.DNS.AddFlags(fs)
 }
 
 // Validate names every problem.
@@ -96,6 +101,7 @@ func (o *Options) Validate() error {
 	if o.Resync <= 0 {
 		errs = append(errs, fmt.Errorf("--resync %s: give a positive duration such as 1m", o.Resync))
 	}
+	errs = append(errs, o.DNS.Validate())
 	return errors.Join(errs...)
 }
 

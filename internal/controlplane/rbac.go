@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/egressroute"
 	"github.com/weftnet/weft/internal/proxy"
 )
@@ -25,6 +26,7 @@ var AgentRole = []rbacv1.PolicyRule{
 // what deploy/weft.yaml must grant the DaemonSet's account (its test checks they allow the same).
 func AgentRules() []rbacv1.PolicyRule {
 	rules := append(append([]rbacv1.PolicyRule{}, AgentRole...), egressroute.RBACRules...)
+	rules = append(rules, clusterdns.RBACRules...)
 	return append(rules, proxy.RBACRules...)
 }
 

@@ -107,6 +107,9 @@ func (s *supervisor) build(ctx context.Context) error {
 	s.add(&child{name: "kube-apiserver", netns: cpNS, args: append([]string{"kube-apiserver"}, cp.APIServerArgs()...)})
 	for i := range p.Nodes {
 		n := &p.Nodes[i]
+		if err := writeNodeResolvConf(p, *n); err != nil {
+			return err
+		}
 		cert, key := cp.NodeServingCert(n.Name)
 		s.add(&child{name: n.Name, netns: n.NetNS, node: n, nodeBinds: []string{p.ImagesDir}, args: append([]string{
 			"node",
@@ -130,6 +133,7 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--images-dir=" + p.ImagesDir,
 		}, p.agentArgs()...)})
 	}
+	s.add(&child{name: "router-dns", netns: p.Router.NetNS, args: p.routerDNSArgs()})
 	if p.External != nil {
 		s.add(&child{name: "external-host", netns: p.External.NetNS, args: []string{"internal", "external-host"}})
 	}
@@ -158,6 +162,9 @@ func (s *supervisor) build(ctx context.Context) error {
 	}
 	if err := controlplane.EnsureCRDs(ctx, cp.AdminKubeconfig()); err != nil {
 		return fmt.Errorf("install weft's CRDs: %w", err)
+	}
+	if err := ensureKubeDNS(ctx, client, p); err != nil {
+		return err
 	}
 	s.add(&child{name: "kube-controller-manager", netns: cpNS, args: append([]string{"kube-controller-manager"}, cp.ControllerManagerArgs()...)})
 	s.add(&child{name: "kube-scheduler", netns: cpNS, args: append([]string{"kube-scheduler"}, cp.SchedulerArgs()...)})
@@ -252,7 +259,7 @@ func (s *supervisor) writeProcesses() {
 
 // agentArgs hand the user's overlay and egress choices to every node's agent.
 func (p Plan) agentArgs() []string {
-	var args []string
+	args := p.dnsAgentArgs()
 	for _, c := range p.NoMasqueradeCIDRs {
 		args = append(args, "--agent-arg=--no-masquerade-cidr="+c)
 	}
