@@ -55,13 +55,15 @@ install: build
 lab: deps install
 	$(PREFIX)/bin/weft lab up $(LAB_FLAGS)
 
-# The second README command: unit tests with the race detector, then the labs end to end.
-test: deps build unit e2e
+# The second README command: unit tests with the race detector, then the labs end to end, then
+# Kubernetes' own [sig-network] [Conformance] specs against a lab (make conformance).
+test: deps build unit e2e conformance
 
 unit:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 	$(GO) test -race -count=1 ./test/hoststate/
+	cd test/conformance && $(GO) vet ./run/ && $(GO) test -race -count=1 ./run/
 
 # The output streams as with -v, then a digest repeats each failed test's own output, so the
 # cause is at the end of a long log.
