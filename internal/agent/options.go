@@ -13,6 +13,7 @@ import (
 
 	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/overlay"
+	"github.com/weftnet/weft/internal/proxy"
 )
 
 // Options configure the agent.
@@ -23,8 +24,10 @@ type Options struct {
 	MTU     int
 	Backend string
 	// Proxy is the service proxy: weft's own, or none (kube-proxy or another serves Services).
-	Proxy  string
-	Resync time.Duration
+	Proxy string
+	// Conntrack are the TCP conntrack timeouts weft's proxy sets, as kube-proxy does.
+	Conntrack proxy.ConntrackTimeouts
+	Resync    time.Duration
 	// NodeExternalIPs (one per family) are the addresses peers reach this node at, when they
 	// are not its InternalIPs; UseExternalIP takes them from the Node's ExternalIPs instead.
 	NodeExternalIPs []string
@@ -46,7 +49,8 @@ type Options struct {
 // Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
 // one-minute repair resync.
 func Defaults() Options {
-	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Resync: time.Minute, MetricsAddress: ":9810",
+	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Conntrack: proxy.DefaultConntrackTimeouts(),
+		Resync: time.Minute, MetricsAddress: ":9810",
 		DNS: clusterdns.Defaults()}
 }
 
@@ -65,6 +69,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.LBPools, "lb-pool", o.LBPools, "ranges LoadBalancer Services get addresses from, one or more per family; the node owning an address answers ARP/NDP for it")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade IPv6 pod traffic too (K3s's --flannel-ipv6-masq)")
 	fs.StringVar(&o.MetricsAddress, "metrics-bind-address", o.MetricsAddress, "address for Prometheus metrics at /metrics (empty: off)")
+	fs.DurationVar(&o.Conntrack.Established, "conntrack-tcp-timeout-established", o.Conntrack.Established, "idle timeout of established TCP connections in conntrack, set on the node by the proxy (0: leave the kernel's), as kube-proxy's flag")
+	fs.DurationVar(&o.Conntrack.CloseWait, "conntrack-tcp-timeout-close-wait", o.Conntrack.CloseWait, "conntrack timeout of TCP connections in CLOSE_WAIT, set on the node by the proxy (0: leave the kernel's), as kube-proxy's flag")
 	fs.DurationVar(&o.Resync, "resync", o.Resync, "how often to repair the node's configuration even when nothing changed")
 	o.DNS.AddFlags(fs)
 }
@@ -83,6 +89,11 @@ func (o *Options) Validate() error {
 	}
 	if o.Proxy != "weft" && o.Proxy != "none" {
 		errs = append(errs, fmt.Errorf("--proxy %q: use weft or none", o.Proxy))
+	}
+	for flag, d := range map[string]time.Duration{"--conntrack-tcp-timeout-established": o.Conntrack.Established, "--conntrack-tcp-timeout-close-wait": o.Conntrack.CloseWait} {
+		if d < 0 || (d > 0 && d < time.Second) {
+			errs = append(errs, fmt.Errorf("%s %s: give whole seconds or more (e.g. 1h), or 0 to leave the kernel's timeout", flag, d))
+		}
 	}
 	if _, err := parseExternalIPs(o.NodeExternalIPs); err != nil {
 		errs = append(errs, err)

@@ -82,8 +82,19 @@ func (w *podWorker) status() corev1.PodStatus {
 	cond(corev1.PodReadyToStartContainers, w.netReady && !w.terminal, "")
 	cond(corev1.PodInitialized, initDone, "ContainersNotInitialized")
 	cond(corev1.ContainersReady, ready, "ContainersNotReady")
-	cond(corev1.PodReady, ready, "ContainersNotReady")
+	podReady, reason := ready, "ContainersNotReady"
+	if ready && !readinessGatesTrue(pod) {
+		podReady, reason = false, "ReadinessGatesNotReady"
+	}
+	cond(corev1.PodReady, podReady, reason)
 	cond(corev1.PodScheduled, true, "")
+	// Conditions other components own (those a readiness gate names) are kept as they are:
+	// the kubelet only ever writes its own.
+	for _, c := range pod.Status.Conditions {
+		if !kubeletConditions[c.Type] {
+			st.Conditions = append(st.Conditions, c)
+		}
+	}
 	if terminalPhase {
 		for i := range st.Conditions {
 			if st.Conditions[i].Type == corev1.PodReady || st.Conditions[i].Type == corev1.ContainersReady {
@@ -92,6 +103,33 @@ func (w *podWorker) status() corev1.PodStatus {
 		}
 	}
 	return st
+}
+
+// kubeletConditions are the pod conditions the kubelet (here, the node runtime) writes.
+var kubeletConditions = map[corev1.PodConditionType]bool{
+	corev1.PodReadyToStartContainers: true,
+	corev1.PodInitialized:            true,
+	corev1.ContainersReady:           true,
+	corev1.PodReady:                  true,
+	corev1.PodScheduled:              true,
+}
+
+// readinessGatesTrue tells whether every condition the pod's readinessGates name is True: until
+// then the pod is not Ready, whatever its containers say, and its endpoints stay not ready.
+func readinessGatesTrue(pod *corev1.Pod) bool {
+	for _, gate := range pod.Spec.ReadinessGates {
+		found := false
+		for _, c := range pod.Status.Conditions {
+			if c.Type == gate.ConditionType {
+				found = c.Status == corev1.ConditionTrue
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // publish writes the status when it differs from what was last written, keeping each

@@ -82,10 +82,15 @@ func shortHash(s string) string {
 	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:5]))
 }
 
+// ServiceProxyNameLabel on a Service hands it to another service proxy: kube-proxy leaves such
+// Services alone, and so does weft.
+const ServiceProxyNameLabel = "service.kubernetes.io/service-proxy-name"
+
 // servicePorts turns a Service and its EndpointSlices into the ports the node serves. Services
-// without a cluster IP (headless, ExternalName) have nothing to proxy.
+// without a cluster IP (headless, ExternalName) have nothing to proxy, nor have Services another
+// proxy serves.
 func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node topology) []*servicePort {
-	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+	if _, other := svc.Labels[ServiceProxyNameLabel]; other || svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return nil
 	}
 	var out []*servicePort

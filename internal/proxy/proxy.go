@@ -54,6 +54,8 @@ type Options struct {
 	// Elements sends the partial syncs that only swap elements (nil: every sync goes through
 	// nft). NetlinkElements gives the kernel's.
 	Elements ElementWriter
+	// Conntrack are the TCP conntrack timeouts set on the node when the proxy starts.
+	Conntrack ConntrackTimeouts
 }
 
 // Proxy keeps table inet weft-proxy in line with the cluster's services.
@@ -148,6 +150,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 // RunWith is Run with informers from factory, shared with the rest of the agent; it starts
 // what it adds (factory.Start may be called again).
 func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFactory) error {
+	if err := p.opts.Conntrack.apply(); err != nil {
+		// Services work without them; only long idle connections may lose their translation.
+		p.opts.Log.Error("conntrack timeouts", "err", err)
+	}
 	inf := informersOf(factory)
 	if err := inf.slices.Informer().AddIndexers(cache.Indexers{byService: sliceService}); err != nil {
 		return err

@@ -1,0 +1,73 @@
+package noderuntime
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/weftnet/weft/internal/shim"
+)
+
+// A pod with readiness gates is Ready only once every gate's condition is True, and the gate
+// conditions another component wrote survive the node runtime's status updates.
+func TestReadinessGates(t *testing.T) {
+	gate := corev1.PodConditionType("example.com/blue")
+	for _, tc := range []struct {
+		name      string
+		gates     []corev1.PodConditionType
+		conds     []corev1.PodCondition
+		wantReady corev1.ConditionStatus
+		reason    string
+	}{
+		{"no gates", nil, nil, corev1.ConditionTrue, ""},
+		{"gate without its condition", []corev1.PodConditionType{gate}, nil, corev1.ConditionFalse, "ReadinessGatesNotReady"},
+		{"gate False", []corev1.PodConditionType{gate}, []corev1.PodCondition{{Type: gate, Status: corev1.ConditionFalse}}, corev1.ConditionFalse, "ReadinessGatesNotReady"},
+		{"gate True", []corev1.PodConditionType{gate}, []corev1.PodCondition{{Type: gate, Status: corev1.ConditionTrue}}, corev1.ConditionTrue, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := runningWorker(t)
+			for _, g := range tc.gates {
+				w.pod.Spec.ReadinessGates = append(w.pod.Spec.ReadinessGates, corev1.PodReadinessGate{ConditionType: g})
+			}
+			w.pod.Status.Conditions = tc.conds
+			st := w.status()
+			got := map[corev1.PodConditionType]corev1.PodCondition{}
+			for _, c := range st.Conditions {
+				got[c.Type] = c
+			}
+			if c := got[corev1.PodReady]; c.Status != tc.wantReady || c.Reason != tc.reason {
+				t.Errorf("Ready = %s (%s), want %s (%s)", c.Status, c.Reason, tc.wantReady, tc.reason)
+			}
+			if c := got[corev1.ContainersReady]; c.Status != corev1.ConditionTrue {
+				t.Errorf("ContainersReady = %s: gates say nothing about containers", c.Status)
+			}
+			for _, c := range tc.conds {
+				if got[c.Type].Status != c.Status {
+					t.Errorf("condition %s written by another component was dropped or changed: %+v", c.Type, got[c.Type])
+				}
+			}
+		})
+	}
+}
+
+// runningWorker is a pod with one container whose shim recorded a start and no exit.
+func runningWorker(t *testing.T) *podWorker {
+	t.Helper()
+	dir := t.TempDir()
+	spec := &corev1.Container{Name: "app"}
+	c := &container{spec: spec, dir: filepath.Join(dir, "app"), started: true, ready: true}
+	if err := os.MkdirAll(c.instanceDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := shim.WriteRecord(filepath.Join(c.instanceDir(), shim.StartFile), shim.StartRecord{PID: 1, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	rt := &Runtime{opts: Options{NodeIPs: []netip.Addr{netip.MustParseAddr("192.168.1.11")}}}
+	return &podWorker{rt: rt, netReady: true, containers: []*container{c},
+		pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "0123456789abcdef"}, Spec: corev1.PodSpec{Containers: []corev1.Container{*spec}}}}
+}
