@@ -24,7 +24,7 @@ func TestDesiredControlPlaneRoutes(t *testing.T) {
 	got := desiredControlPlaneRoutes([]*corev1.Node{
 		node("node-2", []string{"10.42.1.0/24", "2001:cafe:42:1::/64"}, "192.168.1.12", "fd00:c0a8:1::12"),
 		node("node-1", []string{"10.42.0.0/24", "2001:cafe:42::/64"}, "192.168.1.11", "fd00:c0a8:1::11"),
-		node("node-3", nil, "192.168.1.13"),                     // no podCIDRs yet
+		node("node-3", nil, "192.168.1.13"),                   // no podCIDRs yet
 		node("far", []string{"10.42.9.0/24"}, "192.168.10.5"), // InternalIP off the LAN
 	}, svc)
 	want := "[10.42.0.0/24 via 192.168.1.11 2001:cafe:42::/64 via fd00:c0a8:1::11 10.42.1.0/24 via 192.168.1.12 2001:cafe:42:1::/64 via fd00:c0a8:1::12 10.43.0.0/16 via 192.168.1.11 2001:cafe:43::/112 via fd00:c0a8:1::11]"
