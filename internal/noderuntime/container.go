@@ -37,6 +37,13 @@ type container struct {
 	mu sync.Mutex
 }
 
+// sidecar tells whether this is a restartable init container (restartPolicy Always): it starts
+// in init order, the next one starts once it runs, and it keeps running beside the app
+// containers, restarted whenever it ends.
+func (c *container) sidecar() bool {
+	return c.init && c.spec.RestartPolicy != nil && *c.spec.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
 // instance is the current instance number and whether one was started, for other goroutines.
 func (c *container) instance() (n int, started bool) {
 	c.mu.Lock()

@@ -135,6 +135,12 @@ func (w *podWorker) step(ctx context.Context) {
 	if !w.terminal && isTerminal(w.lastStatus) {
 		// The kubelet releases a finished pod's sandbox (and so its address); status keeps the IPs.
 		w.terminal = true
+		// Sidecars outlive nothing: once the app containers are done, they are stopped.
+		for _, c := range w.containers {
+			if c.sidecar() && c.running() {
+				c.signal(syscall.SIGTERM)
+			}
+		}
 		if !w.pod.Spec.HostNetwork {
 			if err := w.rt.network.tearDown(ctx, w.pod); err != nil {
 				w.rt.log.Error("release finished pod's network", "pod", key(w.pod), "err", err)
@@ -200,6 +206,14 @@ func (w *podWorker) writeFiles() error {
 func (w *podWorker) runContainers(ctx context.Context) {
 	now := time.Now()
 	for _, c := range w.containers {
+		if c.sidecar() {
+			w.ensure(ctx, c, now)
+			w.probe(ctx, c, now)
+			if !c.running() {
+				return // the next init container, or the app containers, wait for it to start
+			}
+			continue
+		}
 		if c.init {
 			if exit := c.exited(); exit != nil && exit.ExitCode == 0 {
 				continue // done
@@ -261,6 +275,9 @@ func (w *podWorker) ensure(ctx context.Context, c *container, now time.Time) {
 }
 
 func (w *podWorker) shouldRestart(c *container, exit *shim.ExitRecord) bool {
+	if c.sidecar() {
+		return true
+	}
 	if c.init {
 		return exit.ExitCode != 0 && w.pod.Spec.RestartPolicy != corev1.RestartPolicyNever
 	}

@@ -36,6 +36,15 @@ func (w *podWorker) status() corev1.PodStatus {
 	succeeded, failed, allTerminated := true, false, true
 	for _, c := range w.containers {
 		cs := c.status(uid)
+		if c.sidecar() {
+			// A sidecar counts as initialized once it has started (a restart later does not
+			// take the pod back to Pending), and its readiness is part of the pod's.
+			st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+			_, started := c.instance()
+			initDone = initDone && started
+			allReady = allReady && cs.Ready
+			continue
+		}
 		if c.init {
 			st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 			if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {

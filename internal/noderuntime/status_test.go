@@ -71,3 +71,49 @@ func runningWorker(t *testing.T) *podWorker {
 	return &podWorker{rt: rt, netReady: true, containers: []*container{c},
 		pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "0123456789abcdef"}, Spec: corev1.PodSpec{Containers: []corev1.Container{*spec}}}}
 }
+
+// A restartable init container (a sidecar) runs beside the app container: the pod is Running
+// and Ready with both, and not Ready while the sidecar is not.
+func TestSidecarStatus(t *testing.T) {
+	w := runningWorker(t)
+	always := corev1.ContainerRestartPolicyAlways
+	spec := &corev1.Container{Name: "proxy", RestartPolicy: &always}
+	side := &container{spec: spec, init: true, dir: filepath.Join(t.TempDir(), "proxy"), started: true, ready: true}
+	if err := os.MkdirAll(side.instanceDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := shim.WriteRecord(filepath.Join(side.instanceDir(), shim.StartFile), shim.StartRecord{PID: 1, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	w.containers = append([]*container{side}, w.containers...)
+	w.pod.Spec.InitContainers = []corev1.Container{*spec}
+	if !side.sidecar() {
+		t.Fatal("an init container with restartPolicy Always is a sidecar")
+	}
+	check := func(phase corev1.PodPhase, ready corev1.ConditionStatus) {
+		t.Helper()
+		st := w.status()
+		if st.Phase != phase {
+			t.Errorf("phase %s, want %s", st.Phase, phase)
+		}
+		for _, c := range st.Conditions {
+			if c.Type == corev1.PodReady && c.Status != ready {
+				t.Errorf("Ready %s, want %s", c.Status, ready)
+			}
+			if c.Type == corev1.PodInitialized && c.Status != corev1.ConditionTrue {
+				t.Errorf("Initialized %s: a started sidecar has done its part of initialization", c.Status)
+			}
+		}
+		if len(st.InitContainerStatuses) != 1 || len(st.ContainerStatuses) != 1 {
+			t.Errorf("statuses: %d init, %d app", len(st.InitContainerStatuses), len(st.ContainerStatuses))
+		}
+	}
+	check(corev1.PodRunning, corev1.ConditionTrue)
+	side.ready = false
+	check(corev1.PodRunning, corev1.ConditionFalse)
+	// The sidecar ended and waits for its restart: the pod stays Running.
+	if err := shim.WriteRecord(filepath.Join(side.instanceDir(), shim.ExitFile), shim.ExitRecord{ExitCode: 1, FinishedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	check(corev1.PodRunning, corev1.ConditionFalse)
+}
