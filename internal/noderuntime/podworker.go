@@ -40,6 +40,9 @@ type podWorker struct {
 	volsRetry  time.Time    // when to try the volumes again after a failure
 	containers []*container // init containers first
 	terminal   bool         // phase Succeeded or Failed: nothing runs any more
+	// evicted is the kubelet's eviction message once the pod was evicted (ephemeral storage).
+	evicted          string
+	nextStorageCheck time.Time
 	lastStatus *corev1.PodStatus
 	updates    chan *corev1.Pod
 }
@@ -205,6 +208,9 @@ func (w *podWorker) writeFiles() error {
 // restarting them as restartPolicy says, and runs their probes.
 func (w *podWorker) runContainers(ctx context.Context) {
 	now := time.Now()
+	if w.checkEphemeralStorage(now); w.evicted != "" {
+		return // an evicted pod's containers never start again
+	}
 	for _, c := range w.containers {
 		if c.sidecar() {
 			w.ensure(ctx, c, now)

@@ -79,6 +79,9 @@ func (w *podWorker) status() corev1.PodStatus {
 	default:
 		st.Phase = corev1.PodPending
 	}
+	if w.evicted != "" {
+		st.Phase, st.Reason, st.Message = corev1.PodFailed, "Evicted", w.evicted
+	}
 	terminalPhase := st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed
 	ready := initDone && allReady && !terminalPhase
 	cond := func(t corev1.PodConditionType, ok bool, reason string) {

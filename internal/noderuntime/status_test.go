@@ -117,3 +117,31 @@ func TestSidecarStatus(t *testing.T) {
 	}
 	check(corev1.PodRunning, corev1.ConditionFalse)
 }
+
+// An evicted pod is Failed with the kubelet's reason, whatever its containers' state.
+func TestEvictedPodStatus(t *testing.T) {
+	w := runningWorker(t)
+	w.evicted = `Container app exceeded its local ephemeral storage limit "5Mi". `
+	st := w.status()
+	if st.Phase != corev1.PodFailed || st.Reason != "Evicted" || st.Message != w.evicted {
+		t.Errorf("status %s %q %q, want Failed Evicted", st.Phase, st.Reason, st.Message)
+	}
+	for _, c := range st.Conditions {
+		if c.Type == corev1.PodReady && c.Status != corev1.ConditionFalse {
+			t.Errorf("an evicted pod is Ready")
+		}
+	}
+}
+
+func TestRootUsageMeasuresTheContainersFileSystem(t *testing.T) {
+	used, err := rootUsage(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used <= 0 {
+		t.Errorf("the test's own root holds %d bytes", used)
+	}
+	if _, err := rootUsage(1 << 30); err == nil {
+		t.Error("a process that does not exist must be an error")
+	}
+}
