@@ -68,7 +68,13 @@ func writeNodeResolvConf(p Plan, n Node) error {
 	}
 	var b strings.Builder
 	b.WriteString("# weft lab: the lab's router answers " + UpstreamZone + "\n")
-	for _, a := range []netip.Addr{p.Router.IPv4, p.Router.IPv6} {
+	// The cluster's first family first: pods with dnsPolicy Default inherit this file, and an
+	// IPv6-only pod (busybox asks only the first server) cannot reach 192.168.1.1.
+	order := []netip.Addr{p.Router.IPv4, p.Router.IPv6}
+	if len(p.ClusterCIDRs) > 0 && p.ClusterCIDRs[0].Addr().Is6() {
+		order = []netip.Addr{p.Router.IPv6, p.Router.IPv4}
+	}
+	for _, a := range order {
 		if a.IsValid() {
 			b.WriteString("nameserver " + a.String() + "\n")
 		}

@@ -176,6 +176,42 @@ spec:
 			t.Fatalf("nslookup from a hostNetwork pod:\n%s", out)
 		}
 	})
+	t.Run("dns-policies", func(t *testing.T) {
+		// Default: the node's resolv.conf (the lab router, which knows lab.example); None with
+		// dnsConfig: the pod's own nameserver and search path.
+		l.apply(t, `apiVersion: v1
+kind: Pod
+metadata: {name: policy-default}
+spec:
+  dnsPolicy: Default
+  restartPolicy: Never
+  containers: [{name: main, image: busybox, command: [nslookup, external.lab.example]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: policy-none}
+spec:
+  dnsPolicy: None
+  dnsConfig:
+    nameservers: [`+dnsIP+`]
+    searches: [default.svc.cluster.local]
+  restartPolicy: Never
+  containers: [{name: main, image: busybox, command: [wget, -qO-, http://web/]}]
+`)
+		for pod, want := range map[string]string{"policy-default": "192.168.2.10", "policy-none": "you came from"} {
+			eventually(t, 90*time.Second, "pod "+pod+" done", func() error {
+				var p struct{ Status struct{ Phase string } }
+				l.kubectlJSON(&p, "get", "pod", pod)
+				if p.Status.Phase != "Succeeded" && p.Status.Phase != "Failed" {
+					return fmt.Errorf("phase %q", p.Status.Phase)
+				}
+				return nil
+			})
+			if out := l.kubectl("logs", pod); !strings.Contains(out, want) {
+				t.Errorf("%s: log lacks %q:\n%s", pod, want, out)
+			}
+		}
+	})
 	t.Run("no-conntrack", func(t *testing.T) {
 		// Questions to the DNS address leave no conntrack entry: notrack before any NAT.
 		for range 3 {
