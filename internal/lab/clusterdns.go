@@ -68,14 +68,15 @@ func writeNodeResolvConf(p Plan, n Node) error {
 	}
 	var b strings.Builder
 	b.WriteString("# weft lab: the lab's router answers " + UpstreamZone + "\n")
-	// The cluster's first family first: pods with dnsPolicy Default inherit this file, and an
-	// IPv6-only pod (busybox asks only the first server) cannot reach 192.168.1.1.
-	order := []netip.Addr{p.Router.IPv4, p.Router.IPv6}
-	if len(p.ClusterCIDRs) > 0 && p.ClusterCIDRs[0].Addr().Is6() {
-		order = []netip.Addr{p.Router.IPv6, p.Router.IPv4}
-	}
-	for _, a := range order {
-		if a.IsValid() {
+	// The cluster's families only, in its order: pods with dnsPolicy Default inherit this
+	// file, and busybox's nslookup gives up when any server in it is unreachable (an IPv6-only
+	// pod and 192.168.1.1).
+	for _, c := range p.ClusterCIDRs {
+		a := p.Router.IPv4
+		if c.Addr().Is6() {
+			a = p.Router.IPv6
+		}
+		if a.IsValid() && !strings.Contains(b.String(), "nameserver "+a.String()+"\n") {
 			b.WriteString("nameserver " + a.String() + "\n")
 		}
 	}
