@@ -27,7 +27,7 @@ func TestDNS(t *testing.T) {
 		{"v4", 16571, nil, []string{"4"}, "10.43.0.10", []string{"10.43.0.10"}},
 		{"dual", 16572, []string{"--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56", "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112"},
 			[]string{"4", "6"}, "10.43.0.10", []string{"10.43.0.10", "2001:cafe:43::a"}},
-		{"v6", 16573, []string{"--cluster-cidr", "2001:cafe:42::/56", "--service-cidr", "2001:cafe:43::/112"},
+		{"v6", 16573, []string{"--ipv6-masq", "--cluster-cidr", "2001:cafe:42::/56", "--service-cidr", "2001:cafe:43::/112"},
 			[]string{"6"}, "2001:cafe:43::a", []string{"2001:cafe:43::a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
