@@ -3,6 +3,7 @@ package dns
 import (
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -217,5 +218,19 @@ func TestStubZones(t *testing.T) {
 	o.StubZones = []string{"corp.example", "corp.example=somewhere"}
 	if err := o.Validate(); err == nil {
 		t.Error("bad stub zones accepted")
+	}
+}
+
+// TestUpstreamsFromResolvConf reads both families' nameservers, each with port 53.
+func TestUpstreamsFromResolvConf(t *testing.T) {
+	path := t.TempDir() + "/resolv.conf"
+	if err := os.WriteFile(path, []byte("search lab\nnameserver fd00:c0a8:1::1\nnameserver 192.168.1.1\noptions ndots:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := Defaults()
+	o.ResolvConf = path
+	s := New(o, nil, nil, nil, nil)
+	if got := s.readUpstreams(); !slices.Equal(got, []string{"[fd00:c0a8:1::1]:53", "192.168.1.1:53"}) {
+		t.Fatalf("upstreams %v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -227,6 +228,17 @@ func (s *Server) hold(ctx context.Context, addrs []netip.Addr) error {
 // loadUpstreams reads the node's resolvers (unless --dns-upstream names them): re-read on every
 // repair, so an edited resolv.conf takes effect without a restart.
 func (s *Server) loadUpstreams() {
+	s.setUpstreams(s.readUpstreams())
+}
+
+func (s *Server) setUpstreams(ups []string) {
+	s.mu.Lock()
+	s.upstreams = ups
+	s.mu.Unlock()
+}
+
+// readUpstreams are --dns-upstream's, or the nameservers of --dns-resolv-conf.
+func (s *Server) readUpstreams() []string {
 	var ups []string
 	if len(s.opts.Upstreams) > 0 {
 		for _, u := range s.opts.Upstreams {
@@ -238,16 +250,13 @@ func (s *Server) loadUpstreams() {
 		s.log.Warn("no upstream resolvers: names outside the cluster get SERVFAIL", "err", fmt.Errorf("--dns-resolv-conf %s: %w", s.opts.ResolvConf, err))
 	} else {
 		for _, n := range cfg.Servers {
-			if a, err := upstreamAddr(n + ":" + cfg.Port); err == nil {
-				ups = append(ups, a)
-			} else if a, err := upstreamAddr(n); err == nil {
+			// JoinHostPort: "fd00::1" + ":53" would read as the address fd00::1:53.
+			if a, err := upstreamAddr(net.JoinHostPort(n, cfg.Port)); err == nil {
 				ups = append(ups, a)
 			}
 		}
 	}
-	s.mu.Lock()
-	s.upstreams = ups
-	s.mu.Unlock()
+	return ups
 }
 
 // currentUpstreams are the resolvers for name: the longest stub zone holding it, or the node's,

@@ -68,8 +68,15 @@ func writeNodeResolvConf(p Plan, n Node) error {
 	}
 	var b strings.Builder
 	b.WriteString("# weft lab: the lab's router answers " + UpstreamZone + "\n")
-	for _, a := range []netip.Addr{p.Router.IPv4, p.Router.IPv6} {
-		if a.IsValid() {
+	// The cluster's families only, in its order: pods with dnsPolicy Default inherit this
+	// file, and busybox's nslookup gives up when any server in it is unreachable (an IPv6-only
+	// pod and 192.168.1.1).
+	for _, c := range p.ClusterCIDRs {
+		a := p.Router.IPv4
+		if c.Addr().Is6() {
+			a = p.Router.IPv6
+		}
+		if a.IsValid() && !strings.Contains(b.String(), "nameserver "+a.String()+"\n") {
 			b.WriteString("nameserver " + a.String() + "\n")
 		}
 	}

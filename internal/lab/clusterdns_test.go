@@ -68,6 +68,19 @@ func TestNodeResolvConf(t *testing.T) {
 			t.Errorf("resolv.conf lacks %q:\n%s", want, b)
 		}
 	}
+	o6, err := completed(t, "--cluster-cidr=2001:cafe:42::/56", "--service-cidr=2001:cafe:43::/112")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p6 := NewPlan(o6)
+	p6.StateDir = t.TempDir()
+	if err := writeNodeResolvConf(p6, p6.Nodes[0]); err != nil {
+		t.Fatal(err)
+	}
+	b6, _ := os.ReadFile(filepath.Join(p6.StateDir, nodesDir, "node-1", "rootfs", "etc", "upper", "resolv.conf"))
+	if !strings.Contains(string(b6), "nameserver fd00:c0a8:1::1\n") || strings.Contains(string(b6), "192.168.1.1") {
+		t.Errorf("IPv6-only lab: only the router's IPv6 address:\n%s", b6)
+	}
 	args := strings.Join(p.routerDNSArgs(), " ")
 	for _, want := range []string{"external.lab.example.=192.168.2.10", "site.lab.example.=192.168.3.10", "external.lab.example.=fd00:c0a8:2::10"} {
 		if !strings.Contains(args, want) {

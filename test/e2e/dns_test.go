@@ -27,7 +27,7 @@ func TestDNS(t *testing.T) {
 		{"v4", 16571, nil, []string{"4"}, "10.43.0.10", []string{"10.43.0.10"}},
 		{"dual", 16572, []string{"--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56", "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112"},
 			[]string{"4", "6"}, "10.43.0.10", []string{"10.43.0.10", "2001:cafe:43::a"}},
-		{"v6", 16573, []string{"--cluster-cidr", "2001:cafe:42::/56", "--service-cidr", "2001:cafe:43::/112"},
+		{"v6", 16573, []string{"--ipv6-masq", "--cluster-cidr", "2001:cafe:42::/56", "--service-cidr", "2001:cafe:43::/112"},
 			[]string{"6"}, "2001:cafe:43::a", []string{"2001:cafe:43::a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +174,42 @@ spec:
 		})
 		if out := l.kubectl("logs", "hostnet"); !strings.Contains(out, kubernetes.Spec.ClusterIPs[0]) {
 			t.Fatalf("nslookup from a hostNetwork pod:\n%s", out)
+		}
+	})
+	t.Run("dns-policies", func(t *testing.T) {
+		// Default: the node's resolv.conf (the lab router, which knows lab.example); None with
+		// dnsConfig: the pod's own nameserver and search path.
+		l.apply(t, `apiVersion: v1
+kind: Pod
+metadata: {name: policy-default}
+spec:
+  dnsPolicy: Default
+  restartPolicy: Never
+  containers: [{name: main, image: busybox, command: [nslookup, external.lab.example]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: policy-none}
+spec:
+  dnsPolicy: None
+  dnsConfig:
+    nameservers: [`+dnsIP+`]
+    searches: [default.svc.cluster.local]
+  restartPolicy: Never
+  containers: [{name: main, image: busybox, command: [wget, -qO-, http://web/]}]
+`)
+		for pod, want := range map[string]string{"policy-default": "192.168.2.10", "policy-none": "you came from"} {
+			eventually(t, 90*time.Second, "pod "+pod+" done", func() error {
+				var p struct{ Status struct{ Phase string } }
+				l.kubectlJSON(&p, "get", "pod", pod)
+				if p.Status.Phase != "Succeeded" && p.Status.Phase != "Failed" {
+					return fmt.Errorf("phase %q", p.Status.Phase)
+				}
+				return nil
+			})
+			if out := l.kubectl("logs", pod); !strings.Contains(out, want) {
+				t.Errorf("%s: log lacks %q:\n%s", pod, want, out)
+			}
 		}
 	})
 	t.Run("no-conntrack", func(t *testing.T) {
