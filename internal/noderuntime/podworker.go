@@ -341,13 +341,14 @@ func (w *podWorker) terminate(ctx context.Context) {
 	if g := w.pod.DeletionGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
+	deadline := time.Now().Add(grace)
+	w.runPreStopHooks(ctx, deadline)
 	for _, c := range w.containers {
 		if c.running() {
 			w.rt.events.record(w.pod, corev1.EventTypeNormal, "Killing", "Stopping container "+c.spec.Name)
 			c.signal(syscall.SIGTERM)
 		}
 	}
-	deadline := time.Now().Add(grace)
 	for w.anyRunning() && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
