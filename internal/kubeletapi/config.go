@@ -33,6 +33,8 @@ type Config struct {
 	StreamCreationTimeout time.Duration
 	// LogPollInterval is how often a followed log file is checked for new lines.
 	LogPollInterval time.Duration
+	// NodeLogDir is what /logs/ serves, as the kubelet serves the node's /var/log.
+	NodeLogDir string
 }
 
 // Defaults are the kubelet's: port 10250, 4 h idle streams, 30 s to create streams.
@@ -95,5 +97,8 @@ func (c *Config) fillDefaults() {
 	}
 	if c.LogPollInterval == 0 {
 		c.LogPollInterval = d.LogPollInterval
+	}
+	if c.NodeLogDir == "" {
+		c.NodeLogDir = "/var/log"
 	}
 }

@@ -162,13 +162,15 @@ func (s *Server) handler() http.Handler {
 		api.HandleFunc("GET "+p, s.serveExec)
 		api.HandleFunc("POST "+p, s.serveExec)
 	}
+	// The node's logs, as the kubelet serves them (kubectl get --raw /api/v1/nodes/<node>/proxy/logs/).
+	api.Handle("GET /logs/", http.StripPrefix("/logs/", http.FileServer(http.Dir(s.cfg.NodeLogDir))))
 	for _, p := range []string{"/attach/", "/portForward/"} {
 		api.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, fmt.Sprintf("%s is not served by weft's node runtime: only logs and exec are", p), http.StatusNotFound)
 		})
 	}
 	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, fmt.Sprintf("no kubelet API at %s: this node serves /healthz, /containerLogs/ and /exec/", r.URL.Path), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("no kubelet API at %s: this node serves /healthz, /containerLogs/, /exec/ and /logs/", r.URL.Path), http.StatusNotFound)
 	})
 
 	mux := http.NewServeMux()

@@ -3,6 +3,8 @@ package kubeletapi
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -62,5 +64,35 @@ func TestConfigValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error %q does not name %s", err, want)
 		}
+	}
+}
+
+// /logs/ serves the node's log directory to the API server (nodes/<node>/proxy/logs/), and to
+// nobody else.
+func TestNodeLogs(t *testing.T) {
+	p := newTestPKI(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "syslog"), []byte("node booted\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startServer(t, p, &fakePods{}, func(c *Config) { c.AllowedUsers = []string{apiServerUser}; c.NodeLogDir = dir })
+	for _, tc := range []struct {
+		name     string
+		client   *http.Client
+		path     string
+		wantCode int
+		wantBody string
+	}{
+		{"listing", p.httpClient(t, &p.apiServer), "/logs/", http.StatusOK, "syslog"},
+		{"a file", p.httpClient(t, &p.apiServer), "/logs/syslog", http.StatusOK, "node booted"},
+		{"outside the directory", p.httpClient(t, &p.apiServer), "/logs/../../etc/passwd", http.StatusNotFound, ""},
+		{"not the API server", p.httpClient(t, &p.node), "/logs/", http.StatusForbidden, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := get(t, tc.client, base+tc.path)
+			if code != tc.wantCode || !strings.Contains(body, tc.wantBody) {
+				t.Errorf("GET %s = %d %q, want %d containing %q", tc.path, code, body, tc.wantCode, tc.wantBody)
+			}
+		})
 	}
 }
