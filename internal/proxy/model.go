@@ -82,15 +82,21 @@ func shortHash(s string) string {
 	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:5]))
 }
 
-// ServiceProxyNameLabel on a Service hands it to another service proxy: kube-proxy leaves such
-// Services alone, and so does weft.
-const ServiceProxyNameLabel = "service.kubernetes.io/service-proxy-name"
+// Labels that take a Service away from the node's proxy, as kube-proxy honours them:
+// ServiceProxyNameLabel hands it to another service proxy; HeadlessLabel marks a Service whose
+// EndpointSlices are for DNS only, whatever its cluster IP.
+const (
+	ServiceProxyNameLabel = "service.kubernetes.io/service-proxy-name"
+	HeadlessLabel         = "service.kubernetes.io/headless"
+)
 
 // servicePorts turns a Service and its EndpointSlices into the ports the node serves. Services
-// without a cluster IP (headless, ExternalName) have nothing to proxy, nor have Services another
-// proxy serves.
+// without a cluster IP (headless, ExternalName) have nothing to proxy, nor have Services the
+// labels above set aside.
 func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node topology) []*servicePort {
-	if _, other := svc.Labels[ServiceProxyNameLabel]; other || svc.Spec.Type == corev1.ServiceTypeExternalName {
+	_, other := svc.Labels[ServiceProxyNameLabel]
+	_, headless := svc.Labels[HeadlessLabel]
+	if other || headless || svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return nil
 	}
 	var out []*servicePort

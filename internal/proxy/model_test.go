@@ -52,10 +52,12 @@ func TestEndpointChoice(t *testing.T) {
 	if got := servicePorts(web, slices, topology{node: "node-3"})[0].endpoints; len(got) != 0 {
 		t.Errorf("internalTrafficPolicy Local on a node without endpoints: got %v", got)
 	}
-	other := service("o", []string{"10.43.0.30"}, corev1.ServicePort{Port: 80})
-	other.Labels = map[string]string{ServiceProxyNameLabel: "foo-bar"}
-	if got := servicePorts(other, nil, topology{node: "node-1"}); len(got) != 0 {
-		t.Errorf("a Service of another proxy (%s) was proxied: %v", ServiceProxyNameLabel, got)
+	for _, label := range []string{ServiceProxyNameLabel, HeadlessLabel} {
+		other := service("o", []string{"10.43.0.30"}, corev1.ServicePort{Port: 80})
+		other.Labels = map[string]string{label: ""}
+		if got := servicePorts(other, nil, topology{node: "node-1"}); len(got) != 0 {
+			t.Errorf("a Service labelled %s was proxied: %v", label, got)
+		}
 	}
 	headless := service("h", []string{"None"}, corev1.ServicePort{Port: 80})
 	if got := servicePorts(headless, nil, topology{node: "node-1"}); len(got) != 0 {
