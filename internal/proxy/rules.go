@@ -90,6 +90,10 @@ func newSkeleton() *skeleton {
 		rule("nat-postrouting", "ct status dnat", f.match, "saddr .", f.match, "daddr @hairpin-"+f.suffix, "masquerade fully-random")
 	}
 	rule("nat-postrouting", "meta mark &", mark(), "!= 0", "masquerade fully-random")
+	// A packet conntrack finds out of window (a late retransmission, say) would skip the DNAT
+	// and reach the pod with the service's address, whose RST then kills the real connection:
+	// kube-proxy drops them too.
+	rule("filter-forward", "ct state invalid drop")
 	for _, h := range []string{"input", "forward", "output"} {
 		rule("filter-"+h, "ct state new jump", endpointsCheck)
 	}
