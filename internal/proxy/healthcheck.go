@@ -39,8 +39,9 @@ func (h *healthChecks) update(ports []*servicePort) error {
 		}
 		info := want[sp.healthCheckNodePort]
 		info.Namespace, info.Name = sp.namespace, sp.name
-		// One answer per service: its local endpoints over its ports and families, counted once.
-		if n := len(sp.localEndpoints); n > info.LocalEndpoints {
+		// One answer per service: its ready local endpoints over its ports and families, counted
+		// once. Terminating ones still get traffic (localEndpoints) but count as none here.
+		if n := sp.localReady; n > info.LocalEndpoints {
 			info.LocalEndpoints = n
 		}
 		want[sp.healthCheckNodePort] = info

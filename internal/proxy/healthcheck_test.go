@@ -39,12 +39,20 @@ func TestHealthCheckAnswersByLocalEndpoints(t *testing.T) {
 	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"localEndpoints":0`) {
 		t.Errorf("no local endpoint: %d %s", code, body)
 	}
-	sp.localEndpoints = []endpoint{{ip: netip.MustParseAddr("10.42.0.5"), port: 80}}
+	sp.localEndpoints, sp.localReady = []endpoint{{ip: netip.MustParseAddr("10.42.0.5"), port: 80}}, 1
 	if err := h.update([]*servicePort{sp}); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := get(); code != http.StatusOK || !strings.Contains(body, `"localEndpoints":1`) {
 		t.Errorf("one local endpoint: %d %s", code, body)
+	}
+	// The endpoint terminates: it still gets traffic, but load balancers must leave the node.
+	sp.localReady = 0
+	if err := h.update([]*servicePort{sp}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"localEndpoints":0`) {
+		t.Errorf("only a terminating local endpoint: %d %s", code, body)
 	}
 	if err := h.update(nil); err != nil {
 		t.Fatal(err)

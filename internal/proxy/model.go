@@ -46,6 +46,9 @@ type servicePort struct {
 	externalLocal       bool
 	localEndpoints      []endpoint
 	healthCheckNodePort int
+	// localReady counts this node's ready endpoints: the health check reports them, so load
+	// balancers leave a node whose endpoints are all terminating, though they still serve.
+	localReady int
 }
 
 type endpoint struct {
@@ -133,15 +136,19 @@ func servicePorts(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, node
 					sp.affinitySeconds = int(*c.ClientIP.TimeoutSeconds)
 				}
 			}
-			sp.allEndpoints = chooseEndpoints(slices, p, ip.Is6(), false, node)
+			sp.allEndpoints, _ = chooseEndpoints(slices, p, ip.Is6(), false, node)
 			sp.endpoints = sp.allEndpoints
 			if svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal {
 				sp.internalLocal = true
-				sp.endpoints = chooseEndpoints(slices, p, ip.Is6(), true, node)
+				sp.endpoints, _ = chooseEndpoints(slices, p, ip.Is6(), true, node)
 			}
 			if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && (len(sp.external) > 0 || sp.nodePort != 0) {
 				sp.externalLocal = true
-				sp.localEndpoints = chooseEndpoints(slices, p, ip.Is6(), true, node)
+				var ready bool
+				sp.localEndpoints, ready = chooseEndpoints(slices, p, ip.Is6(), true, node)
+				if ready {
+					sp.localReady = len(sp.localEndpoints)
+				}
 				sp.healthCheckNodePort = int(svc.Spec.HealthCheckNodePort)
 			}
 			out = append(out, sp)
@@ -159,7 +166,7 @@ type topology struct {
 // those still serving while they terminate (so a rolling update never refuses a connection);
 // with local only this node's. Among ready endpoints, topology hints narrow the choice to
 // those meant for this node or its zone, when every endpoint carries hints and some are.
-func chooseEndpoints(slices []*discoveryv1.EndpointSlice, p corev1.ServicePort, v6, local bool, where topology) []endpoint {
+func chooseEndpoints(slices []*discoveryv1.EndpointSlice, p corev1.ServicePort, v6, local bool, where topology) (eps []endpoint, fromReady bool) {
 	node := where.node
 	want := discoveryv1.AddressTypeIPv4
 	if v6 {
@@ -210,11 +217,12 @@ func chooseEndpoints(slices []*discoveryv1.EndpointSlice, p corev1.ServicePort, 
 	if !local {
 		out = byHints(ready, hints, where)
 	}
-	if len(out) == 0 {
+	fromReady = len(out) > 0
+	if !fromReady {
 		out = terminating
 	}
 	slicesSort(out)
-	return out
+	return out, fromReady
 }
 
 // byHints keeps the endpoints hinted for this node (trafficDistribution PreferSameNode), or

@@ -243,3 +243,25 @@ func sortedElements(dump string) string {
 	slices.Sort(elements)
 	return strings.Join(append(rest, elements...), "\n")
 }
+
+// With externalTrafficPolicy Local, a node whose endpoints all terminate still sends its
+// traffic to them, but its health check counts no ready endpoint.
+func TestLocalReadyCountsOnlyReadyEndpoints(t *testing.T) {
+	svc := service("lb", []string{"10.43.0.40"}, corev1.ServicePort{Port: 80, NodePort: 30040})
+	svc.Spec.Type = corev1.ServiceTypeLoadBalancer
+	svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	svc.Spec.HealthCheckNodePort = 32000
+	for _, tc := range []struct {
+		name         string
+		ep           discoveryv1.Endpoint
+		local, ready int
+	}{
+		{"ready", ep("10.42.0.5", true, true, false, "node-1"), 1, 1},
+		{"terminating, still serving", ep("10.42.0.5", false, true, true, "node-1"), 1, 0},
+	} {
+		got := servicePorts(svc, []*discoveryv1.EndpointSlice{slice("lb", discoveryv1.AddressTypeIPv4, 8080, tc.ep)}, node1)
+		if len(got) != 1 || len(got[0].localEndpoints) != tc.local || got[0].localReady != tc.ready {
+			t.Errorf("%s: %d local endpoints (want %d), %d ready (want %d)", tc.name, len(got[0].localEndpoints), tc.local, got[0].localReady, tc.ready)
+		}
+	}
+}
