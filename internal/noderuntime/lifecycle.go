@@ -47,12 +47,7 @@ func (w *podWorker) runHook(ctx context.Context, c *container, h *corev1.Lifecyc
 		ProbeHandler:   corev1.ProbeHandler{Exec: h.Exec, HTTPGet: h.HTTPGet, TCPSocket: h.TCPSocket},
 		TimeoutSeconds: int32(max(left/time.Second, 1)),
 	}
-	podIP := ""
-	if len(w.ips) > 0 {
-		podIP = w.ips[0]
-	}
-	execArgv := func(cmd []string) ([]string, error) { return w.rt.execArgv(c, cmd) }
-	if ok, msg := w.rt.prober.probe(ctx, p, c.spec, podIP, execArgv); !ok && ctx.Err() == nil {
+	if ok, msg := w.rt.prober.probe(ctx, p, c.spec, w.podIP(), w.execIn(c)); !ok && ctx.Err() == nil {
 		return fmt.Errorf("%s", msg)
 	}
 	return nil

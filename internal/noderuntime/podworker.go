@@ -43,8 +43,8 @@ type podWorker struct {
 	// evicted is the kubelet's eviction message once the pod was evicted (ephemeral storage).
 	evicted          string
 	nextStorageCheck time.Time
-	lastStatus *corev1.PodStatus
-	updates    chan *corev1.Pod
+	lastStatus       *corev1.PodStatus
+	updates          chan *corev1.Pod
 }
 
 func newPodWorker(rt *Runtime, pod *corev1.Pod) *podWorker {
@@ -299,25 +299,38 @@ func (w *podWorker) shouldRestart(c *container, exit *shim.ExitRecord) bool {
 // probe runs readiness and liveness probes that are due; a failed liveness probe kills the
 // container, which then restarts as its restartPolicy says.
 func (w *podWorker) probe(ctx context.Context, c *container, now time.Time) {
+	if w.probeLiveness(ctx, c, now) {
+		w.probeReadiness(ctx, c, now)
+	}
+}
+
+// probeLiveness runs a due liveness probe; it reports false when the container is not running
+// or was just killed for failing it.
+func (w *podWorker) probeLiveness(ctx context.Context, c *container, now time.Time) bool {
 	start, exit := c.current()
 	if start == nil || exit != nil {
 		c.ready = false
-		return
+		return false
 	}
-	podIP := ""
-	if len(w.ips) > 0 {
-		podIP = w.ips[0]
-	}
-	execArgv := func(cmd []string) ([]string, error) { return w.rt.execArgv(c, cmd) }
 	if p := c.spec.LivenessProbe; p != nil && c.live.due(p, start.StartedAt, now) {
-		ok, msg := w.rt.prober.probe(ctx, p, c.spec, podIP, execArgv)
+		ok, msg := w.rt.prober.probe(ctx, p, c.spec, w.podIP(), w.execIn(c))
 		c.live.record(p, ok, now)
 		if c.live.decided && !c.live.result {
 			w.rt.events.record(w.pod, corev1.EventTypeWarning, "Unhealthy", "Liveness probe failed: "+msg)
 			w.rt.events.record(w.pod, corev1.EventTypeNormal, "Killing", fmt.Sprintf("Container %s failed liveness probe, will be restarted", c.spec.Name))
 			c.signal(syscall.SIGKILL)
-			return
+			return false
 		}
+	}
+	return true
+}
+
+// probeReadiness runs a due readiness probe and sets the container's readiness from it.
+func (w *podWorker) probeReadiness(ctx context.Context, c *container, now time.Time) {
+	start, exit := c.current()
+	if start == nil || exit != nil {
+		c.ready = false
+		return
 	}
 	p := c.spec.ReadinessProbe
 	if p == nil {
@@ -325,13 +338,25 @@ func (w *podWorker) probe(ctx context.Context, c *container, now time.Time) {
 		return
 	}
 	if c.readyPr.due(p, start.StartedAt, now) {
-		ok, msg := w.rt.prober.probe(ctx, p, c.spec, podIP, execArgv)
+		ok, msg := w.rt.prober.probe(ctx, p, c.spec, w.podIP(), w.execIn(c))
 		c.readyPr.record(p, ok, now)
 		if !ok {
 			w.rt.events.warnOnce(w.pod, "Unhealthy", "Readiness probe failed: "+msg)
 		}
 	}
 	c.ready = c.readyPr.decided && c.readyPr.result
+}
+
+func (w *podWorker) podIP() string {
+	if len(w.ips) > 0 {
+		return w.ips[0]
+	}
+	return ""
+}
+
+// execIn builds the argv of a command run inside c, for exec probes and hooks.
+func (w *podWorker) execIn(c *container) func([]string) ([]string, error) {
+	return func(cmd []string) ([]string, error) { return w.rt.execArgv(c, cmd) }
 }
 
 // terminate stops a pod being deleted: SIGTERM, the grace period, SIGKILL, CNI DEL; then it
@@ -350,6 +375,15 @@ func (w *podWorker) terminate(ctx context.Context) {
 		}
 	}
 	for w.anyRunning() && time.Now().Before(deadline) {
+		// Readiness is still probed while the pod terminates, as the kubelet does: a server that
+		// fails its readiness on SIGTERM leaves its Services' ready endpoints while it drains.
+		now := time.Now()
+		for _, c := range w.containers {
+			if c.running() {
+				w.probeReadiness(ctx, c, now)
+			}
+		}
+		w.publish(ctx)
 		time.Sleep(100 * time.Millisecond)
 	}
 	for _, c := range w.containers {
