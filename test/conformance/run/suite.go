@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -33,8 +34,14 @@ func runSuite(ctx context.Context, t *tools, o *options, kubeconfig string) erro
 	if o.skip != "" {
 		args = append(args, "--skip="+o.skip)
 	}
+	nodes, err := countNodes(ctx, t, kubeconfig)
+	if err != nil {
+		return err
+	}
 	args = append(args, t.e2e, "--",
 		"--kubeconfig="+kubeconfig,
+		// Specs that need several nodes skip themselves unless told how many there are.
+		"--num-nodes="+strconv.Itoa(nodes),
 		"--kubectl-path="+t.kubectl,
 		"--provider=local",
 		"--report-dir="+out,
@@ -84,4 +91,13 @@ func listSpecs(ctx context.Context, t *tools, o *options) error {
 	}
 	fmt.Printf("%d specs selected\n", s.count(func(sp spec) bool { return sp.selected }))
 	return nil
+}
+
+// countNodes asks the cluster how many Nodes it has.
+func countNodes(ctx context.Context, t *tools, kubeconfig string) (int, error) {
+	out, err := exec.CommandContext(ctx, t.kubectl, "--kubeconfig", kubeconfig, "get", "nodes", "-o", "name").Output()
+	if err != nil {
+		return 0, fmt.Errorf("kubectl get nodes: %w", err)
+	}
+	return strings.Count(string(out), "node/"), nil
 }
