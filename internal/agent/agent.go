@@ -80,7 +80,8 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 		return nil, err
 	}
 	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: cluster, LBPools: pools, Resync: opts.Resync,
-		Log: log.With("feature", "proxy"), Metrics: a.metrics, Elements: elements, Conntrack: opts.Conntrack}, client, nft, h)
+		Log: log.With("feature", "proxy"), Metrics: a.metrics, Elements: elements, Conntrack: opts.Conntrack,
+		HealthAddress: proxy.ProxyHealthAddress, StatusAddress: proxy.ProxyStatusAddress}, client, nft, h)
 	dnsTable, err := knftables.New(knftables.InetFamily, clusterdns.Table)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -56,6 +57,9 @@ type Options struct {
 	Elements ElementWriter
 	// Conntrack are the TCP conntrack timeouts set on the node when the proxy starts.
 	Conntrack ConntrackTimeouts
+	// HealthAddress and StatusAddress serve kube-proxy's /healthz and /proxyMode (empty: off);
+	// ProxyHealthAddress and ProxyStatusAddress are kube-proxy's.
+	HealthAddress, StatusAddress string
 }
 
 // Proxy keeps table inet weft-proxy in line with the cluster's services.
@@ -68,6 +72,7 @@ type Proxy struct {
 	// tell makes the link's neighbours learn a newly announced address (nil: not at all).
 	tell    func(ifindex int, mac net.HardwareAddr, ip netip.Addr) error
 	health  *healthChecks
+	self    proxyHealth
 	metrics *metrics
 
 	// What the informers have seen change since the last sync.
@@ -150,6 +155,19 @@ func (p *Proxy) Run(ctx context.Context) error {
 // RunWith is Run with informers from factory, shared with the rest of the agent; it starts
 // what it adds (factory.Start may be called again).
 func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFactory) error {
+	for _, srv := range []struct {
+		addr string
+		h    http.Handler
+	}{{p.opts.HealthAddress, p.self.handler()}, {p.opts.StatusAddress, statusHandler()}} {
+		if srv.addr == "" {
+			continue
+		}
+		go func() {
+			if err := serveUntil(ctx, srv.addr, srv.h); err != nil {
+				p.opts.Log.Error("proxy health and status", "err", err)
+			}
+		}()
+	}
 	if err := p.opts.Conntrack.apply(); err != nil {
 		// Services work without them; only long idle connections may lose their translation.
 		p.opts.Log.Error("conntrack timeouts", "err", err)
@@ -206,6 +224,7 @@ func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFac
 			queue.AddRateLimited(key)
 		} else {
 			queue.Forget(key)
+			p.self.synced(time.Now())
 		}
 		// Changes that arrive now wait for the interval to pass, then go in one sync.
 		select {
