@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // memTotal reads MemTotal from /proc/meminfo, in bytes; 0 when it cannot be read.
@@ -23,6 +25,16 @@ func memTotal() int64 {
 		}
 	}
 	return 0
+}
+
+// fsSize is the size of the file system holding dir, in bytes, as the kubelet reports its root
+// directory's as ephemeral-storage capacity; 0 when it cannot be read.
+func fsSize(dir string) int64 {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return int64(st.Blocks) * st.Bsize
 }
 
 // osPrettyName is PRETTY_NAME from /etc/os-release, as the kubelet reports it.

@@ -35,6 +35,7 @@ type registrar struct {
 type hostFacts struct {
 	cpus          int
 	memoryBytes   int64
+	storageBytes  int64 // the node's file system, which pods' ephemeral-storage requests share
 	kernelVersion string
 	osImage       string
 }
@@ -45,6 +46,7 @@ func readHostFacts() hostFacts {
 		f.kernelVersion = trimNL(string(b))
 	}
 	f.memoryBytes = memTotal()
+	f.storageBytes = fsSize("/var/lib")
 	f.osImage = osPrettyName()
 	return f
 }
@@ -107,6 +109,8 @@ func (h hostFacts) capacity() corev1.ResourceList {
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(h.cpus), resource.DecimalSI),
 		corev1.ResourceMemory: *resource.NewQuantity(h.memoryBytes, resource.BinarySI),
 		corev1.ResourcePods:   *resource.NewQuantity(110, resource.DecimalSI),
+		// Without it the scheduler places no pod that requests ephemeral storage.
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(h.storageBytes, resource.BinarySI),
 	}
 }
 
