@@ -86,8 +86,8 @@ func shortHash(s string) string {
 }
 
 // Labels that take a Service away from the node's proxy, as kube-proxy honours them:
-// ServiceProxyNameLabel hands it to another service proxy; HeadlessLabel marks a Service whose
-// EndpointSlices are for DNS only, whatever its cluster IP.
+// ServiceProxyNameLabel hands it to another service proxy; HeadlessLabel, on a Service or on one
+// of its EndpointSlices, marks endpoints that are for DNS only, whatever the cluster IP.
 const (
 	ServiceProxyNameLabel = "service.kubernetes.io/service-proxy-name"
 	HeadlessLabel         = "service.kubernetes.io/headless"

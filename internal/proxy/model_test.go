@@ -265,3 +265,16 @@ func TestLocalReadyCountsOnlyReadyEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// An EndpointSlice labelled headless is never indexed under its Service, so its endpoints are
+// never proxied.
+func TestHeadlessSlicesAreNotIndexed(t *testing.T) {
+	s := slice("web", discoveryv1.AddressTypeIPv4, 8080, ep("10.42.1.5", true, true, false, "node-2"))
+	if keys, _ := sliceService(s); len(keys) != 1 || keys[0] != "default/web" {
+		t.Fatalf("a plain slice is indexed as %q", keys)
+	}
+	s.Labels[HeadlessLabel] = ""
+	if keys, _ := sliceService(s); len(keys) != 0 {
+		t.Errorf("a slice labelled %s is indexed as %q", HeadlessLabel, keys)
+	}
+}

@@ -141,6 +141,10 @@ func sliceService(obj any) ([]string, error) {
 	if !ok || s.Labels[discoveryv1.LabelServiceName] == "" {
 		return nil, nil
 	}
+	// A slice labelled headless is for DNS only: kube-proxy never reads it, nor does weft.
+	if _, headless := s.Labels[HeadlessLabel]; headless {
+		return nil, nil
+	}
 	return []string{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]}, nil
 }
 
