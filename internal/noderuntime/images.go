@@ -94,6 +94,10 @@ func (im images) run(c *corev1.Container, podName string) (imageRun, error) {
 		return imageRun{argv: append([]string{weftInContainer}, cmdline...), files: []shim.Bind{weftFile}}, nil
 	case name == "jessie-dnsutils" && len(cmdline) == 0:
 		return imageRun{argv: []string{pauseInContainer}, files: []shim.Bind{{Source: im.shimBin, Target: pauseInContainer, ReadOnly: true}}}, nil
+	case im.hasProgram(name):
+		// A single-program image (the e2e suite's regression-issue-74839, say) whose program
+		// the images directory holds: its ENTRYPOINT is /<name>.
+		return entrypoint(c, []string{"/" + name}, shim.Bind{Source: filepath.Join(im.dir, name), Target: "/" + name, ReadOnly: true}), nil
 	}
 	if len(cmdline) == 0 {
 		return imageRun{}, fmt.Errorf("image %q has no mapping to a program in the weft lab and the container has no command: give command, or use busybox or nginx", c.Image)
@@ -103,6 +107,15 @@ func (im images) run(c *corev1.Container, podName string) (imageRun, error) {
 		return imageRun{}, err
 	}
 	return imageRun{argv: append([]string{p}, cmdline[1:]...)}, nil
+}
+
+// hasProgram tells whether the images directory holds an executable named after the image.
+func (im images) hasProgram(name string) bool {
+	if im.dir == "" || name == "" || name == "." || name == "/" {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(im.dir, name))
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // agnhost is Kubernetes' e2e test image: /agnhost with a subcommand, and a certificate for

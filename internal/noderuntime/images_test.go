@@ -29,8 +29,10 @@ func TestImageBase(t *testing.T) {
 func testImages(t *testing.T, withAgnhost bool) images {
 	dir := t.TempDir()
 	if withAgnhost {
-		if err := os.WriteFile(filepath.Join(dir, "agnhost"), []byte("#!/bin/sh\n"), 0o755); err != nil {
-			t.Fatal(err)
+		for _, program := range []string{"agnhost", "regression-issue-74839"} {
+			if err := os.WriteFile(filepath.Join(dir, program), []byte("#!/bin/sh\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return images{weftBin: "/weft", shimBin: "/weft-shim", dir: dir,
@@ -59,6 +61,7 @@ func TestImageRun(t *testing.T) {
 		{"agnhost args", corev1.Container{Image: agnhost, Args: []string{"netexec", "--http-port=8083"}}, "/agnhost netexec --http-port=8083", "/agnhost /localhost.crt /localhost.key", ""},
 		{"agnhost command", corev1.Container{Image: agnhost, Command: []string{"sh", "-c"}, Args: []string{"/agnhost serve-hostname"}}, "sh -c /agnhost serve-hostname", "/agnhost /localhost.crt /localhost.key", ""},
 		{"pause", corev1.Container{Image: "registry.k8s.io/pause:3.10"}, "/pause", "/pause", ""},
+		{"a program from the images directory", corev1.Container{Image: "registry.k8s.io/e2e-test-images/regression-issue-74839:1.5"}, "/regression-issue-74839", "/regression-issue-74839", ""},
 		{"jessie-dnsutils with command", corev1.Container{Image: "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7", Command: []string{"sh", "-c", "true"}}, "/sh -c true", "", ""},
 		{"jessie-dnsutils waits", corev1.Container{Image: "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7"}, "/pause", "/pause", ""},
 		{"command from PATH", corev1.Container{Image: "debian", Command: []string{"sh", "-c", "true"}}, "/sh -c true", "", ""},

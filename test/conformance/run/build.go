@@ -23,6 +23,8 @@ var toolPackages = map[string]string{
 	"kubectl":        "k8s.io/kubernetes/cmd/kubectl",
 	"ginkgo":         "github.com/onsi/ginkgo/v2/ginkgo",
 	"images/agnhost": "k8s.io/kubernetes/test/images/agnhost",
+	// The image of the spec that sends an out-of-window segment (the invalid conntrack state bug).
+	"images/regression-issue-74839": "k8s.io/kubernetes/test/images/regression-issue-74839",
 }
 
 // stampInputs decide whether the tools are current: the module's requirements and the suite's
