@@ -21,7 +21,7 @@ var ErrCommandNotFound = errors.New("executable file not found")
 // The lab pulls no images: an image name maps to a program, and a few images to files of their
 // own, on top of the node's file system that every container's root starts from.
 //
-//	e2e-test-images/agnhost   /agnhost from the images directory, /localhost.crt and .key; Docker's entrypoint rules
+//	e2e-test-images/agnhost   /agnhost from the images directory, /localhost.crt and .key, /coredns when the directory has it; Docker's entrypoint rules
 //	pause                     /pause: sleeps until stopped
 //	busybox                   the applets of busybox-static (command "sleep 3600" runs `busybox sleep 3600`; no command runs sh)
 //	nginx, httpd, ...         weft's built-in HTTP server: answers with the pod's name on every container port (80 if none)
@@ -34,6 +34,7 @@ const (
 	weftInContainer  = "/.weft/weft"
 	pauseInContainer = "/pause"
 	agnhostBinary    = "agnhost"
+	corednsBinary    = "coredns"
 )
 
 // imageRun is what a container of some image runs.
@@ -130,10 +131,16 @@ func (im images) agnhost(c *corev1.Container) (imageRun, error) {
 	if err != nil {
 		return imageRun{}, fmt.Errorf("image %q: %w", c.Image, err)
 	}
-	return entrypoint(c, []string{"/agnhost", "pause"},
-		shim.Bind{Source: bin, Target: "/agnhost", ReadOnly: true},
-		shim.Bind{Source: crt, Target: "/localhost.crt", ReadOnly: true},
-		shim.Bind{Source: key, Target: "/localhost.key", ReadOnly: true}), nil
+	files := []shim.Bind{
+		{Source: bin, Target: "/agnhost", ReadOnly: true},
+		{Source: crt, Target: "/localhost.crt", ReadOnly: true},
+		{Source: key, Target: "/localhost.key", ReadOnly: true},
+	}
+	// The real image also carries CoreDNS, which the DNS specs run as a pod's own nameserver.
+	if im.hasProgram(corednsBinary) {
+		files = append(files, shim.Bind{Source: filepath.Join(im.dir, corednsBinary), Target: "/" + corednsBinary, ReadOnly: true})
+	}
+	return entrypoint(c, []string{"/agnhost", "pause"}, files...), nil
 }
 
 // entrypoint applies Docker's rules to an image whose ENTRYPOINT is def[0] and CMD def[1:]:

@@ -25,11 +25,12 @@ func TestImageBase(t *testing.T) {
 	}
 }
 
-// testImages has an images directory with an executable agnhost and a fake certificate.
+// testImages has an images directory with executables agnhost, coredns and a single-program
+// image's, and a fake certificate.
 func testImages(t *testing.T, withAgnhost bool) images {
 	dir := t.TempDir()
 	if withAgnhost {
-		for _, program := range []string{"agnhost", "regression-issue-74839"} {
+		for _, program := range []string{"agnhost", "coredns", "regression-issue-74839"} {
 			if err := os.WriteFile(filepath.Join(dir, program), []byte("#!/bin/sh\n"), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -57,9 +58,10 @@ func TestImageRun(t *testing.T) {
 		{"web image", corev1.Container{Image: "nginx", Ports: []corev1.ContainerPort{{ContainerPort: 8080}, {ContainerPort: 53, Protocol: corev1.ProtocolUDP}}}, "/.weft/weft internal http-server --name p --ports 8080", "/.weft/weft", ""},
 		{"e2e nginx", corev1.Container{Image: "registry.k8s.io/e2e-test-images/nginx:1.14-4"}, "/.weft/weft internal http-server --name p --ports 80", "/.weft/weft", ""},
 		{"weft image", corev1.Container{Image: "ghcr.io/weftnet/weft", Args: []string{"version"}}, "/.weft/weft version", "/.weft/weft", ""},
-		{"agnhost default", corev1.Container{Image: agnhost}, "/agnhost pause", "/agnhost /localhost.crt /localhost.key", ""},
-		{"agnhost args", corev1.Container{Image: agnhost, Args: []string{"netexec", "--http-port=8083"}}, "/agnhost netexec --http-port=8083", "/agnhost /localhost.crt /localhost.key", ""},
-		{"agnhost command", corev1.Container{Image: agnhost, Command: []string{"sh", "-c"}, Args: []string{"/agnhost serve-hostname"}}, "sh -c /agnhost serve-hostname", "/agnhost /localhost.crt /localhost.key", ""},
+		{"agnhost default", corev1.Container{Image: agnhost}, "/agnhost pause", "/agnhost /localhost.crt /localhost.key /coredns", ""},
+		{"agnhost args", corev1.Container{Image: agnhost, Args: []string{"netexec", "--http-port=8083"}}, "/agnhost netexec --http-port=8083", "/agnhost /localhost.crt /localhost.key /coredns", ""},
+		{"agnhost command", corev1.Container{Image: agnhost, Command: []string{"sh", "-c"}, Args: []string{"/agnhost serve-hostname"}}, "sh -c /agnhost serve-hostname", "/agnhost /localhost.crt /localhost.key /coredns", ""},
+		{"agnhost runs CoreDNS", corev1.Container{Image: agnhost, Command: []string{"/coredns"}, Args: []string{"-conf", "/etc/coredns/Corefile"}}, "/coredns -conf /etc/coredns/Corefile", "/agnhost /localhost.crt /localhost.key /coredns", ""},
 		{"pause", corev1.Container{Image: "registry.k8s.io/pause:3.10"}, "/pause", "/pause", ""},
 		{"a program from the images directory", corev1.Container{Image: "registry.k8s.io/e2e-test-images/regression-issue-74839:1.5"}, "/regression-issue-74839", "/regression-issue-74839", ""},
 		{"jessie-dnsutils with command", corev1.Container{Image: "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7", Command: []string{"sh", "-c", "true"}}, "/sh -c true", "", ""},

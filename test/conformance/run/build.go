@@ -27,10 +27,18 @@ var toolPackages = map[string]string{
 	"images/regression-issue-74839": "k8s.io/kubernetes/test/images/regression-issue-74839",
 }
 
+// corednsModule is CoreDNS, built in its own module: agnhost's image carries /coredns, which
+// the DNS spec with a pod's own nameservers runs as the server it points the pod at.
+const corednsModule = "../coredns"
+
+// corednsOut is where the lab's agnhost containers find it (see internal/noderuntime/images.go).
+const corednsOut = "images/coredns"
+
 // stampInputs decide whether the tools are current: the module's requirements and the suite's
 // own source. Go caches compiled packages, but linking e2e.test alone takes a minute on two
 // cores, so an unchanged build is skipped altogether.
-var stampInputs = []string{"go.mod", "go.sum", "e2e_test.go", "tools.go"}
+var stampInputs = []string{"go.mod", "go.sum", "e2e_test.go", "tools.go",
+	corednsModule + "/go.mod", corednsModule + "/go.sum", corednsModule + "/main.go"}
 
 // buildTools builds what is missing or stale into dir; it runs in the conformance module.
 func buildTools(ctx context.Context, dir string) (*tools, error) {
@@ -52,7 +60,7 @@ func buildTools(ctx context.Context, dir string) (*tools, error) {
 	if old, err := os.ReadFile(stampFile); err == nil && string(old) == stamp && t.allExist() {
 		return t, nil
 	}
-	fmt.Println("conformance: building e2e.test, agnhost, kubectl and ginkgo (first time: about 10 minutes; later runs reuse them)")
+	fmt.Println("conformance: building e2e.test, agnhost, coredns, kubectl and ginkgo (first time: about 10 minutes; later runs reuse them)")
 	if err := goCmd(ctx, "test", "-c", "-o", t.e2e, "."); err != nil {
 		return nil, fmt.Errorf("build e2e.test: %w", err)
 	}
@@ -61,11 +69,14 @@ func buildTools(ctx context.Context, dir string) (*tools, error) {
 			return nil, fmt.Errorf("build %s: %w", pkg, err)
 		}
 	}
+	if err := goCmd(ctx, "build", "-C", corednsModule, "-o", filepath.Join(dir, corednsOut), "."); err != nil {
+		return nil, fmt.Errorf("build CoreDNS in %s: %w", corednsModule, err)
+	}
 	return t, os.WriteFile(stampFile, []byte(stamp), 0o644)
 }
 
 func (t *tools) allExist() bool {
-	for _, p := range []string{t.e2e, t.kubectl, t.ginkgo, filepath.Join(t.imagesDir, "agnhost")} {
+	for _, p := range []string{t.e2e, t.kubectl, t.ginkgo, filepath.Join(t.imagesDir, "agnhost"), filepath.Join(t.imagesDir, "coredns")} {
 		if _, err := os.Stat(p); err != nil {
 			return false
 		}
