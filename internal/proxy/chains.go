@@ -16,7 +16,8 @@ func ownChains(c *contribution, sp *servicePort, f fam, port string, haveCluster
 	svc, ext := "svc-"+sp.id(), "ext-"+sp.id()
 	c.element("service-ips-"+f.suffix, []string{sp.clusterIP.String(), sp.protocol, port}, "goto "+svc)
 	if haveClusterCIDRs {
-		c.chain(svc, fmt.Sprintf("%s saddr != @cluster-cidrs-%s %s", f.match, f.suffix, setMark()))
+		// Only traffic to the ClusterIP itself: what comes through "ext-" was judged there.
+		c.chain(svc, fmt.Sprintf("%s daddr %s %s saddr != @cluster-cidrs-%s %s", f.match, sp.clusterIP, f.match, f.suffix, setMark()))
 	}
 	// Local endpoints of an externalTrafficPolicy Local service may be ones the cluster-wide
 	// choice left out (serving while terminating): every endpoint any path reaches gets a chain.
@@ -66,14 +67,18 @@ func ownChains(c *contribution, sp *servicePort, f fam, port string, haveCluster
 }
 
 // externalLocal serves externalTrafficPolicy Local: pods and the node itself are cluster
-// traffic and reach every endpoint; clients from outside reach only this node's endpoints,
+// traffic and reach every endpoint (kube-proxy's short-circuit); clients from outside reach only this node's endpoints,
 // unmasqueraded so the endpoint sees them, and nothing at all on a node without one (their
 // load balancer's health check, healthCheckNodePort, steers them elsewhere).
 func externalLocal(c *contribution, sp *servicePort, f fam, svc, ext string, haveClusterCIDRs bool) {
 	if haveClusterCIDRs {
 		c.chain(ext, fmt.Sprintf("%s saddr @cluster-cidrs-%s goto %s", f.match, f.suffix, svc))
 	}
-	c.chain(ext, fmt.Sprintf("fib saddr type local %s goto %s", setMark(), svc))
+	// The node itself: from its own node address unmasqueraded, so the endpoint sees the node
+	// (replies route back to that address); from any other (loopback, an external IP held
+	// here) masqueraded, since replies to it would not come back.
+	c.chain(ext, fmt.Sprintf("fib saddr type local %s saddr != @node-ips-%s %s", f.match, f.suffix, setMark()))
+	c.chain(ext, "fib saddr type local goto "+svc)
 	if len(sp.localEndpoints) == 0 {
 		c.chain(ext, "drop")
 		return

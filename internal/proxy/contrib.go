@@ -92,12 +92,16 @@ func plainPort(c *contribution, sp *servicePort, f fam, port string, haveCluster
 }
 
 // cidrContribution is the cluster's own ranges: the ServiceCIDRs (whose unallocated addresses
-// are dropped) and the pod ranges (whose traffic to a service is not masqueraded). ServiceCIDRs
+// are dropped) and the pod ranges (whose traffic to a service is not masqueraded), and this
+// node's own addresses (from which it reaches externalTrafficPolicy Local services unmasqueraded). ServiceCIDRs
 // may overlap (a wider range added over a full one) and the sets refuse overlapping elements,
 // so each set gets the merged ranges. The contribution is rebuilt whole on every change: a
 // range that goes gives way to the narrower ones it covered, in the same transaction.
-func cidrContribution(serviceCIDRs, clusterCIDRs []netip.Prefix) *contribution {
+func cidrContribution(serviceCIDRs, clusterCIDRs []netip.Prefix, nodeIPs []netip.Addr) *contribution {
 	c := newContribution()
+	for _, ip := range nodeIPs {
+		c.element("node-ips-"+famOf(ip.Is6()).suffix, []string{ip.String()})
+	}
 	for name, ps := range map[string][]netip.Prefix{"service-cidrs-": serviceCIDRs, "cluster-cidrs-": clusterCIDRs} {
 		for _, p := range cidr.Merge(ps) {
 			c.element(name+famOf(p.Addr().Is6()).suffix, []string{p.String()})

@@ -16,6 +16,8 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden rulesets in te
 var (
 	labServiceCIDRs = []netip.Prefix{netip.MustParsePrefix("10.43.0.0/16"), netip.MustParsePrefix("2001:cafe:43::/112")}
 	labClusterCIDRs = []netip.Prefix{netip.MustParsePrefix("10.42.0.0/16"), netip.MustParsePrefix("2001:cafe:42::/56")}
+	// testNodeIPs are the node's InternalIPs in the rulesets tables are compared with.
+	testNodeIPs = []netip.Addr{netip.MustParseAddr("192.168.1.11"), netip.MustParseAddr("fd00:1::11")}
 )
 
 // tableOf is the table a sync makes of these services (by key) and ranges.
@@ -24,7 +26,7 @@ func tableOf(services map[string][]*servicePort, serviceCIDRs, clusterCIDRs []ne
 	for k, ps := range services {
 		t.set(k, serviceContribution(ps, len(clusterCIDRs) > 0))
 	}
-	t.set(cidrsOwner, cidrContribution(serviceCIDRs, clusterCIDRs))
+	t.set(cidrsOwner, cidrContribution(serviceCIDRs, clusterCIDRs, testNodeIPs))
 	return t
 }
 

@@ -150,6 +150,7 @@ func (sk *skeleton) family(rule func(string, ...string), f fam) {
 	for _, name := range []string{"service-cidrs-", "cluster-cidrs-"} {
 		sk.sets = append(sk.sets, &knftables.Set{Name: name + f.suffix, Type: f.addrType, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
 	}
+	sk.sets = append(sk.sets, &knftables.Set{Name: "node-ips-" + f.suffix, Type: f.addrType})
 	local := []string{"fib daddr type local", f.match, "daddr !=", f.loopback}
 	rule(firewallCheck, f.match, "daddr . meta l4proto . th dport vmap", "@firewall-ips-"+f.suffix)
 	rule(servicesChain, f.match, "daddr . meta l4proto . th dport vmap", "@service-ips-"+f.suffix)

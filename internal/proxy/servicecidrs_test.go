@@ -46,7 +46,7 @@ func TestOverlappingServiceCIDRs(t *testing.T) {
 		if got := setElements(t, fake, "service-cidrs-v4"); !slices.Equal(got, []string{"10.96.0.0/24"}) {
 			t.Errorf("ranges %v: service-cidrs-v4 holds %v, want only 10.96.0.0/24", ranges, got)
 		}
-		tbl.set(cidrsOwner, cidrContribution(docFirstRange, labClusterCIDRs))
+		tbl.set(cidrsOwner, cidrContribution(docFirstRange, labClusterCIDRs, nil))
 		tx := applyChanges(t, fake, tbl)
 		// The wide range goes before the narrow one comes, in one transaction.
 		del, add := strings.Index(tx, "delete element inet weft-proxy service-cidrs-v4 { 10.96.0.0/24 }"), strings.Index(tx, "add element inet weft-proxy service-cidrs-v4 { 10.96.0.0/28 }")
@@ -89,17 +89,17 @@ func TestOverlappingServiceCIDRsInKernel(t *testing.T) {
 	applyFull(t, nft, tbl)
 	check("both ranges", map[string]bool{"10.96.0.5": true, "10.96.0.142": true, "10.96.1.1": false})
 
-	tbl.set(cidrsOwner, cidrContribution(docFirstRange, labClusterCIDRs))
+	tbl.set(cidrsOwner, cidrContribution(docFirstRange, labClusterCIDRs, nil))
 	applyChanges(t, nft, tbl)
 	check("newcidr1 deleted", map[string]bool{"10.96.0.5": true, "10.96.0.142": false})
 
-	tbl.set(cidrsOwner, cidrContribution(docBothRanges, labClusterCIDRs))
+	tbl.set(cidrsOwner, cidrContribution(docBothRanges, labClusterCIDRs, nil))
 	applyChanges(t, nft, tbl)
 	check("newcidr1 added at run time", map[string]bool{"10.96.0.5": true, "10.96.0.142": true})
 
 	// Adjacent ranges do not overlap: they stay two elements, and both load.
 	halves := []netip.Prefix{netip.MustParsePrefix("10.96.0.0/25"), netip.MustParsePrefix("10.96.0.128/25")}
-	tbl.set(cidrsOwner, cidrContribution(halves, labClusterCIDRs))
+	tbl.set(cidrsOwner, cidrContribution(halves, labClusterCIDRs, nil))
 	applyChanges(t, nft, tbl)
 	check("two adjacent halves", map[string]bool{"10.96.0.5": true, "10.96.0.142": true, "10.96.1.1": false})
 }

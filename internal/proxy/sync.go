@@ -94,12 +94,12 @@ func (p *Proxy) syncTable(ctx context.Context, inf proxyInformers, ch *changes) 
 		return nil, false, err
 	}
 	lbTouched = lbTouched || ch.full || ch.nodes
-	if ch.full || ch.cidrs {
+	if ch.full || ch.cidrs || ch.nodes {
 		cidrs, err := p.serviceCIDRs(inf)
 		if err != nil {
 			return nil, false, err
 		}
-		p.table.set(cidrsOwner, cidrContribution(cidrs, p.opts.ClusterCIDRs))
+		p.table.set(cidrsOwner, cidrContribution(cidrs, p.opts.ClusterCIDRs, p.nodeIPs(inf)))
 	}
 
 	tx := p.nft.NewTransaction()
@@ -236,6 +236,21 @@ func (p *Proxy) zoneOf(inf proxyInformers) string {
 		return ""
 	}
 	return n.Labels[corev1.LabelTopologyZone]
+}
+
+// nodeIPs reads this node's InternalIP addresses from its Node (none if unknown).
+func (p *Proxy) nodeIPs(inf proxyInformers) []netip.Addr {
+	n, err := inf.nodes.Lister().Get(p.opts.NodeName)
+	if err != nil {
+		return nil
+	}
+	var ips []netip.Addr
+	for _, a := range n.Status.Addresses {
+		if ip, err := netip.ParseAddr(a.Address); err == nil && a.Type == corev1.NodeInternalIP {
+			ips = append(ips, ip.Unmap())
+		}
+	}
+	return ips
 }
 
 func (p *Proxy) serviceCIDRs(inf proxyInformers) ([]netip.Prefix, error) {

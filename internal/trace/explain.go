@@ -64,8 +64,10 @@ func gloss(s nfttrace.Step) (words, refusal string) {
 		return "the client is remembered for session affinity", ""
 	case strings.Contains(rule, "saddr != @cluster-cidrs-") && strings.HasPrefix(act, "mark"):
 		return "the source is outside the pod network: marked to be masqueraded", ""
+	case strings.Contains(rule, "fib saddr type local") && strings.Contains(rule, "@node-ips-"):
+		return "the node sends it from an address other than its node address: marked to be masqueraded", ""
 	case strings.Contains(rule, "fib saddr type local"):
-		return "the node itself sends it: cluster traffic, marked to be masqueraded, to " + service(target), ""
+		return "the node itself sends it: cluster traffic, to every endpoint, " + service(target), ""
 	case strings.Contains(rule, "saddr @cluster-cidrs-"):
 		return "the source is a pod: cluster traffic, to every endpoint, " + service(target), ""
 	case strings.HasPrefix(rule, "numgen random"), strings.Contains(rule, "numgen random") && strings.HasPrefix(act, "dnat"):

@@ -276,6 +276,12 @@ spec:
 			t.Errorf("health check port %s on %s: HTTP %q, want %s", hc, node, out, want)
 		}
 	}
+	// The node without an endpoint reaching its own NodePort is cluster traffic (kube-proxy's
+	// short-circuit): it reaches loc on node-1, which sees the node's own address.
+	n2 := strings.Trim(node2, "[]")
+	if out, err := l.in("node-2", "curl", "-gsS", "--max-time", "3", "--interface", n2, "http://"+node2+":30081/"); err != nil || !strings.Contains(out, "loc: you came from "+n2+"\n") {
+		t.Errorf("node-2 -> its own NodePort of loc (endpoint on node-1): %v: %q, want loc to see %s", err, out, n2)
+	}
 	ip := l.kubectl("get", "service", "loc", "-o", "jsonpath={.spec.clusterIP}")
 	if out, err := l.kubectlErr("exec", "s", "--", "curl", "-gsS", "--max-time", "3", httpURL(ip)); err != nil || !strings.HasPrefix(out, "loc:") {
 		t.Errorf("pod s on node-2 -> loc's ClusterIP: %v\n%s", err, out)
