@@ -19,8 +19,10 @@ import (
 
 // Options is everything a user can say about a lab. Flag names follow K3s where K3s has one.
 type Options struct {
-	Name               string
-	Nodes              int
+	Name  string
+	Nodes int
+	// Zones spreads the nodes over that many topology zones (0: nodes carry no zone).
+	Zones              int
 	ClusterCIDRs       []netip.Prefix
 	ServiceCIDRs       []netip.Prefix
 	ClusterDNS         netip.Addr
@@ -69,6 +71,7 @@ func Defaults() Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Name, "name", o.Name, "name of the lab; several labs with different names can run side by side")
 	fs.IntVar(&o.Nodes, "nodes", o.Nodes, "number of nodes (node-1 ... node-N)")
+	fs.IntVar(&o.Zones, "zones", o.Zones, "spread the nodes over this many zones (label topology.kubernetes.io/zone: zone-a, zone-b, ... in turn), for topology-aware routing; 0: none")
 	fs.StringVar(&o.clusterCIDRText, "cluster-cidr", o.clusterCIDRText, "pod network: one range, or an IPv4 and an IPv6 range separated by a comma (dual-stack)")
 	fs.StringVar(&o.serviceCIDRText, "service-cidr", o.serviceCIDRText, "service network: same families as --cluster-cidr")
 	fs.StringVar(&o.clusterDNSText, "cluster-dns", "", "address of the cluster DNS service (default: the 10th address of the first --service-cidr, 10.43.0.10)")
@@ -159,6 +162,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Nodes < 1 || o.Nodes > maxNodes {
 		add("--nodes %d: a lab has 1 to %d nodes", o.Nodes, maxNodes)
+	}
+	if o.Zones < 0 || o.Zones > o.Nodes || o.Zones > maxZones {
+		add("--zones %d: use 0 (no zones) up to the number of nodes (%d), at most %d", o.Zones, o.Nodes, maxZones)
 	}
 	if !slices.Contains(overlay.Backends, o.Backend) {
 		add("--backend %q: use one of %s", o.Backend, strings.Join(overlay.Backends, ", "))

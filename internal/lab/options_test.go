@@ -69,6 +69,8 @@ func TestOptionsReject(t *testing.T) {
 		{"bad port", []string{"--https-listen-port=70000"}, []string{"--https-listen-port 70000"}},
 		{"relative data dir", []string{"--data-dir=tmp"}, []string{"--data-dir"}},
 		{"bad kubeconfig mode", []string{"--write-kubeconfig-mode=rw"}, []string{"--write-kubeconfig-mode"}},
+		{"more zones than nodes", []string{"--nodes=2", "--zones=3"}, []string{"--zones 3", "number of nodes (2)"}},
+		{"negative zones", []string{"--zones=-1"}, []string{"--zones -1"}},
 		{"unknown proxy", []string{"--proxy=ipvs"}, []string{`--proxy "ipvs"`, "weft, kube-proxy-nftables, kube-proxy-iptables"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

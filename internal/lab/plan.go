@@ -10,6 +10,9 @@ import (
 // maxNodes keeps node addresses inside the LAN's /24 (nodes start at .11).
 const maxNodes = 200
 
+// maxZones keeps zone names to one letter: zone-a to zone-z.
+const maxZones = 26
+
 // The lab's fixed addressing, mirroring K3s's usual setups: nodes on 192.168.1.0/24 behind a router at .1,
 // an external subnet 192.168.2.0/24 that only the nodes can route to, and a site subnet
 // 192.168.3.0/24 behind a second router at .254 that nothing routes to until someone declares it
@@ -41,6 +44,8 @@ type Node struct {
 	InternalIPs []netip.Addr `json:"internalIPs"`
 	// ExternalIPs, with --use-external-ip, are on the LAN's second subnet; peers reach the node there.
 	ExternalIPs []netip.Addr `json:"externalIPs,omitempty"`
+	// Zone, with --zones, is the node's topology.kubernetes.io/zone.
+	Zone string `json:"zone,omitempty"`
 }
 
 // Plan is a lab fully worked out from its options: every name and address. It is written to the
@@ -107,7 +112,7 @@ func NewPlan(o Options) Plan {
 		ControlPlane:       host("control-plane", 2),
 	}
 	for i := 1; i <= o.Nodes; i++ {
-		n := Node{Host: host(fmt.Sprintf("node-%d", i), 10+i)}
+		n := Node{Host: host(fmt.Sprintf("node-%d", i), 10+i), Zone: zoneName(i, o.Zones)}
 		for _, c := range o.ClusterCIDRs {
 			if c.Addr().Is4() {
 				n.InternalIPs = append(n.InternalIPs, n.IPv4)
@@ -220,4 +225,12 @@ func hostAddr(p netip.Prefix, n int) netip.Addr {
 	b := p.Addr().As16()
 	b[14], b[15] = byte(v>>8), byte(v)
 	return netip.AddrFrom16(b)
+}
+
+// zoneName is node i's zone when the lab has zones: zone-a, zone-b, ... in turn ("" without).
+func zoneName(i, zones int) string {
+	if zones == 0 {
+		return ""
+	}
+	return fmt.Sprintf("zone-%c", 'a'+(i-1)%zones)
 }

@@ -94,3 +94,29 @@ func TestDefaultLBPoolsAreNetworks(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanZones(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--nodes=3"}, []string{"", "", ""}},
+		{[]string{"--nodes=4", "--zones=3"}, []string{"zone-a", "zone-b", "zone-c", "zone-a"}},
+		{[]string{"--nodes=2", "--zones=1"}, []string{"zone-a", "zone-a"}},
+	} {
+		o, err := completed(t, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, n := range NewPlan(o).Nodes {
+			got = append(got, n.Zone)
+			if args := nodeLabelArgs(n); (n.Zone == "") != (len(args) == 0) {
+				t.Errorf("%v: node %s in zone %q registers with %v", tc.args, n.Name, n.Zone, args)
+			}
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%v: zones %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}

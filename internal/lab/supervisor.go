@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/controlplane"
 )
@@ -131,7 +133,7 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--client-ca-file=" + cp.CACert(),
 			"--kubelet-api-allowed-users=" + controlplane.KubeletAPIClient,
 			"--images-dir=" + p.ImagesDir,
-		}, p.agentArgs()...)})
+		}, append(nodeLabelArgs(*n), p.agentArgs()...)...)})
 	}
 	s.add(&child{name: "router-dns", netns: p.Router.NetNS, args: p.routerDNSArgs()})
 	if p.External != nil {
@@ -322,4 +324,12 @@ func joinAddrs(as []netip.Addr) string {
 		s[i] = a.String()
 	}
 	return strings.Join(s, ",")
+}
+
+// nodeLabelArgs are the labels the node registers with: its zone, when the lab has zones.
+func nodeLabelArgs(n Node) []string {
+	if n.Zone == "" {
+		return nil
+	}
+	return []string{"--node-labels=" + corev1.LabelTopologyZone + "=" + n.Zone}
 }

@@ -64,6 +64,9 @@ func (r *registrar) register(ctx context.Context) error {
 			},
 		},
 	}
+	for k, v := range r.opts.NodeLabels {
+		node.Labels[k] = v
+	}
 	_, err := r.client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("register Node %s: %w", r.opts.NodeName, err)

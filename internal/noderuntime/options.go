@@ -21,7 +21,9 @@ type Options struct {
 	NodeName string
 	NodeIPs  []netip.Addr
 	// ExternalIPs are reported as the Node's ExternalIP addresses (K3s's --node-external-ip).
-	ExternalIPs   []netip.Addr
+	ExternalIPs []netip.Addr
+	// NodeLabels are set on the Node when it registers (the kubelet's --node-labels).
+	NodeLabels    map[string]string
 	Kubeconfig    string
 	ClusterDNS    string
 	ClusterDomain string
@@ -65,6 +67,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of the Node object (default: this machine's host name)")
 	fs.StringVar(&o.nodeIPText, "node-ip", o.nodeIPText, "InternalIP(s) of the node, one per family, comma-separated in the cluster's family order")
 	fs.StringVar(&o.externalIPText, "node-external-ip", o.externalIPText, "ExternalIP(s) of the node, one per family, comma-separated (K3s's --node-external-ip)")
+	fs.StringToStringVar(&o.NodeLabels, "node-labels", o.NodeLabels, "labels the Node registers with, key=value,... (e.g. topology.kubernetes.io/zone=zone-a)")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig with this node's credentials (user system:node:<name>)")
 	fs.StringVar(&o.ClusterDNS, "cluster-dns", o.ClusterDNS, "address of the cluster DNS service, given to pods")
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain, given to pods")
@@ -112,6 +115,11 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("--node-ip: give one address, or one IPv4 and one IPv6 address for dual-stack"))
 	} else if len(o.NodeIPs) == 2 && o.NodeIPs[0].Is4() == o.NodeIPs[1].Is4() {
 		errs = append(errs, fmt.Errorf("--node-ip %s,%s: dual-stack needs one IPv4 and one IPv6 address", o.NodeIPs[0], o.NodeIPs[1]))
+	}
+	for k, v := range o.NodeLabels {
+		if msgs := append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--node-labels %s=%s: %s", k, v, strings.Join(msgs, "; ")))
+		}
 	}
 	if o.Kubeconfig == "" {
 		errs = append(errs, errors.New("--kubeconfig: give the kubeconfig with this node's credentials"))

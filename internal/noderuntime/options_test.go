@@ -15,6 +15,7 @@ func TestOptionsNodeName(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, flag, hostname, nodeIP string
+		labels                       map[string]string
 		wantName                     string
 		wantErr                      []string
 	}{
@@ -26,10 +27,13 @@ func TestOptionsNodeName(t *testing.T) {
 		{name: "two IPv4", flag: "n", nodeIP: "192.168.1.11,192.168.1.12", wantErr: []string{"one IPv4 and one IPv6"}},
 		{name: "not an IP", flag: "n", nodeIP: "node-1", wantErr: []string{`--node-ip "node-1"`}},
 		{name: "no IP", flag: "n", wantErr: []string{"--node-ip"}},
+		{name: "zone label", flag: "n", nodeIP: "192.168.1.11", labels: map[string]string{"topology.kubernetes.io/zone": "zone-a"}, wantName: "n"},
+		{name: "bad label key", flag: "n", nodeIP: "192.168.1.11", labels: map[string]string{"a b": "c"}, wantErr: []string{"--node-labels a b=c"}},
+		{name: "bad label value", flag: "n", nodeIP: "192.168.1.11", labels: map[string]string{"zone": "a/b"}, wantErr: []string{"--node-labels zone=a/b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := Defaults()
-			o.NodeName, o.nodeIPText, o.Kubeconfig = tc.flag, tc.nodeIP, kubeconfig
+			o.NodeName, o.nodeIPText, o.Kubeconfig, o.NodeLabels = tc.flag, tc.nodeIP, kubeconfig, tc.labels
 			err := errors.Join(o.Complete(func() (string, error) { return tc.hostname, nil }), o.Validate())
 			if len(tc.wantErr) == 0 {
 				if err != nil {

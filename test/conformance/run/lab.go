@@ -29,6 +29,12 @@ func (l *lab) up(ctx context.Context, logPath string) (string, error) {
 	defer log.Close()
 	_ = l.weftCmd(context.Background(), log, "lab", "down", "--name", l.name).Run()
 	args := []string{"lab", "up", "--name", l.name, "--https-listen-port", strconv.Itoa(l.port), "--images-dir", l.images}
+	if _, given := l.flag("nodes"); !given {
+		args = append(args, "--nodes", strconv.Itoa(defaultNodes))
+	}
+	if _, given := l.flag("zones"); !given {
+		args = append(args, "--zones", strconv.Itoa(l.zones()))
+	}
 	args = append(args, strings.Fields(l.flags)...)
 	fmt.Printf("conformance: %s %s\n", l.weft, strings.Join(args, " "))
 	if err := l.weftCmd(ctx, log, args...).Run(); err != nil {
@@ -39,16 +45,38 @@ func (l *lab) up(ctx context.Context, logPath string) (string, error) {
 
 // dataDir is the lab's --data-dir as the lab flags give it, or weft's default.
 func (l *lab) dataDir() string {
-	fields := strings.Fields(l.flags)
-	for i, f := range fields {
-		if v, ok := strings.CutPrefix(f, "--data-dir="); ok {
-			return v
-		}
-		if f == "--data-dir" && i+1 < len(fields) {
-			return fields[i+1]
-		}
+	if v, ok := l.flag("data-dir"); ok {
+		return v
 	}
 	return "/var/lib/weft"
+}
+
+// defaultNodes is the fewest nodes with which every [sig-network] spec runs: the topology
+// specs (Topology Aware Hints, trafficDistribution) need three zones of two nodes each.
+const defaultNodes = 6
+
+// zones spreads the lab's nodes over three zones (one per node below three).
+func (l *lab) zones() int {
+	nodes := defaultNodes
+	if v, ok := l.flag("nodes"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			nodes = n
+		}
+	}
+	return max(1, min(3, nodes))
+}
+
+// flag is the value the lab flags give --name (the last one wins, as for the lab itself).
+func (l *lab) flag(name string) (value string, given bool) {
+	fields := strings.Fields(l.flags)
+	for i, f := range fields {
+		if v, ok := strings.CutPrefix(f, "--"+name+"="); ok {
+			value, given = v, true
+		} else if f == "--"+name && i+1 < len(fields) {
+			value, given = fields[i+1], true
+		}
+	}
+	return value, given
 }
 
 // down takes the lab down; it runs even when the run was interrupted.

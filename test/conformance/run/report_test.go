@@ -82,6 +82,17 @@ func TestLabDataDirFollowsTheLabFlags(t *testing.T) {
 	}
 }
 
+func TestLabSpreadsItsNodesOverZones(t *testing.T) {
+	for flags, want := range map[string]int{"": 3, "--nodes 3": 3, "--nodes=2": 2, "--nodes 1 --cluster-cidr 10.42.0.0/16": 1} {
+		if got := (&lab{flags: flags}).zones(); got != want {
+			t.Errorf("zones(%q) = %d, want %d", flags, got, want)
+		}
+	}
+	if _, given := (&lab{flags: "--zones 0"}).flag("zones"); !given {
+		t.Error("--zones 0 in the lab flags is not seen: the run would add its own")
+	}
+}
+
 func TestKnownFailuresAreReportedNotHidden(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "known")
 	body := "# comment\n\n\\[sig-network\\] DNS # cluster DNS is not served yet\n"
