@@ -11,7 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/weftnet/weft/internal/controlplane"
+	"github.com/weftnet/weft/internal/agent"
 )
 
 // permissions flattens rules into "verb resource.group" lines, sorted and without repeats:
@@ -49,10 +49,10 @@ func TestClusterRoleIsTheAgentsRole(t *testing.T) {
 	if role == nil {
 		t.Fatal("weft.yaml has no ClusterRole")
 	}
-	got, want := permissions(role.Rules), permissions(controlplane.AgentRules())
+	got, want := permissions(role.Rules), permissions(agent.RBACRules())
 	for _, p := range want {
 		if !slices.Contains(got, p) {
-			t.Errorf("weft.yaml's ClusterRole lacks %q, which the agent needs (controlplane.AgentRules)", p)
+			t.Errorf("weft.yaml's ClusterRole lacks %q, which the agent needs (agent.RBACRules)", p)
 		}
 	}
 	for _, p := range got {

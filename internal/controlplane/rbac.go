@@ -9,30 +9,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	clusterdns "github.com/weftnet/weft/internal/dns"
-	"github.com/weftnet/weft/internal/egressroute"
-	"github.com/weftnet/weft/internal/proxy"
+	"github.com/weftnet/weft/internal/agent"
 )
-
-// AgentRole is what weft agents may do; deploy/ grants the same to the DaemonSet's account.
-var AgentRole = []rbacv1.PolicyRule{
-	// Nodes: every agent reads them all for routes, and patches its own with its overlay
-	// annotations and its WeftOverlayReady condition.
-	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "patch"}},
-	{APIGroups: []string{""}, Resources: []string{"nodes/status"}, Verbs: []string{"patch"}},
-}
-
-// AgentRules are every feature's rules together: the ClusterRole weft-agent of a lab, and
-// what deploy/weft.yaml must grant the DaemonSet's account (its test checks they allow the same).
-func AgentRules() []rbacv1.PolicyRule {
-	rules := append(append([]rbacv1.PolicyRule{}, AgentRole...), egressroute.RBACRules...)
-	rules = append(rules, clusterdns.RBACRules...)
-	return append(rules, proxy.RBACRules...)
-}
 
 // EnsureAgentRBAC creates (or updates) the ClusterRole weft-agent and binds it to AgentGroup.
 func EnsureAgentRBAC(ctx context.Context, client kubernetes.Interface) error {
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "weft-agent"}, Rules: AgentRules()}
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "weft-agent"}, Rules: agent.RBACRules()}
 	binding := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "weft-agent"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "weft-agent"},
