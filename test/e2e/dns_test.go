@@ -134,6 +134,12 @@ func checkDNS(t *testing.T, l *lab, families []string, dnsIP string, dnsIPs []st
 		expect(t, "headless SRV per endpoint and family", lines(2*len(families)), "_http._tcp.hl.default.svc.cluster.local", "SRV")
 		expect(t, "hostname/subdomain", lines(1), "pet.sub.default.svc.cluster.local", hlType)
 		expect(t, "over TCP", contains(web.Spec.ClusterIPs[0]), "+tcp", "web.default.svc.cluster.local", hlType)
+		// A headless Service with 100 endpoints: too big for UDP, so the answer says TC and
+		// dig (as every resolver) asks again over TCP and gets all of it.
+		l.apply(t, bigHeadless(hlType == "AAAA", 100))
+		defer l.kubectl("delete", "service", "big")
+		expect(t, "100 endpoints: TC over UDP", contains(" tc"), "+noshort", "+ignore", "+notcp", "big.default.svc.cluster.local", hlType)
+		expect(t, "100 endpoints: the whole answer over TCP", lines(100), "big.default.svc.cluster.local", hlType)
 		expect(t, "NXDOMAIN", func(out string) error {
 			if !strings.Contains(out, "NXDOMAIN") || !strings.Contains(out, "SOA") {
 				return fmt.Errorf("want NXDOMAIN with the SOA:\n%s", out)
@@ -315,3 +321,19 @@ spec:
   terminationGracePeriodSeconds: 1
   containers: [{name: main, image: busybox, command: [sleep, "3600"]}]
 `
+
+// bigHeadless is a headless Service without a selector and one EndpointSlice of n ready
+// endpoints (addresses nobody holds: only DNS looks at them).
+func bigHeadless(v6 bool, n int) string {
+	family, addr := "IPv4", func(i int) string { return fmt.Sprintf("10.99.%d.%d", i/250, i%250+1) }
+	if v6 {
+		family, addr = "IPv6", func(i int) string { return fmt.Sprintf("2001:db8:99::%x", i+1) }
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: v1\nkind: Service\nmetadata: {name: big}\nspec:\n  clusterIP: None\n  ipFamilies: [%s]\n  ports: [{name: http, port: 80}]\n", family)
+	fmt.Fprintf(&b, "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: big-1\n  labels: {kubernetes.io/service-name: big}\naddressType: %s\nports: [{name: http, port: 80}]\nendpoints:\n", family)
+	for i := range n {
+		fmt.Fprintf(&b, "- addresses: [%q]\n  conditions: {ready: true}\n", addr(i))
+	}
+	return b.String()
+}
