@@ -1,8 +1,3 @@
-// Package proxy is weft's service proxy: it replaces kube-proxy with one nftables table,
-// inet weft-proxy, built from Services, EndpointSlices and ServiceCIDRs. Packets to a service
-// address and port are DNATed to one of its endpoints; new connections to a service without
-// endpoints, or to a port a service does not have, are refused; addresses inside a ServiceCIDR
-// that no service holds are dropped.
 package proxy
 
 import (
