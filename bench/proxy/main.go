@@ -29,6 +29,7 @@ const childEnv = "WEFT_PROXY_BENCH_CHILD"
 var allProxies = []string{"weft", "nftables", "iptables"}
 
 type options struct {
+	runs     int
 	services []int
 	proxies  []string
 	// changes is how many times each kind of change is applied and timed.
@@ -68,6 +69,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	fs.IntVar(&o.runs, "runs", 5, "runs of every proxier and size, interleaved (a run of each proxier, then the next round); figures are the median with the minimum and maximum, ratios the median and the worst")
 	fs.IntVar(&o.changes, "changes", 5, "repetitions of each change (service add, endpoint add, endpoint remove)")
 	fs.DurationVar(&o.connect, "connect", 3*time.Second, "connect test length per proxy and size (0: skip)")
 	fs.DurationVar(&o.minSyncPeriod, "min-sync-period", time.Second, "kube-proxy's --min-sync-period and weft's minimum sync interval")
@@ -88,6 +90,9 @@ func (o *options) defaults() {
 
 func (o *options) validate() error {
 	var errs []error
+	if o.runs < 1 {
+		errs = append(errs, fmt.Errorf("-runs %d: want at least 1", o.runs))
+	}
 	if o.changes < 1 {
 		errs = append(errs, fmt.Errorf("-changes %d: want at least 1", o.changes))
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ type runResult struct {
 type runKey struct {
 	proxy    string
 	services int
+	run      int
 }
 
 func runParent(ctx context.Context, opts options) error {
@@ -51,22 +53,26 @@ func runParent(ctx context.Context, opts options) error {
 	}
 	results := map[runKey]*runResult{}
 	failed := false
-	for _, n := range opts.services {
-		for _, p := range opts.proxies {
-			fmt.Fprintf(os.Stderr, "bench: %s with %d services ...\n", p, n)
-			t := time.Now()
-			r := runOne(ctx, opts, self, logDir, p, n)
-			results[runKey{p, n}] = r
-			if r.Err != nil {
-				failed = true
-				fmt.Fprintf(os.Stderr, "bench: %s with %d services failed: %v\n", p, n, r.Err)
-				if ctx.Err() != nil {
-					fmt.Fprintf(os.Stderr, "bench: stopped; proxier logs: %s\n", logDir)
-					return ctx.Err()
+	// Rounds interleave the proxiers, so a slow spell of the machine falls on all of them, and
+	// alternate their order, so none always runs first.
+	for run := range opts.runs {
+		for _, n := range opts.services {
+			for _, p := range roundOrder(opts.proxies, run) {
+				fmt.Fprintf(os.Stderr, "bench: run %d/%d: %s with %d services ...\n", run+1, opts.runs, p, n)
+				t := time.Now()
+				r := runOne(ctx, opts, self, logDir, p, n, run)
+				results[runKey{p, n, run}] = r
+				if r.Err != nil {
+					failed = true
+					fmt.Fprintf(os.Stderr, "bench: %s with %d services failed: %v\n", p, n, r.Err)
+					if ctx.Err() != nil {
+						fmt.Fprintf(os.Stderr, "bench: stopped; proxier logs: %s\n", logDir)
+						return ctx.Err()
+					}
+					continue
 				}
-				continue
+				fmt.Fprintf(os.Stderr, "bench: %s with %d services done in %s\n", p, n, time.Since(t).Round(time.Second))
 			}
-			fmt.Fprintf(os.Stderr, "bench: %s with %d services done in %s\n", p, n, time.Since(t).Round(time.Second))
 		}
 	}
 	printTables(os.Stdout, opts, results)
@@ -78,8 +84,18 @@ func runParent(ctx context.Context, opts options) error {
 	return nil
 }
 
+// roundOrder is the proxiers' order in a round: as given, reversed every other round.
+func roundOrder(proxies []string, run int) []string {
+	if run%2 == 0 {
+		return proxies
+	}
+	r := slices.Clone(proxies)
+	slices.Reverse(r)
+	return r
+}
+
 // runOne runs one proxier in fresh namespaces and removes them, whatever happens.
-func runOne(ctx context.Context, opts options, self, logDir, proxy string, n int) (r *runResult) {
+func runOne(ctx context.Context, opts options, self, logDir, proxy string, n, run int) (r *runResult) {
 	r = &runResult{}
 	bn, err := newBenchNet(ctx, n)
 	defer func() { r.Err = errors.Join(r.Err, bn.close()) }()
@@ -87,7 +103,7 @@ func runOne(ctx context.Context, opts options, self, logDir, proxy string, n int
 		r.Err = err
 		return r
 	}
-	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", proxy, n))
+	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d-run%d.log", proxy, n, run+1))
 	logf, err := os.Create(logPath)
 	if err != nil {
 		r.Err = err

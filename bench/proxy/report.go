@@ -3,29 +3,28 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/weftnet/weft/bench/internal/stats"
 )
 
 var proxyTitle = map[string]string{"weft": "weft", "nftables": "kube-proxy nftables", "iptables": "kube-proxy iptables"}
 
-// cell is one figure; ok is false where a proxier was not run or failed.
-type cell struct {
-	v  float64
-	ok bool
-}
-
-// row is one line of a table: a label and a figure per proxy.
+// row is one line of a table: a label and, per proxy, the figure of each run (NaN where that
+// run failed or lacks it).
 type row struct {
 	label string
-	cells map[string]cell
+	runs  map[string][]float64
 }
 
-// table prints the rows with a column per proxy and, when weft ran, weft's ratio to each peer
-// (below 1: weft's figure is smaller, which is better for times and memory, worse for rates).
-func table(w io.Writer, title, unit string, opts options, rows []row, format func(float64) string) {
+// table prints the rows with a column per proxy (median [min..max] over the runs) and, when
+// weft ran, weft's ratio to each peer, run by run: the median and the worst (below 1: weft's
+// figure is smaller, which is better for times and memory, worse for rates).
+func table(w io.Writer, title, unit string, opts options, rows []row, format func(float64) string, higherIsBetter bool) {
 	fmt.Fprintf(w, "\n%s, %s\n", title, unit)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := []string{""}
@@ -45,19 +44,10 @@ func table(w io.Writer, title, unit string, opts options, rows []row, format fun
 	for _, r := range rows {
 		line := []string{r.label}
 		for _, p := range opts.proxies {
-			if c := r.cells[p]; c.ok {
-				line = append(line, format(c.v))
-			} else {
-				line = append(line, "-")
-			}
+			line = append(line, stats.Of(valid(r.runs[p])).Format(format))
 		}
 		for _, p := range peers {
-			w, o := r.cells["weft"], r.cells[p]
-			if w.ok && o.ok && o.v > 0 {
-				line = append(line, fmt.Sprintf("%.2f", w.v/o.v))
-			} else {
-				line = append(line, "-")
-			}
+			line = append(line, stats.Ratios(r.runs["weft"], r.runs[p], higherIsBetter).Format())
 		}
 		fmt.Fprintln(tw, strings.Join(line, "\t")+"\t")
 	}
@@ -68,11 +58,16 @@ func printTables(w io.Writer, opts options, results map[runKey]*runResult) {
 	rowsOf := func(label func(n int) string, value func(r *runResult) (float64, bool)) []row {
 		var rows []row
 		for _, n := range opts.services {
-			rw := row{label: label(n), cells: map[string]cell{}}
+			rw := row{label: label(n), runs: map[string][]float64{}}
 			for _, p := range opts.proxies {
-				if r := results[runKey{p, n}]; r != nil && r.Err == nil {
-					v, ok := value(r)
-					rw.cells[p] = cell{v, ok}
+				for run := range opts.runs {
+					v := math.NaN()
+					if r := results[runKey{p, n, run}]; r != nil && r.Err == nil {
+						if x, ok := value(r); ok {
+							v = x
+						}
+					}
+					rw.runs[p] = append(rw.runs[p], v)
 				}
 			}
 			rows = append(rows, rw)
@@ -84,13 +79,13 @@ func printTables(w io.Writer, opts options, results map[runKey]*runResult) {
 	mib := func(v float64) string { return fmt.Sprintf("%.0f", v/1024) }
 
 	table(w, "First full sync, by each proxier's own sync histogram", "ms", opts,
-		rowsOf(svc, func(r *runResult) (float64, bool) { return r.Start.Each[0].Seconds, true }), ms)
+		rowsOf(svc, func(r *runResult) (float64, bool) { return r.Start.Each[0].Seconds, true }), ms, false)
 	table(w, "Peak memory of the proxier process (VmHWM)", "MiB", opts,
-		rowsOf(svc, func(r *runResult) (float64, bool) { return float64(r.VmHWMKiB), true }), mib)
+		rowsOf(svc, func(r *runResult) (float64, bool) { return float64(r.VmHWMKiB), true }), mib, false)
 	table(w, "Peak memory, ru_maxrss (the larger of the process and any nft/iptables-restore it ran)", "MiB", opts,
-		rowsOf(svc, func(r *runResult) (float64, bool) { return float64(r.MaxRSSKiB), true }), mib)
+		rowsOf(svc, func(r *runResult) (float64, bool) { return float64(r.MaxRSSKiB), true }), mib, false)
 	table(w, "Resident memory before the proxier started: the fake clientset's objects, included in both peaks", "MiB", opts,
-		rowsOf(svc, func(r *runResult) (float64, bool) { return float64(r.BaseRSSKiB), true }), mib)
+		rowsOf(svc, func(r *runResult) (float64, bool) { return float64(r.BaseRSSKiB), true }), mib, false)
 
 	var sync, wall []row
 	for _, k := range changeKinds {
@@ -102,8 +97,8 @@ func printTables(w io.Writer, opts options, results map[runKey]*runResult) {
 			return median(r.Changes[k], func(s syncs) float64 { return s.Wall })
 		})...)
 	}
-	table(w, fmt.Sprintf("One change: time spent in the sync(s) it caused, median of %d", opts.changes), "ms", opts, sync, ms)
-	table(w, fmt.Sprintf("One change: from the API write to the end of its last sync, median of %d (includes each proxier's batching delay)", opts.changes), "ms", opts, wall, ms)
+	table(w, fmt.Sprintf("One change: time spent in the sync(s) it caused, median of %d per run", opts.changes), "ms", opts, sync, ms, false)
+	table(w, fmt.Sprintf("One change: from the API write to the end of its last sync, median of %d per run (includes each proxier's batching delay)", opts.changes), "ms", opts, wall, ms, false)
 
 	if opts.connect > 0 {
 		var conn []row
@@ -111,7 +106,7 @@ func printTables(w io.Writer, opts options, results map[runKey]*runResult) {
 		conn = append(conn, rowsOf(func(n int) string { return fmt.Sprintf("%d services, conn/s", n) },
 			func(r *runResult) (float64, bool) { return r.Connect.Rate, true })...)
 		table(w, fmt.Sprintf("Connections to up to 8 ClusterIPs in turn from the proxier's namespace (nat output), one client, %s each (weft/peer above 1: weft faster)", opts.connect), "connections per second", opts, conn,
-			func(v float64) string { return fmt.Sprintf("%.0f", v) })
+			func(v float64) string { return fmt.Sprintf("%.0f", v) }, true)
 		var lat []row
 		for _, q := range []string{"p50", "p99"} {
 			lat = append(lat, rowsOf(func(n int) string { return fmt.Sprintf("%d services, %s", n, q) },
@@ -122,7 +117,7 @@ func printTables(w io.Writer, opts options, results map[runKey]*runResult) {
 					return r.Connect.P99.Seconds(), true
 				})...)
 		}
-		table(w, "Connect latency (SYN to established)", "µs", opts, lat, us)
+		table(w, "Connect latency (SYN to established)", "µs", opts, lat, us, false)
 	}
 	printKinds(w, opts, results)
 }
@@ -130,10 +125,16 @@ func printTables(w io.Writer, opts options, results map[runKey]*runResult) {
 // printKinds says which kinds of sync each change caused, since a proxier that rewrites
 // everything for one change is not doing the same work as one that sends a diff.
 func printKinds(w io.Writer, opts options, results map[runKey]*runResult) {
-	fmt.Fprintln(w, "\nSyncs per change (kinds as each proxier labels them), and failures:")
+	fmt.Fprintln(w, "\nSyncs per change in the first run (kinds as each proxier labels them), and failures of any run:")
 	for _, n := range opts.services {
 		for _, p := range opts.proxies {
-			r := results[runKey{p, n}]
+			// The first run stands for the rest; a failure of any run is named.
+			for run := 1; run < opts.runs; run++ {
+				if r := results[runKey{p, n, run}]; r != nil && r.Err != nil {
+					fmt.Fprintf(w, "  %-9s %6d services: run %d failed: %v\n", p, n, run+1, firstLine(r.Err.Error()))
+				}
+			}
+			r := results[runKey{p, n, 0}]
 			if r == nil {
 				continue
 			}
@@ -181,4 +182,15 @@ func median(s []syncs, f func(syncs) float64) (float64, bool) {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// valid drops the runs without a figure.
+func valid(vs []float64) []float64 {
+	var out []float64
+	for _, v := range vs {
+		if !math.IsNaN(v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
