@@ -28,12 +28,16 @@ func main() {
 	opts := options{}
 	flag.StringVar(&opts.weftCNI, "weft-cni", "", "weft-cni binary (default: build ./cmd/weft-cni)")
 	flag.StringVar(&opts.plugins, "plugins", ".tools/bin", "directory holding the reference bridge and host-local plugins")
-	flag.IntVar(&opts.n, "n", 200, "attachments per measurement")
+	flag.IntVar(&opts.n, "n", 200, "attachments per measurement and run")
+	flag.IntVar(&opts.runs, "runs", 3, "runs of every measurement; figures are the median with the minimum and maximum, ratios the median and the worst")
 	flag.StringVar(&opts.parallel, "parallel", "1,16", "concurrency levels, comma-separated")
 	flag.StringVar(&opts.families, "families", "ipv4,dual", "address families to measure: ipv4, ipv6, dual")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fail(fmt.Errorf("needs root (sudo): it creates network namespaces, bridges and veths"))
+	}
+	if opts.runs < 1 || opts.n < 1 {
+		fail(fmt.Errorf("-n %d -runs %d: want at least 1 of each", opts.n, opts.runs))
 	}
 	if os.Getenv(insideEnv) != "" {
 		if err := runInside(opts); err != nil {
@@ -48,7 +52,7 @@ func main() {
 
 type options struct {
 	weftCNI, plugins, parallel, families string
-	n                                    int
+	n, runs                              int
 }
 
 // runOutside prepares the plugin directory, creates the node namespace and runs this command

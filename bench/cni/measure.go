@@ -11,9 +11,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"text/tabwriter"
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+
+	"github.com/weftnet/weft/bench/internal/stats"
 )
 
 // network is one plugin chain under test.
@@ -143,47 +146,65 @@ func runInside(opts options) error {
 	}
 	cni := libcni.NewCNIConfigWithCacheDir([]string{filepath.Join(work, "bin")}, filepath.Join(work, "cache"), nil)
 
-	fmt.Printf("%d ADD+DEL per cell, through libcni; ratio = weft-cni / bridge+host-local (below 1: weft-cni is faster)\n", opts.n)
-	fmt.Printf("%-6s %-4s %3s | %-19s | %-19s | %s\n", "family", "op", "par", "weft-cni p50 / p99", "reference p50 / p99", "ratio p50 / p99")
+	fmt.Printf("%d ADD+DEL per cell and run, %d runs, through libcni; figures: median [min..max] of the runs' percentiles;\n", opts.n, opts.runs)
+	fmt.Printf("ratio = weft-cni / bridge+host-local run by run, median (worst) (below 1: weft-cni is faster)\n")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "family\top\tpar\tweft-cni p50\tp99\treference p50\tp99\tratio p50\tratio p99")
 	for _, family := range strings.Split(opts.families, ",") {
 		weft, ref, err := networks(work, family)
 		if err != nil {
 			return err
 		}
 		for _, par := range levels {
-			var res [2]latencies
 			for _, net := range []network{weft, ref} {
 				// One warm-up attachment creates the bridge and fills the page cache.
 				if _, err := measure(cni, net, pods, 1, 1, "warm"); err != nil {
 					return err
 				}
 			}
-			// The two plugins take turns in small chunks, so that a busy moment of the
-			// machine weighs on both alike.
-			chunk := max(2*par, 10)
-			for done, round := 0, 0; done < opts.n; done, round = done+chunk, round+1 {
-				size := min(chunk, opts.n-done)
-				for i, net := range []network{weft, ref} {
-					lat, err := measure(cni, net, pods, size, par, fmt.Sprintf("p%d-r%d", par, round))
-					if err != nil {
-						return err
+			// runs[op][figure] holds one value per run: weft p50, weft p99, reference p50, p99.
+			runs := map[string]*[4][]float64{"ADD": {}, "DEL": {}}
+			for run := range opts.runs {
+				res, err := interleaved(cni, weft, ref, pods, opts.n, par, run)
+				if err != nil {
+					return err
+				}
+				for op, lat := range map[string][2][]time.Duration{"ADD": {res[0].add, res[1].add}, "DEL": {res[0].del, res[1].del}} {
+					for i, f := range []float64{seconds(percentile(lat[0], .5)), seconds(percentile(lat[0], .99)), seconds(percentile(lat[1], .5)), seconds(percentile(lat[1], .99))} {
+						runs[op][i] = append(runs[op][i], f)
 					}
-					res[i].add = append(res[i].add, lat.add...)
-					res[i].del = append(res[i].del, lat.del...)
 				}
 			}
 			for _, op := range []string{"ADD", "DEL"} {
-				w, r := res[0].add, res[1].add
-				if op == "DEL" {
-					w, r = res[0].del, res[1].del
-				}
-				w50, w99, r50, r99 := percentile(w, .5), percentile(w, .99), percentile(r, .5), percentile(r, .99)
-				fmt.Printf("%-6s %-4s %3d | %8s / %8s | %8s / %8s | %.2f / %.2f\n", family, op, par,
-					ms(w50), ms(w99), ms(r50), ms(r99), float64(w50)/float64(r50), float64(w99)/float64(r99))
+				r := runs[op]
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", family, op, par,
+					stats.Of(r[0]).Format(ms), stats.Of(r[1]).Format(ms), stats.Of(r[2]).Format(ms), stats.Of(r[3]).Format(ms),
+					stats.Ratios(r[0], r[2], false).Format(), stats.Ratios(r[1], r[3], false).Format())
 			}
 		}
 	}
-	return nil
+	return tw.Flush()
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+// interleaved measures n attachments of each plugin, taking turns in small chunks so that a
+// busy moment of the machine weighs on both alike.
+func interleaved(cni *libcni.CNIConfig, weft, ref network, pods []*holder, n, par, run int) ([2]latencies, error) {
+	var res [2]latencies
+	chunk := max(2*par, 10)
+	for done, round := 0, 0; done < n; done, round = done+chunk, round+1 {
+		size := min(chunk, n-done)
+		for i, net := range []network{weft, ref} {
+			lat, err := measure(cni, net, pods, size, par, fmt.Sprintf("p%d-run%d-r%d", par, run, round))
+			if err != nil {
+				return res, err
+			}
+			res[i].add = append(res[i].add, lat.add...)
+			res[i].del = append(res[i].del, lat.del...)
+		}
+	}
+	return res, nil
+}
+
+func seconds(d time.Duration) float64 { return d.Seconds() }
+
+func ms(s float64) string { return fmt.Sprintf("%.1fms", s*1000) }
