@@ -2,7 +2,7 @@
 // peak memory (the sum of the proportional set sizes of the supervisor and every process in the
 // lab's namespaces, sampled every 100 ms during start-up and a settling period).
 //
-//	sudo go run ./bench/labup --weft bin/weft --nodes 1,3,5
+//	sudo go run ./bench/labup --weft bin/weft --nodes 1,3,5 --runs 3
 package main
 
 import (
@@ -13,13 +13,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
+
+	"github.com/weftnet/weft/bench/internal/stats"
 )
 
 func main() {
 	weft := flag.String("weft", "bin/weft", "weft binary")
 	nodeCounts := flag.String("nodes", "1,3,5", "lab sizes to measure, comma-separated")
 	settle := flag.Duration("settle", 10*time.Second, "how long to keep sampling memory after the lab is ready")
+	runs := flag.Int("runs", 3, "labs brought up per size; figures are the median with the minimum and maximum")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "labup: needs root (sudo), like weft lab up")
@@ -31,18 +35,41 @@ func main() {
 	}
 	defer os.RemoveAll(dataDir)
 
-	fmt.Printf("%-6s %-14s %-16s %s\n", "nodes", "up-to-Ready", "peak-memory", "processes")
+	if *runs < 1 {
+		fail(fmt.Errorf("-runs %d: want at least 1", *runs))
+	}
+	var sizes []int
 	for _, f := range strings.Split(*nodeCounts, ",") {
 		n, err := strconv.Atoi(f)
 		if err != nil {
 			fail(fmt.Errorf("--nodes %q: %w", f, err))
 		}
-		r, err := measure(*weft, dataDir, n, *settle)
-		if err != nil {
-			fail(err)
-		}
-		fmt.Printf("%-6d %-14s %-16s %d\n", n, r.up.Round(100*time.Millisecond), fmt.Sprintf("%.0f MiB", float64(r.peakBytes)/(1<<20)), r.processes)
+		sizes = append(sizes, n)
 	}
+	// Rounds go through every size before the next, so a slow spell of the machine does not
+	// fall on one size only.
+	up, peak, procs := map[int][]float64{}, map[int][]float64{}, map[int]int{}
+	for run := range *runs {
+		for _, n := range sizes {
+			fmt.Fprintf(os.Stderr, "labup: run %d/%d, %d nodes ...\n", run+1, *runs, n)
+			r, err := measure(*weft, dataDir, n, *settle)
+			if err != nil {
+				fail(err)
+			}
+			up[n] = append(up[n], r.up.Seconds())
+			peak[n] = append(peak[n], float64(r.peakBytes)/(1<<20))
+			procs[n] = r.processes
+		}
+	}
+	fmt.Printf("%d runs per size: median [min..max]\n", *runs)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "nodes\tup-to-Ready\tpeak memory (PSS sum)\tprocesses")
+	for _, n := range sizes {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\n", n,
+			stats.Of(up[n]).Format(func(s float64) string { return fmt.Sprintf("%.1fs", s) }),
+			stats.Of(peak[n]).Format(func(m float64) string { return fmt.Sprintf("%.0f MiB", m) }), procs[n])
+	}
+	tw.Flush()
 }
 
 type result struct {
