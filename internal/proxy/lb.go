@@ -25,8 +25,8 @@ type Addresses interface {
 }
 
 // syncLoadBalancers gives LoadBalancer Services addresses from the pools and answers for the
-// ones this node owns. One agent writes statuses (the first Ready node by name), so agents never
-// race; every agent announces what rendezvous hashing gives it, among the Ready nodes, or for
+// ones this node owns. One agent writes statuses (the holder of the status Lease, lblease.go),
+// so agents never race; every agent announces what rendezvous hashing gives it, among the Ready nodes, or for
 // externalTrafficPolicy Local among those with an endpoint of the service.
 func (p *Proxy) syncLoadBalancers(ctx context.Context, inf proxyInformers) error {
 	if len(p.opts.LBPools) == 0 {
@@ -58,7 +58,7 @@ func (p *Proxy) syncLoadBalancers(ctx context.Context, inf proxyInformers) error
 			}
 		}
 	}
-	if len(ready) > 0 && ready[0] == p.opts.NodeName {
+	if p.lease.held.Load() {
 		errs = append(errs, p.writeStatuses(ctx, services))
 	}
 	var mine []netip.Addr

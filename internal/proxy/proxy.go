@@ -33,6 +33,8 @@ var RBACRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"servicecidrs"}, Verbs: []string{"get", "list", "watch"}},
+	// The Lease whose holder writes LoadBalancer statuses (lblease.go).
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 }
 
 // Options configure the proxy.
@@ -70,8 +72,10 @@ type Proxy struct {
 	addrs  Addresses
 	ct     Conntrack
 	// tell makes the link's neighbours learn a newly announced address (nil: not at all).
-	tell    func(ifindex int, mac net.HardwareAddr, ip netip.Addr) error
-	health  *healthChecks
+	tell   func(ifindex int, mac net.HardwareAddr, ip netip.Addr) error
+	health *healthChecks
+	// lease says whether this agent writes LoadBalancer statuses.
+	lease   statusLease
 	self    proxyHealth
 	metrics *metrics
 
@@ -191,6 +195,12 @@ func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFac
 		return ctx.Err()
 	}
 	kick()
+	if len(p.opts.LBPools) > 0 {
+		go p.lease.run(ctx, p.client, p.opts.NodeName, p.opts.Log, func() {
+			p.mark(func(c *changes) { c.nodes = true })
+			kick()
+		})
+	}
 	go func() {
 		<-ctx.Done()
 		queue.ShutDown()
