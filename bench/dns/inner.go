@@ -21,6 +21,9 @@ import (
 
 const benchNS = "bench"
 
+// runID keeps the new Services of one run apart from a kept lab's earlier ones.
+var runID = time.Now().Unix()
+
 // inner runs inside node-1's network namespace: it reaches the API server on the lab LAN, the
 // node's resolver, and the agent's DNS address.
 func inner(o options) error {
@@ -140,12 +143,16 @@ func oneRound(ctx context.Context, o options, client kubernetes.Interface, res *
 	return tw, tc, nil
 }
 
+// maxWait is the longest a new Service is waited for; CoreDNS's negative cache holds a miss
+// for the SOA minimum (5 s) when a question comes before its informer saw the Service.
+const maxWait = 6 * time.Second
+
 // timeToAnswer creates Services one at a time and asks both servers for each name every
 // millisecond (20 ms timeout) from just before the create call until it answers.
 func timeToAnswer(ctx context.Context, o options, client kubernetes.Interface, round int, servers ...*server) ([]time.Duration, []time.Duration, error) {
 	out := make([][]time.Duration, len(servers))
 	for k := range o.NewServices {
-		name := fmt.Sprintf("new-%d-%03d", round, k)
+		name := fmt.Sprintf("new-%x-%d-%03d", runID, round, k)
 		fqdn := name + "." + benchNS + ".svc.cluster.local"
 		var wg sync.WaitGroup
 		got := make([]time.Duration, len(servers))
@@ -154,14 +161,14 @@ func timeToAnswer(ctx context.Context, o options, client kubernetes.Interface, r
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for time.Since(t0) < 10*time.Second && ctx.Err() == nil {
+				for time.Since(t0) < maxWait && ctx.Err() == nil {
 					if ok, _ := answers(s.addr, fqdn, 20*time.Millisecond); ok {
 						got[i] = time.Since(t0)
 						return
 					}
 					time.Sleep(time.Millisecond)
 				}
-				got[i] = 10 * time.Second
+				got[i] = maxWait
 			}()
 		}
 		if _, err := client.CoreV1().Services(benchNS).Create(ctx, service(name), metav1.CreateOptions{}); err != nil {
@@ -182,11 +189,19 @@ func service(name string) *corev1.Service {
 }
 
 // createServices makes namespace bench and svc-00000 ... (ClusterIP, no selector) with 32
-// writers; ones that exist already count.
+// writers; ones that exist already (a kept lab) count.
 func createServices(ctx context.Context, client kubernetes.Interface, n int) error {
 	_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
+	}
+	have := map[string]bool{}
+	list, err := client.CoreV1().Services(benchNS).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, s := range list.Items {
+		have[s.Name] = true
 	}
 	next := make(chan int)
 	errs := make(chan error, 32)
@@ -208,6 +223,9 @@ func createServices(ctx context.Context, client kubernetes.Interface, n int) err
 		}()
 	}
 	for i := range n {
+		if have[svcName(i)] {
+			continue
+		}
 		select {
 		case next <- i:
 		case err := <-errs:

@@ -39,6 +39,7 @@ type options struct {
 	Kubeconfig                  string // admin kubeconfig that reaches the API server from the node
 	Work                        string // temporary directory: query files, Corefile, logs
 	LabTimeout                  time.Duration
+	KeepLab                     bool
 }
 
 const innerEnv = "WEFT_BENCH_DNS_INNER"
@@ -58,7 +59,8 @@ func main() {
 	flag.StringVar(&o.Weft, "weft", "bin/weft", "weft binary (with `weft internal dns-server`)")
 	flag.StringVar(&o.CoreDNS, "coredns", "", "CoreDNS binary (default: built from test/coredns into a temporary directory)")
 	flag.StringVar(&o.Lab, "lab", "dnsbench", "name of the 1-node lab this command brings up and down")
-	flag.StringVar(&o.DataDir, "data-dir", "", "lab data directory (default: a temporary one)")
+	flag.StringVar(&o.DataDir, "data-dir", "", "lab data directory (default: a temporary one; with --keep-lab /var/lib/weft)")
+	flag.BoolVar(&o.KeepLab, "keep-lab", false, "leave the lab (and its Services) up at the end, and use it if it is up already: for runs one after another")
 	flag.IntVar(&o.APIPort, "api-port", 6470, "loopback API port of the lab")
 	flag.IntVar(&o.Rounds, "rounds", 3, "rounds; weft and CoreDNS take turns within each")
 	flag.IntVar(&o.Services, "services", 10000, "Services in the cluster while measuring")
@@ -100,17 +102,29 @@ func outer(o options) error {
 			return fmt.Errorf("build CoreDNS (run from the repository's root): %w\n%s", err, out)
 		}
 	}
-	if o.DataDir == "" {
+	switch {
+	case o.DataDir != "":
+	case o.KeepLab:
+		o.DataDir = "/var/lib/weft"
+	default:
 		o.DataDir = filepath.Join(work, "lab")
 	}
-	fmt.Printf("weft lab up --name %s (1 node) ...\n", o.Lab)
-	up := exec.CommandContext(ctx, o.Weft, "lab", "up", "--name", o.Lab, "--data-dir", o.DataDir, "--nodes", "1",
-		"--https-listen-port", strconv.Itoa(o.APIPort))
-	defer labDown(o)
-	if out, err := up.CombinedOutput(); err != nil {
-		return fmt.Errorf("weft lab up: %w\n%s", err, out)
-	}
+	commit, _ := exec.Command("git", "describe", "--always", "--dirty").Output()
+	fmt.Printf("bench/dns %s, commit %s", time.Now().UTC().Format(time.RFC3339), commit)
 	admin := filepath.Join(o.DataDir, "labs", o.Lab, "control-plane", "admin.kubeconfig")
+	if !o.KeepLab {
+		defer labDown(o)
+	}
+	if _, err := os.Stat("/run/netns/weft-" + o.Lab + "-node-1"); err == nil && o.KeepLab {
+		fmt.Printf("using the running lab %s\n", o.Lab)
+	} else {
+		fmt.Printf("weft lab up --name %s (1 node) ...\n", o.Lab)
+		up := exec.CommandContext(ctx, o.Weft, "lab", "up", "--name", o.Lab, "--data-dir", o.DataDir, "--nodes", "1",
+			"--https-listen-port", strconv.Itoa(o.APIPort))
+		if out, err := up.CombinedOutput(); err != nil {
+			return fmt.Errorf("weft lab up: %w\n%s", err, out)
+		}
+	}
 	if o.Kubeconfig, err = nodeKubeconfig(admin, work); err != nil {
 		return err
 	}
