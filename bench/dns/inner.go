@@ -65,7 +65,8 @@ func inner(o options) error {
 			return fmt.Errorf("restart %d: %w", i+1, err)
 		}
 		restarts = append(restarts, p)
-		fmt.Printf("agent restart %d: sent %d, completed %d, lost %d (%s)\n", i+1, p.sent, p.completed, p.lost, p.rcodes)
+		fmt.Printf("agent restart %d: %d queries due, sent %d, completed %d, lost %d, unanswered %d (%s)\n",
+			i+1, restartDue(o), p.sent, p.completed, p.lost, restartDue(o)-p.completed, p.rcodes)
 	}
 	fmt.Printf("\nload at the end: %s", uptime())
 	report(os.Stdout, o, res, ttaWeft, ttaCore, restarts)
@@ -244,6 +245,14 @@ func createServices(ctx context.Context, client kubernetes.Interface, n int) err
 	}
 }
 
+const restartRate = 2000
+
+// restartDue is how many queries a restart run sends if nothing stops it. dnsperf counts as
+// lost only what it sent and timed out; a send that fails (ICMP port unreachable while no
+// socket is bound, reported on its connected socket) is not sent at all, so what counts is
+// the queries due less the ones answered.
+func restartDue(o options) int { return restartRate * int(o.Duration/time.Second) }
+
 // restartUnderLoad sends the query mix at 2000 q/s to the agent's own DNS address (the node's
 // cluster DNS, 10.43.0.10) while the agent gets SIGTERM after 2 s; the lab's node runtime
 // starts it again, as a DaemonSet's kubelet would.
@@ -258,7 +267,7 @@ func restartUnderLoad(ctx context.Context, o options, queries string) (perf, err
 	}
 	done := make(chan result, 1)
 	go func() {
-		p, err := dnsperf(ctx, o, "10.43.0.10:53", queries, 2000, 2*time.Second)
+		p, err := dnsperf(ctx, o, "10.43.0.10:53", queries, restartRate, 2*time.Second)
 		done <- result{p, err}
 	}()
 	time.Sleep(2 * time.Second)

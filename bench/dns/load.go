@@ -67,13 +67,13 @@ type perf struct {
 // every query's latency recorded.
 func dnsperf(ctx context.Context, o options, addr, queries string, rate int, timeout time.Duration) (perf, error) {
 	host, port, _ := net.SplitHostPort(addr)
-	args := []string{"-c", strconv.Itoa(o.ClientCPU), "dnsperf", "-s", host, "-p", port, "-d", queries,
+	args := []string{"-n", strconv.Itoa(o.Nice), "taskset", "-c", strconv.Itoa(o.ClientCPU), "dnsperf", "-s", host, "-p", port, "-d", queries,
 		"-l", strconv.Itoa(int(o.Duration / time.Second)), "-c", "8", "-T", "1", "-q", "200",
 		"-t", strconv.Itoa(max(1, int(timeout/time.Second)))}
 	if rate > 0 {
 		args = append(args, "-Q", strconv.Itoa(rate), "-v")
 	}
-	out, err := exec.CommandContext(ctx, "taskset", args...).Output()
+	out, err := exec.CommandContext(ctx, "nice", args...).Output()
 	if err != nil {
 		return perf{}, fmt.Errorf("dnsperf against %s: %w", addr, err)
 	}

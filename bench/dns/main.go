@@ -35,6 +35,7 @@ type options struct {
 	NewServices, Restarts       int
 	Duration                    time.Duration
 	ServerCPU, ClientCPU        int
+	Nice                        int
 	Upstream                    string
 	Kubeconfig                  string // admin kubeconfig that reaches the API server from the node
 	Work                        string // temporary directory: query files, Corefile, logs
@@ -69,6 +70,7 @@ func main() {
 	flag.DurationVar(&o.Duration, "duration", 8*time.Second, "length of each dnsperf run (whole seconds)")
 	flag.IntVar(&o.ServerCPU, "server-cpu", 1, "the core both DNS servers are pinned to")
 	flag.IntVar(&o.ClientCPU, "client-cpu", 0, "the core dnsperf and the timing client are pinned to")
+	flag.IntVar(&o.Nice, "nice", -10, "nice value of both servers and dnsperf, the same for all, so the machine's other jobs weigh less on the latencies (0: as they come)")
 	flag.StringVar(&o.Upstream, "upstream", "192.168.1.1", "the node's resolver (the lab router), where both servers forward other names")
 	flag.DurationVar(&o.LabTimeout, "lab-timeout", 5*time.Minute, "longest wait for the lab or a server")
 	flag.Parse()

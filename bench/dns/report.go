@@ -50,8 +50,8 @@ var goals = map[string]goal{
 }
 
 func report(w io.Writer, o options, res *results, ttaWeft, ttaCore []time.Duration, restarts []perf) {
-	fmt.Fprintf(w, "\n%d rounds, %d Services, dnsperf %s per run; servers on core %d, dnsperf on core %d\n",
-		o.Rounds, o.Services, o.Duration, o.ServerCPU, o.ClientCPU)
+	fmt.Fprintf(w, "\n%d rounds, %d Services, dnsperf %s per run; servers on core %d, dnsperf on core %d, nice %d\n",
+		o.Rounds, o.Services, o.Duration, o.ServerCPU, o.ClientCPU, o.Nice)
 	fmt.Fprintf(w, "%-38s %-8s %10s %10s %10s\n", "figure", "server", "min", "median", "max")
 	var metrics []string
 	for _, x := range res.rows {
@@ -97,11 +97,11 @@ func report(w io.Writer, o options, res *results, ttaWeft, ttaCore []time.Durati
 	if len(restarts) > 0 {
 		var lost []float64
 		for _, p := range restarts {
-			lost = append(lost, float64(p.lost))
+			lost = append(lost, float64(max(p.lost, restartDue(o)-p.completed)))
 		}
 		lo, med, hi := spread(lost)
-		fmt.Fprintf(w, "agent restarts under load (2000 q/s to 10.43.0.10): queries lost min %.0f median %.0f max %.0f of about %d each; goal zero: %s\n",
-			lo, med, hi, restarts[0].sent, metWord(hi == 0))
+		fmt.Fprintf(w, "agent restarts under load (%d q/s to 10.43.0.10 for %s): queries unanswered min %.0f median %.0f max %.0f of %d each; goal zero: %s\n",
+			restartRate, o.Duration, lo, med, hi, restartDue(o), metWord(hi == 0))
 	}
 }
 

@@ -69,7 +69,7 @@ func start(o options, name, addr string, round int, prog string, args ...string)
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command("taskset", append([]string{"-c", strconv.Itoa(o.ServerCPU), prog}, args...)...)
+	cmd := exec.Command("nice", append([]string{"-n", strconv.Itoa(o.Nice), "taskset", "-c", strconv.Itoa(o.ServerCPU), prog}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -188,5 +188,5 @@ func readMemory(pid int) (memory, error) {
 	return m, nil
 }
 
-// pid is the server's own process: taskset execs it, so it is the command's.
+// pid is the server's own process: nice and taskset exec it, so it is the command's.
 func (s *server) pid() int { return s.cmd.Process.Pid }
