@@ -108,7 +108,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// One informer factory for the node loop and the proxy (they share the Nodes) and the
 	// ServiceCIDRs, which all three features follow; the EgressRoute controller watches this
 	// node's pods only and keeps its own factories for the rest.
-	factory := informers.NewSharedInformerFactory(a.client, a.opts.Resync)
+	factory := informers.NewSharedInformerFactoryWithOptions(a.client, a.opts.Resync, informers.WithTransform(StripManagedFields))
 	routesDone := a.runFeature(ctx, "EgressRoutes", func(ctx context.Context) error { return a.routes.RunWith(ctx, factory) })
 	proxyDone := a.runFeature(ctx, "the service proxy", func(ctx context.Context) error {
 		if a.opts.Proxy != "weft" {

@@ -20,7 +20,7 @@ import (
 // newInternalCommand holds the helpers the lab re-executes; users do not run them.
 func newInternalCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "internal", Hidden: true}
-	cmd.AddCommand(newNSExec(), newExternalHost(), newHTTPServer(), newLabDNS())
+	cmd.AddCommand(newNSExec(), newExternalHost(), newHTTPServer(), newLabDNS(), newDNSServer())
 	return cmd
 }
 

@@ -121,3 +121,14 @@ func (c *answerCache) len() int {
 	defer c.mu.Unlock()
 	return len(c.entries)
 }
+
+// has says whether a live answer for k is kept, without copying it.
+func (c *answerCache) has(k cacheKey, now time.Time) bool {
+	if c == nil || c.size == 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	return ok && now.Before(e.expires)
+}

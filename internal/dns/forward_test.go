@@ -56,7 +56,7 @@ func startUpstream(t *testing.T, n int, rcode int) *upstream {
 	for _, s := range servers {
 		go func() { _ = s.ActivateAndServe() }()
 	}
-	t.Cleanup(func() { shutdown(servers) })
+	t.Cleanup(func() { shutdown(&served{servers: servers}) })
 	time.Sleep(20 * time.Millisecond)
 	return u
 }

@@ -15,11 +15,18 @@ import (
 type listeners struct {
 	handler dns.Handler
 	port    int
-	byAddr  map[netip.Addr][]*dns.Server
+	byAddr  map[netip.Addr]*served
+}
+
+// served is one address's TCP server, and its UDP socket when the handler is weft's own
+// (served in batches by serveUDP) or its UDP server otherwise.
+type served struct {
+	servers []*dns.Server
+	udp     net.PacketConn
 }
 
 func newListeners(h dns.Handler, port int) *listeners {
-	return &listeners{handler: h, port: port, byAddr: map[netip.Addr][]*dns.Server{}}
+	return &listeners{handler: h, port: port, byAddr: map[netip.Addr]*served{}}
 }
 
 // set serves exactly addrs: new ones start, gone ones stop. An address that fails to bind is
@@ -48,7 +55,7 @@ func (l *listeners) set(addrs []netip.Addr) error {
 	return errors.Join(errs...)
 }
 
-func (l *listeners) serve(addr string) ([]*dns.Server, error) {
+func (l *listeners) serve(addr string) (*served, error) {
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("DNS over UDP on %s: %w", addr, err)
@@ -58,14 +65,19 @@ func (l *listeners) serve(addr string) ([]*dns.Server, error) {
 		pc.Close()
 		return nil, fmt.Errorf("DNS over TCP on %s: %w", addr, err)
 	}
-	servers := []*dns.Server{
-		{PacketConn: pc, Handler: l.handler, UDPSize: 65535},
+	out := &served{servers: []*dns.Server{
 		{Listener: ln, Handler: l.handler, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
+	}}
+	if h, ok := l.handler.(*handler); ok {
+		out.udp = pc
+		go serveUDP(pc.(*net.UDPConn), h)
+	} else {
+		out.servers = append(out.servers, &dns.Server{PacketConn: pc, Handler: l.handler, UDPSize: 65535})
 	}
-	for _, s := range servers {
+	for _, s := range out.servers {
 		go func() { _ = s.ActivateAndServe() }()
 	}
-	return servers, nil
+	return out, nil
 }
 
 func (l *listeners) close() {
@@ -75,8 +87,11 @@ func (l *listeners) close() {
 	}
 }
 
-func shutdown(servers []*dns.Server) {
-	for _, s := range servers {
+func shutdown(sv *served) {
+	if sv.udp != nil {
+		_ = sv.udp.Close()
+	}
+	for _, s := range sv.servers {
 		if err := s.Shutdown(); err != nil {
 			// Not started yet: closing its socket ends ActivateAndServe as soon as it runs.
 			if s.PacketConn != nil {

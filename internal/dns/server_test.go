@@ -17,7 +17,7 @@ func TestMalformedGetsFormerr(t *testing.T) {
 		t.Skip("no loopback here:", err)
 	}
 	defer l.close()
-	addr := l.byAddr[netip.MustParseAddr("127.0.0.1")][0].PacketConn.LocalAddr().String()
+	addr := l.byAddr[netip.MustParseAddr("127.0.0.1")].udp.LocalAddr().String()
 	time.Sleep(20 * time.Millisecond)
 	conn, err := net.Dial("udp", addr)
 	if err != nil {

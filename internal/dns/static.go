@@ -43,10 +43,10 @@ func ServeStatic(ctx context.Context, listen, origin string, records map[string]
 	}
 	select {
 	case <-ctx.Done():
-		shutdown(servers)
+		shutdown(&served{servers: servers})
 		return nil
 	case err := <-errc:
-		shutdown(servers)
+		shutdown(&served{servers: servers})
 		return err
 	}
 }

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/agent"
+	clusterdns "github.com/weftnet/weft/internal/dns"
+)
+
+// newDNSServer runs the agent's cluster DNS on its own, at --dns-address on port 53, without
+// touching the node: no address is added and no nftables table written (both are kept in
+// memory only). bench/dns pins it to one core beside CoreDNS, which the agent as a whole
+// cannot be without pinning its other features too. Its informers are the agent's: one factory,
+// managed fields stripped.
+func newDNSServer() *cobra.Command {
+	o := clusterdns.Defaults()
+	o.Service = "kube-system/weft-standalone-dns-none"
+	var kubeconfig string
+	cmd := &cobra.Command{
+		Use:  "dns-server --kubeconfig FILE --dns-address 127.0.0.21 [--dns-* flags]",
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if len(o.Addresses) == 0 {
+				return errors.New("--dns-address: give the address to answer at, such as 127.0.0.21")
+			}
+			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			if err != nil {
+				return fmt.Errorf("--kubeconfig: %w", err)
+			}
+			cfg.UserAgent = "weft-dns-server"
+			client, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			srv := clusterdns.New(o, knftables.NewFake(knftables.InetFamily, clusterdns.Table), keptAddresses{},
+				logger().With("feature", "dns"), prometheus.NewRegistry())
+			return srv.RunWith(ctx, informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(agent.StripManagedFields)), time.Minute)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the API server to follow")
+	return cmd
+}
+
+// keptAddresses leaves the node's addresses alone: the standalone server answers at addresses
+// the node already has (127.0.0.0/8 on lo, or ones its agent holds).
+type keptAddresses struct{}
+
+func (keptAddresses) Ensure([]netip.Addr) error { return nil }
+func (keptAddresses) Remove([]netip.Addr) error { return nil }
