@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/nlretry"
 )
 
 // LinuxKernel is the Kernel of a real node. Its netlink sockets open in the namespace of the
@@ -188,7 +189,7 @@ func (LinuxKernel) CheckPod(p Pod) error {
 		if link.Attrs().Flags&net.FlagUp == 0 {
 			return fmt.Errorf("%s in the pod is down", p.IfName)
 		}
-		addrs, err := retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_ALL) })
+		addrs, err := nlretry.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_ALL) })
 		if err != nil {
 			return fmt.Errorf("list addresses of %s in the pod: %w", p.IfName, err)
 		}
@@ -197,7 +198,7 @@ func (LinuxKernel) CheckPod(p Pod) error {
 				return fmt.Errorf("%s in the pod lacks address %s", p.IfName, want)
 			}
 		}
-		routes, err := retryDump(func() ([]netlink.Route, error) { return netlink.RouteList(link, netlink.FAMILY_ALL) })
+		routes, err := nlretry.Dump(func() ([]netlink.Route, error) { return netlink.RouteList(link, netlink.FAMILY_ALL) })
 		if err != nil {
 			return fmt.Errorf("list routes of %s in the pod: %w", p.IfName, err)
 		}
@@ -256,7 +257,7 @@ func (LinuxKernel) BridgePorts(bridge string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge %s: %w", bridge, err)
 	}
-	links, err := retryDump(netlink.LinkList)
+	links, err := nlretry.Dump(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
@@ -267,22 +268,6 @@ func (LinuxKernel) BridgePorts(bridge string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-// retryDump repeats a netlink dump that the kernel interrupted because the table changed
-// under it; a few tries suffice unless something churns without pause.
-func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
-	var (
-		out []T
-		err error
-	)
-	for range 5 {
-		out, err = dump()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return out, err
-		}
-	}
-	return nil, err
 }
 
 func writeSysctl(path, value string) error {
