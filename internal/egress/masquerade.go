@@ -14,15 +14,11 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/cidr"
+	"github.com/weftnet/weft/internal/fwmark"
 )
 
 // Table is weft's egress table; weft never touches another.
 const Table = "weft-egress"
-
-// KeepSourceMark is the packet mark bit an EgressRoute with masquerade: false sets (see
-// internal/egressroute): such packets go to a routed network that knows the pods, so they keep
-// their source here too. The value is egressroute.KeepSourceMark; a test keeps the two equal.
-const KeepSourceMark uint32 = 0x10000000
 
 // Masquerade configures source NAT for pods' traffic out of the cluster.
 type Masquerade struct {
@@ -79,7 +75,7 @@ func (m *Masquerade) Sync(ctx context.Context, serviceCIDRs []netip.Prefix) erro
 		}
 		tx.Add(&knftables.Rule{Chain: "postrouting", Rule: knftables.Concat(
 			fam.match, "saddr", "@"+pods, fam.match, "daddr", "!=", "@"+keep,
-			"meta mark &", fmt.Sprintf("0x%08x", KeepSourceMark), "== 0", "masquerade", "fully-random",
+			"meta mark &", fwmark.Hex(fwmark.KeepSource), "== 0", "masquerade", "fully-random",
 		), Comment: ptr.To("pods leaving the cluster take the node's address")})
 	}
 	if err := m.nft.Run(ctx, tx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/cidr"
+	"github.com/weftnet/weft/internal/fwmark"
 )
 
 // Chain priorities. Chain prerouting marks after the service proxy's DNAT (dstnat), so traffic
@@ -73,7 +74,7 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 		}
 		if mark := markOf(p.slot, false); p.er.Spec.Masquerades() {
 			tx.Add(&knftables.Rule{Chain: "postrouting", Rule: knftables.Concat(
-				"meta mark &", fmt.Sprintf("0x%08x", RouteMarkMask|KeepSourceMark), "==", fmt.Sprintf("0x%08x", mark), "masquerade fully-random",
+				"meta mark &", fwmark.Hex(fwmark.RouteSlotMask|fwmark.KeepSource), "==", fwmark.Hex(mark), "masquerade fully-random",
 			), Comment: comment(p.er.Name)})
 		}
 	}
@@ -86,7 +87,7 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 		tx.Add(&knftables.Rule{Chain: "prerouting", Rule: knftables.Concat(
 			f.match, "saddr", "@", setName(t.p.slot, f), f.match, "daddr", t.dst, f.match, "daddr", "!=", "@", "cluster-"+f.suffix,
 			// Only the route's own bits change: other software's marks stay.
-			"meta mark set meta mark &", fmt.Sprintf("0x%08x", ^(RouteMarkMask|KeepSourceMark)), "|", fmt.Sprintf("0x%08x", markOf(t.p.slot, !t.p.er.Spec.Masquerades())),
+			"meta mark set meta mark &", fwmark.Hex(^(fwmark.RouteSlotMask | fwmark.KeepSource)), "|", fwmark.Hex(markOf(t.p.slot, !t.p.er.Spec.Masquerades())),
 			"accept",
 		), Comment: comment(t.p.er.Name)})
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"k8s.io/utils/ptr"
+
+	"github.com/weftnet/weft/internal/fwmark"
 )
 
 var nlFamilies = [2]int{netlink.FAMILY_V4, netlink.FAMILY_V6}
@@ -38,7 +40,7 @@ func wantRoute(p *plan, fi int) *netlink.Route {
 func wantRule(p *plan, fi int) *netlink.Rule {
 	r := netlink.NewRule()
 	r.Family, r.Priority, r.Table = nlFamilies[fi], RulePriority, tableOf(p.slot)
-	r.Mark, r.Mask, r.Protocol = markOf(p.slot, false), ptr.To(RouteMarkMask), uint8(RouteProtocol)
+	r.Mark, r.Mask, r.Protocol = markOf(p.slot, false), ptr.To(fwmark.RouteSlotMask), uint8(RouteProtocol)
 	return r
 }
 

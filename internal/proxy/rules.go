@@ -5,15 +5,12 @@ import (
 
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/fwmark"
 )
 
 // Table is the proxy's nftables table; it touches no other.
 const Table = "weft-proxy"
-
-// MasqueradeMark marks packets the proxy wants masqueraded on their way out: traffic from
-// outside the cluster network (so replies come back through this node) and hairpin traffic (a
-// pod reaching itself through its service). kube-proxy uses 0x4000; weft keeps out of its way.
-const MasqueradeMark uint32 = 0x20000000
 
 // fam is one address family as nftables spells it.
 type fam struct {
@@ -40,7 +37,8 @@ const (
 	firewallCheck  = "firewall-check"
 )
 
-func mark() string { return fmt.Sprintf("0x%08x", MasqueradeMark) }
+// mark is the proxy's masquerade bit (see internal/fwmark).
+func mark() string { return fwmark.Hex(fwmark.ProxyMasquerade) }
 
 func setMark() string { return "meta mark set meta mark | " + mark() }
 
