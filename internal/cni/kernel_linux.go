@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/weftnet/weft/internal/netaddr"
 	"github.com/weftnet/weft/internal/netns"
 	"github.com/weftnet/weft/internal/nlretry"
 )
@@ -57,7 +58,7 @@ func (LinuxKernel) EnsureBridge(b Bridge) (Link, error) {
 		}
 	}
 	for _, gw := range b.Gateways {
-		addr := &netlink.Addr{IPNet: ipNet(gw)}
+		addr := &netlink.Addr{IPNet: netaddr.IPNet(gw)}
 		if gw.Addr().Is6() {
 			addr.Flags = unix.IFA_F_NODAD // usable at once: pods route through it right away
 		}
@@ -144,7 +145,7 @@ func configurePod(p Pod) (Link, error) {
 		}
 	}
 	for _, a := range p.Addrs {
-		addr := &netlink.Addr{IPNet: ipNet(a)}
+		addr := &netlink.Addr{IPNet: netaddr.IPNet(a)}
 		if a.Addr().Is6() {
 			addr.Flags = unix.IFA_F_NODAD
 		}
@@ -194,7 +195,7 @@ func (LinuxKernel) CheckPod(p Pod) error {
 			return fmt.Errorf("list addresses of %s in the pod: %w", p.IfName, err)
 		}
 		for _, want := range p.Addrs {
-			if !slices.ContainsFunc(addrs, func(a netlink.Addr) bool { return prefixOf(a.IPNet) == want }) {
+			if !slices.ContainsFunc(addrs, func(a netlink.Addr) bool { p, _ := netaddr.PrefixOf(a.IPNet); return p == want }) {
 				return fmt.Errorf("%s in the pod lacks address %s", p.IfName, want)
 			}
 		}
@@ -203,7 +204,7 @@ func (LinuxKernel) CheckPod(p Pod) error {
 			return fmt.Errorf("list routes of %s in the pod: %w", p.IfName, err)
 		}
 		for _, gw := range p.Gateways {
-			if !slices.ContainsFunc(routes, func(r netlink.Route) bool { return isDefault(r.Dst) && addrOf(r.Gw) == gw }) {
+			if !slices.ContainsFunc(routes, func(r netlink.Route) bool { return isDefault(r.Dst) && netaddr.AddrOf(r.Gw) == gw }) {
 				return fmt.Errorf("the pod lacks its default route via %s on %s", gw, p.IfName)
 			}
 		}

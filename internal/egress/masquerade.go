@@ -15,6 +15,7 @@ import (
 
 	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/fwmark"
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // Table is weft's egress table; weft never touches another.
@@ -47,34 +48,31 @@ func (m *Masquerade) Sync(ctx context.Context, serviceCIDRs []netip.Prefix) erro
 	tx.Add(&knftables.Table{Comment: ptr.To("weft: masquerade pod traffic that leaves the cluster")})
 	tx.Add(&knftables.Chain{Name: "postrouting", Type: ptr.To(knftables.NATType), Hook: ptr.To(knftables.PostroutingHook), Priority: ptr.To(knftables.SNATPriority)})
 	tx.Flush(&knftables.Chain{Name: "postrouting"})
-	for _, fam := range []struct {
-		set, typ, match string
-		v6              bool
-	}{{"v4", "ipv4_addr", "ip", false}, {"v6", "ipv6_addr", "ip6", true}} {
-		pods, keep := "pods-"+fam.set, "keep-"+fam.set
+	for _, fam := range netaddr.Families {
+		pods, keep := "pods-"+fam.Suffix(), "keep-"+fam.Suffix()
 		for _, s := range []string{pods, keep} {
-			tx.Add(&knftables.Set{Name: s, Type: fam.typ, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+			tx.Add(&knftables.Set{Name: s, Type: fam.AddrType(), Flags: []knftables.SetFlag{knftables.IntervalFlag}})
 			tx.Flush(&knftables.Set{Name: s})
 		}
 		// The ranges come from several places and may overlap (ServiceCIDRs do by design, a
 		// --no-masquerade-cidr may cover the pod range); the sets refuse overlapping elements.
 		n := 0
 		for _, p := range cidr.Merge(m.PodCIDRs) {
-			if p.Addr().Is6() == fam.v6 {
+			if p.Addr().Is6() == fam.Is6() {
 				tx.Add(&knftables.Element{Set: pods, Key: []string{p.String()}})
 				n++
 			}
 		}
 		for _, p := range cidr.Merge(append(slices.Clip(m.Keep), serviceCIDRs...)) {
-			if p.Addr().Is6() == fam.v6 {
+			if p.Addr().Is6() == fam.Is6() {
 				tx.Add(&knftables.Element{Set: keep, Key: []string{p.String()}})
 			}
 		}
-		if n == 0 || (fam.v6 && !m.IPv6) {
+		if n == 0 || (fam.Is6() && !m.IPv6) {
 			continue
 		}
 		tx.Add(&knftables.Rule{Chain: "postrouting", Rule: knftables.Concat(
-			fam.match, "saddr", "@"+pods, fam.match, "daddr", "!=", "@"+keep,
+			fam.Match(), "saddr", "@"+pods, fam.Match(), "daddr", "!=", "@"+keep,
 			"meta mark &", fwmark.Hex(fwmark.KeepSource), "== 0", "masquerade", "fully-random",
 		), Comment: ptr.To("pods leaving the cluster take the node's address")})
 	}

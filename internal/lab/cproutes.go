@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/weftnet/weft/internal/netaddr"
 	"github.com/weftnet/weft/internal/syncrunner"
 )
 
@@ -180,7 +181,7 @@ func syncRoutes(nsName string, want []cpRoute) error {
 	keep := map[netip.Prefix]bool{}
 	for _, w := range want {
 		keep[w.Dst] = true
-		route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(w.Dst), Gw: net.IP(w.Via.AsSlice()), Protocol: controlPlaneRouteProtocol}
+		route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: netaddr.IPNet(w.Dst), Gw: net.IP(w.Via.AsSlice()), Protocol: controlPlaneRouteProtocol}
 		if err := ns.h.RouteReplace(route); err != nil {
 			return fmt.Errorf("%s: route %s: %w", nsName, w, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/fwmark"
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // Table is the proxy's nftables table; it touches no other.
@@ -18,9 +19,11 @@ type fam struct {
 	v6                                      bool
 }
 
-var fams = []fam{
-	{suffix: "v4", match: "ip", addrType: "ipv4_addr", dnat: "ip", loopback: "127.0.0.0/8"},
-	{suffix: "v6", match: "ip6", addrType: "ipv6_addr", dnat: "ip6", loopback: "::1", v6: true},
+var fams = []fam{famFrom(netaddr.IPv4, "127.0.0.0/8"), famFrom(netaddr.IPv6, "::1")}
+
+// famFrom spells f as internal/netaddr does; fam's fields stay for the rule builders' sake.
+func famFrom(f netaddr.Family, loopback string) fam {
+	return fam{suffix: f.Suffix(), match: f.Match(), addrType: f.AddrType(), dnat: f.Match(), loopback: loopback, v6: f.Is6()}
 }
 
 func famOf(v6 bool) fam {
