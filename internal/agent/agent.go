@@ -64,17 +64,17 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 		if err != nil {
 			return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 		}
-		pods, _ := parsePrefixes("--cluster-cidr", opts.ClusterCIDRs)
-		keep, _ := parsePrefixes("", append(append(append([]string{}, opts.ClusterCIDRs...), opts.ServiceCIDRs...), opts.NoMasqueradeCIDRs...))
+		pods, _ := cidr.ParseList(opts.ClusterCIDRs)
+		keep, _ := cidr.ParseList(append(append(append([]string{}, opts.ClusterCIDRs...), opts.ServiceCIDRs...), opts.NoMasqueradeCIDRs...))
 		a.masq = egress.NewMasquerade(nft, pods, keep, opts.IPv6Masquerade)
 	}
-	cluster, _ := parsePrefixes("--cluster-cidr", opts.ClusterCIDRs)
-	services, _ := parsePrefixes("--service-cidr", opts.ServiceCIDRs)
+	cluster, _ := cidr.ParseList(opts.ClusterCIDRs)
+	services, _ := cidr.ParseList(opts.ServiceCIDRs)
 	nft, err := knftables.New(knftables.InetFamily, proxy.Table)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 	}
-	pools, _ := parsePrefixes("--lb-pool", opts.LBPools)
+	pools, _ := cidr.ParseList(opts.LBPools)
 	elements, err := proxy.NetlinkElements("")
 	if err != nil {
 		return nil, err
