@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/weftnet/weft/internal/kubenode"
 	"github.com/weftnet/weft/internal/netaddr"
 	"github.com/weftnet/weft/internal/syncrunner"
 )
@@ -115,7 +116,7 @@ func desiredControlPlaneRoutes(nodes []*corev1.Node, serviceCIDRs []netip.Prefix
 			}
 		}
 		for _, v6 := range []bool{false, true} {
-			if via := internalIP(n, v6); via.IsValid() && !first[v6].IsValid() && ready(n) {
+			if via := internalIP(n, v6); via.IsValid() && !first[v6].IsValid() && kubenode.Ready(n) {
 				first[v6] = via
 			}
 		}
@@ -134,15 +135,6 @@ func desiredControlPlaneRoutes(nodes []*corev1.Node, serviceCIDRs []netip.Prefix
 		}
 	}
 	return out
-}
-
-func ready(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func internalIP(n *corev1.Node, v6 bool) netip.Addr {
