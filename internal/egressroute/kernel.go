@@ -57,17 +57,7 @@ func NewKernel() (Kernel, error) {
 // NewNetlink wraps a handle so that dumps the kernel interrupted (a route changed mid-dump)
 // are retried instead of being taken for the whole truth: a partial list would make a sync
 // delete what it missed seeing.
-func NewNetlink(h *netlink.Handle) Netlink { return retrying{h} }
-
-type retrying struct{ *netlink.Handle }
-
-func (r retrying) RouteListFiltered(family int, filter *netlink.Route, mask uint64) ([]netlink.Route, error) {
-	return nlretry.Dump(func() ([]netlink.Route, error) { return r.Handle.RouteListFiltered(family, filter, mask) })
-}
-
-func (r retrying) RuleListFiltered(family int, filter *netlink.Rule, mask uint64) ([]netlink.Rule, error) {
-	return nlretry.Dump(func() ([]netlink.Rule, error) { return r.Handle.RuleListFiltered(family, filter, mask) })
-}
+func NewNetlink(h *netlink.Handle) Netlink { return nlretry.Handle{Handle: h} }
 
 // ProcSysctl is Sysctl through /proc/sys, which shows the network namespace of the thread
 // that opens it.

@@ -30,19 +30,7 @@ type Kernel interface {
 
 // Netlink is the real kernel: a netlink handle whose dumps are retried when the kernel reports
 // them interrupted (the table changed mid-dump), so a sync never acts on half a listing.
-type Netlink struct{ *netlink.Handle }
-
-func (n Netlink) AddrList(link netlink.Link, family int) ([]netlink.Addr, error) {
-	return nlretry.Dump(func() ([]netlink.Addr, error) { return n.Handle.AddrList(link, family) })
-}
-
-func (n Netlink) RouteListFiltered(family int, filter *netlink.Route, mask uint64) ([]netlink.Route, error) {
-	return nlretry.Dump(func() ([]netlink.Route, error) { return n.Handle.RouteListFiltered(family, filter, mask) })
-}
-
-func (n Netlink) NeighList(linkIndex, family int) ([]netlink.Neigh, error) {
-	return nlretry.Dump(func() ([]netlink.Neigh, error) { return n.Handle.NeighList(linkIndex, family) })
-}
+type Netlink = nlretry.Handle
 
 func isNotFound(err error) bool {
 	var nf netlink.LinkNotFoundError
