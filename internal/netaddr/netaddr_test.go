@@ -1,6 +1,7 @@
 package netaddr
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -9,27 +10,28 @@ import (
 )
 
 func TestFamily(t *testing.T) {
-	for _, tc := range []struct {
-		addr                         string
-		want                         Family
-		suffix, match, addrType, str string
-		netlink                      int
-	}{
-		{"10.42.0.1", IPv4, "v4", "ip", "ipv4_addr", "IPv4", netlink.FAMILY_V4},
-		{"2001:cafe:42::1", IPv6, "v6", "ip6", "ipv6_addr", "IPv6", netlink.FAMILY_V6},
-		{"::ffff:10.42.0.1", IPv6, "v6", "ip6", "ipv6_addr", "IPv6", netlink.FAMILY_V6},
+	spell := func(f Family) string {
+		return fmt.Sprint(f, " ", f.Suffix(), " ", f.Match(), " ", f.AddrType(), " ", f.Is6())
+	}
+	for addr, want := range map[string]string{
+		"10.42.0.1":        "IPv4 v4 ip ipv4_addr false",
+		"2001:cafe:42::1":  "IPv6 v6 ip6 ipv6_addr true",
+		"::ffff:10.42.0.1": "IPv6 v6 ip6 ipv6_addr true", // IPv6, as the kernel sees it
 	} {
-		a := netip.MustParseAddr(tc.addr)
-		f := Of(a)
-		if f != tc.want || OfPrefix(netip.PrefixFrom(a, 8)) != tc.want {
-			t.Errorf("Of(%s) = %v, want %v", a, f, tc.want)
-			continue
+		a := netip.MustParseAddr(addr)
+		if got := spell(Of(a)); got != want {
+			t.Errorf("%s: %s, want %s", addr, got, want)
 		}
-		if f.Suffix() != tc.suffix || f.Match() != tc.match || f.AddrType() != tc.addrType || f.String() != tc.str || f.Netlink() != tc.netlink || f.Is6() != (tc.want == IPv6) {
-			t.Errorf("%v spells itself %s %s %s %s %d", f, f.Suffix(), f.Match(), f.AddrType(), f.String(), f.Netlink())
+		if OfPrefix(netip.PrefixFrom(a, 8)) != Of(a) {
+			t.Errorf("%s: OfPrefix differs from Of", addr)
 		}
-		if Families[f] != f {
-			t.Errorf("Families[%d] = %v", f, Families[f])
+	}
+	if IPv4.Netlink() != netlink.FAMILY_V4 || IPv6.Netlink() != netlink.FAMILY_V6 {
+		t.Errorf("netlink families %d, %d", IPv4.Netlink(), IPv6.Netlink())
+	}
+	for i, f := range Families {
+		if int(f) != i {
+			t.Errorf("Families[%d] = %d: a family's value must be its index", i, f)
 		}
 	}
 }
