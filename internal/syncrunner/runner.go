@@ -17,8 +17,9 @@ import (
 // Options bound when the sync runs. The zero value runs on every request, without delay or
 // periodic runs, and retries from 5ms up to 1000s as client-go's default controller does.
 type Options struct {
-	// MinInterval is the least time from the start of one sync to the start of the next once
-	// Burst syncs were spent; 0 for none.
+	// MinInterval is the least time from the end of one sync to the start of the next once
+	// Burst syncs were spent; 0 for none. Counting from the end, as kube-proxy does, keeps a
+	// sync that takes longer than the interval from running back to back without rest.
 	MinInterval time.Duration
 	// Burst is how many syncs may start back to back after a quiet spell (at least 1). A quiet
 	// spell of MinInterval gives back one.
@@ -90,6 +91,7 @@ func (r *Runner) Loop(ctx context.Context) error {
 		default:
 		}
 		err := r.sync(ctx)
+		b.rest(time.Now())
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -122,6 +124,13 @@ type bucket struct {
 	every  time.Duration
 	tokens float64
 	at     time.Time // when tokens was counted
+}
+
+// rest starts the refill anew at now, the end of a sync: time spent syncing earns no token.
+func (b *bucket) rest(now time.Time) {
+	if now.After(b.at) {
+		b.at = now
+	}
 }
 
 // take takes a token at now and says how long to wait until it is really there (0 at once).

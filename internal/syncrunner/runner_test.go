@@ -14,6 +14,7 @@ type recorder struct {
 	starts []time.Time
 	fail   int           // how many calls fail, from the first
 	block  chan struct{} // when set, a call waits for it
+	takes  time.Duration // how long a call takes
 }
 
 func (r *recorder) sync(context.Context) error {
@@ -21,6 +22,7 @@ func (r *recorder) sync(context.Context) error {
 	r.starts = append(r.starts, time.Now())
 	n, block := len(r.starts), r.block
 	r.mu.Unlock()
+	time.Sleep(r.takes)
 	if block != nil {
 		<-block
 	}
@@ -73,9 +75,10 @@ func waitFor(t *testing.T, rec *recorder, n int) {
 func TestRunner(t *testing.T) {
 	const ms = time.Millisecond
 	for _, tc := range []struct {
-		name string
-		opts Options
-		fail int
+		name  string
+		opts  Options
+		fail  int
+		takes time.Duration
 		// act asks for syncs; then the test waits for want syncs, checks that no more come
 		// within quiet, and that every gap between starts lies in [minGap, maxGap].
 		act            func(r *Runner)
@@ -97,6 +100,12 @@ func TestRunner(t *testing.T) {
 					time.Sleep(5 * ms)
 				}
 			}, want: 2, quiet: 100 * ms, minGap: 55 * ms, maxGap: 500 * ms},
+		{name: "min interval counts from the end of a sync", opts: Options{MinInterval: 40 * ms},
+			act: func(r *Runner) {
+				r.Run()
+				time.Sleep(5 * ms)
+				r.Run() // asked while the first sync (sleeping 30ms) runs
+			}, takes: 30 * ms, want: 2, quiet: 100 * ms, minGap: 65 * ms, maxGap: 500 * ms},
 		{name: "a burst runs back to back", opts: Options{MinInterval: time.Hour, Burst: 3},
 			act: func(r *Runner) {
 				for range 5 {
@@ -110,7 +119,7 @@ func TestRunner(t *testing.T) {
 			act: func(r *Runner) { r.Run() }, want: 4, quiet: 150 * ms, minGap: 15 * ms, maxGap: 500 * ms},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &recorder{fail: tc.fail}
+			rec := &recorder{fail: tc.fail, takes: tc.takes}
 			r := start(t, rec, tc.opts)
 			tc.act(r)
 			waitFor(t, rec, tc.want)
