@@ -21,7 +21,6 @@ import (
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/cidr"
@@ -30,6 +29,7 @@ import (
 	"github.com/weftnet/weft/internal/egressroute"
 	"github.com/weftnet/weft/internal/overlay"
 	"github.com/weftnet/weft/internal/proxy"
+	"github.com/weftnet/weft/internal/syncrunner"
 )
 
 // Agent watches the Nodes: its own for the CNI configuration and what it publishes, all of
@@ -64,17 +64,17 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 		if err != nil {
 			return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 		}
-		pods, _ := parsePrefixes("--cluster-cidr", opts.ClusterCIDRs)
-		keep, _ := parsePrefixes("", append(append(append([]string{}, opts.ClusterCIDRs...), opts.ServiceCIDRs...), opts.NoMasqueradeCIDRs...))
+		pods, _ := cidr.ParseList(opts.ClusterCIDRs)
+		keep, _ := cidr.ParseList(append(append(append([]string{}, opts.ClusterCIDRs...), opts.ServiceCIDRs...), opts.NoMasqueradeCIDRs...))
 		a.masq = egress.NewMasquerade(nft, pods, keep, opts.IPv6Masquerade)
 	}
-	cluster, _ := parsePrefixes("--cluster-cidr", opts.ClusterCIDRs)
-	services, _ := parsePrefixes("--service-cidr", opts.ServiceCIDRs)
+	cluster, _ := cidr.ParseList(opts.ClusterCIDRs)
+	services, _ := cidr.ParseList(opts.ServiceCIDRs)
 	nft, err := knftables.New(knftables.InetFamily, proxy.Table)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 	}
-	pools, _ := parsePrefixes("--lb-pool", opts.LBPools)
+	pools, _ := cidr.ParseList(opts.LBPools)
 	elements, err := proxy.NetlinkElements("")
 	if err != nil {
 		return nil, err
@@ -144,9 +144,16 @@ func (a *Agent) runFeature(ctx context.Context, name string, run func(context.Co
 // ServiceCIDR's change reaches it too: the masquerade exempts every service range.
 func (a *Agent) runNodes(ctx context.Context, factory informers.SharedInformerFactory) error {
 	nodes, serviceCIDRs := factory.Core().V1().Nodes(), factory.Networking().V1().ServiceCIDRs()
-	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
-	defer queue.ShutDown()
-	mark := func(any) { queue.Add(a.opts.NodeName) }
+	// Retries back off from 5ms to 1000s (the runner's default, client-go's for controllers);
+	// the informers' own resync asks for a sync every --resync, so no periodic run is added.
+	runner := syncrunner.New(func(ctx context.Context) error {
+		err := a.sync(ctx, nodes.Lister(), serviceCIDRs.Lister())
+		if err != nil {
+			a.log.Error("node sync failed; retrying", "err", err)
+		}
+		return err
+	}, syncrunner.Options{})
+	mark := func(any) { runner.Run() }
 	for _, inf := range []cache.SharedIndexInformer{nodes.Informer(), serviceCIDRs.Informer()} {
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark,
@@ -158,24 +165,9 @@ func (a *Agent) runNodes(ctx context.Context, factory informers.SharedInformerFa
 	if !cache.WaitForCacheSync(ctx.Done(), nodes.Informer().HasSynced) {
 		return ctx.Err()
 	}
-	go func() {
-		<-ctx.Done()
-		queue.ShutDown()
-	}()
-	for {
-		key, quit := queue.Get()
-		if quit {
-			return nil
-		}
-		err := a.sync(ctx, nodes.Lister(), serviceCIDRs.Lister())
-		if err != nil {
-			a.log.Error("node sync failed; retrying", "err", err)
-			queue.AddRateLimited(key)
-		} else {
-			queue.Forget(key)
-		}
-		queue.Done(key)
-	}
+	runner.Run()
+	_ = runner.Loop(ctx) // ends only with ctx, which is no failure of the feature
+	return nil
 }
 
 // sync publishes this node's overlay data, routes to every other node's pods, masquerades

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/weftnet/weft/internal/atomicfile"
 )
 
 // ConfListName is the file the agent owns in the CNI configuration directory. The "10-" prefix
@@ -46,12 +48,8 @@ func writeIfChanged(path string, data []byte) (bool, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return false, fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return false, fmt.Errorf("install %s: %w", path, err)
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
+		return false, err
 	}
 	return true, nil
 }

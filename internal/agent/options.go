@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/weftnet/weft/internal/cidr"
 	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/overlay"
 	"github.com/weftnet/weft/internal/proxy"
@@ -102,8 +103,8 @@ func (o *Options) Validate() error {
 		flag  string
 		cidrs []string
 	}{{"--cluster-cidr", o.ClusterCIDRs}, {"--service-cidr", o.ServiceCIDRs}, {"--no-masquerade-cidr", o.NoMasqueradeCIDRs}, {"--lb-pool", o.LBPools}} {
-		if _, err := parsePrefixes(l.flag, l.cidrs); err != nil {
-			errs = append(errs, err)
+		if _, err := cidr.ParseList(l.cidrs); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.flag, err))
 		}
 	}
 	if !filepath.IsAbs(o.CNIConfDir) {
@@ -114,18 +115,6 @@ func (o *Options) Validate() error {
 	}
 	errs = append(errs, o.DNS.Validate())
 	return errors.Join(errs...)
-}
-
-func parsePrefixes(flag string, cidrs []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, c := range cidrs {
-		p, err := netip.ParsePrefix(strings.TrimSpace(c))
-		if err != nil || p != p.Masked() {
-			return nil, fmt.Errorf("%s %q: give a network such as 10.42.0.0/16", flag, c)
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }
 
 func parseExternalIPs(ips []string) ([]netip.Addr, error) {

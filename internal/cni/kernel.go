@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // Kernel is what the commands need from the kernel. The Linux implementation works on the
@@ -70,28 +72,11 @@ func HostVethName(containerID, ifName string) string {
 	return HostVethPrefix + hex.EncodeToString(sum[:6])
 }
 
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-func prefixOf(n *net.IPNet) netip.Prefix {
-	if n == nil {
-		return netip.Prefix{}
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(addrOf(n.IP), ones)
-}
-
-func addrOf(ip net.IP) netip.Addr {
-	a, _ := netip.AddrFromSlice(ip)
-	return a.Unmap()
-}
-
 func defaultDst(gw netip.Addr) *net.IPNet {
 	if gw.Is4() {
-		return ipNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0))
+		return netaddr.IPNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0))
 	}
-	return ipNet(netip.PrefixFrom(netip.IPv6Unspecified(), 0))
+	return netaddr.IPNet(netip.PrefixFrom(netip.IPv6Unspecified(), 0))
 }
 
 func isDefault(dst *net.IPNet) bool {

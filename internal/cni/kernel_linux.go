@@ -13,7 +13,9 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/weftnet/weft/internal/netaddr"
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/nlretry"
 )
 
 // LinuxKernel is the Kernel of a real node. Its netlink sockets open in the namespace of the
@@ -56,7 +58,7 @@ func (LinuxKernel) EnsureBridge(b Bridge) (Link, error) {
 		}
 	}
 	for _, gw := range b.Gateways {
-		addr := &netlink.Addr{IPNet: ipNet(gw)}
+		addr := &netlink.Addr{IPNet: netaddr.IPNet(gw)}
 		if gw.Addr().Is6() {
 			addr.Flags = unix.IFA_F_NODAD // usable at once: pods route through it right away
 		}
@@ -143,7 +145,7 @@ func configurePod(p Pod) (Link, error) {
 		}
 	}
 	for _, a := range p.Addrs {
-		addr := &netlink.Addr{IPNet: ipNet(a)}
+		addr := &netlink.Addr{IPNet: netaddr.IPNet(a)}
 		if a.Addr().Is6() {
 			addr.Flags = unix.IFA_F_NODAD
 		}
@@ -188,21 +190,21 @@ func (LinuxKernel) CheckPod(p Pod) error {
 		if link.Attrs().Flags&net.FlagUp == 0 {
 			return fmt.Errorf("%s in the pod is down", p.IfName)
 		}
-		addrs, err := retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_ALL) })
+		addrs, err := nlretry.Dump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_ALL) })
 		if err != nil {
 			return fmt.Errorf("list addresses of %s in the pod: %w", p.IfName, err)
 		}
 		for _, want := range p.Addrs {
-			if !slices.ContainsFunc(addrs, func(a netlink.Addr) bool { return prefixOf(a.IPNet) == want }) {
+			if !slices.ContainsFunc(addrs, func(a netlink.Addr) bool { p, _ := netaddr.PrefixOf(a.IPNet); return p == want }) {
 				return fmt.Errorf("%s in the pod lacks address %s", p.IfName, want)
 			}
 		}
-		routes, err := retryDump(func() ([]netlink.Route, error) { return netlink.RouteList(link, netlink.FAMILY_ALL) })
+		routes, err := nlretry.Dump(func() ([]netlink.Route, error) { return netlink.RouteList(link, netlink.FAMILY_ALL) })
 		if err != nil {
 			return fmt.Errorf("list routes of %s in the pod: %w", p.IfName, err)
 		}
 		for _, gw := range p.Gateways {
-			if !slices.ContainsFunc(routes, func(r netlink.Route) bool { return isDefault(r.Dst) && addrOf(r.Gw) == gw }) {
+			if !slices.ContainsFunc(routes, func(r netlink.Route) bool { return isDefault(r.Dst) && netaddr.AddrOf(r.Gw) == gw }) {
 				return fmt.Errorf("the pod lacks its default route via %s on %s", gw, p.IfName)
 			}
 		}
@@ -256,7 +258,7 @@ func (LinuxKernel) BridgePorts(bridge string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge %s: %w", bridge, err)
 	}
-	links, err := retryDump(netlink.LinkList)
+	links, err := nlretry.Dump(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
@@ -267,22 +269,6 @@ func (LinuxKernel) BridgePorts(bridge string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-// retryDump repeats a netlink dump that the kernel interrupted because the table changed
-// under it; a few tries suffice unless something churns without pause.
-func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
-	var (
-		out []T
-		err error
-	)
-	for range 5 {
-		out, err = dump()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return out, err
-		}
-	}
-	return nil, err
 }
 
 func writeSysctl(path, value string) error {

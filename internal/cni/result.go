@@ -9,6 +9,8 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // buildResult reports the attachment in the configuration's result version, after what
@@ -29,7 +31,7 @@ func buildResult(conf *Config, args *skel.CmdArgs, pod Pod, bridge, host, podLin
 	)
 	for i, a := range pod.Addrs {
 		gw := pod.Gateways[i]
-		r.IPs = append(r.IPs, &current.IPConfig{Interface: current.Int(podIndex), Address: *ipNet(a), Gateway: gw.AsSlice()})
+		r.IPs = append(r.IPs, &current.IPConfig{Interface: current.Int(podIndex), Address: *netaddr.IPNet(a), Gateway: gw.AsSlice()})
 		r.Routes = append(r.Routes, &types.Route{Dst: *defaultDst(gw), GW: gw.AsSlice()})
 	}
 	return r.GetAsVersion(conf.CNIVersion)
@@ -49,7 +51,7 @@ func checkPrevResult(conf *Config, args *skel.CmdArgs, leased []netip.Addr) erro
 		}
 		iface := prev.Interfaces[*ipc.Interface]
 		if iface.Name == args.IfName && iface.Sandbox == args.Netns {
-			reported = append(reported, addrOf(ipc.Address.IP))
+			reported = append(reported, netaddr.AddrOf(ipc.Address.IP))
 		}
 	}
 	slices.SortFunc(reported, netip.Addr.Compare)

@@ -14,15 +14,12 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/cidr"
+	"github.com/weftnet/weft/internal/fwmark"
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // Table is weft's egress table; weft never touches another.
 const Table = "weft-egress"
-
-// KeepSourceMark is the packet mark bit an EgressRoute with masquerade: false sets (see
-// internal/egressroute): such packets go to a routed network that knows the pods, so they keep
-// their source here too. The value is egressroute.KeepSourceMark; a test keeps the two equal.
-const KeepSourceMark uint32 = 0x10000000
 
 // Masquerade configures source NAT for pods' traffic out of the cluster.
 type Masquerade struct {
@@ -51,35 +48,32 @@ func (m *Masquerade) Sync(ctx context.Context, serviceCIDRs []netip.Prefix) erro
 	tx.Add(&knftables.Table{Comment: ptr.To("weft: masquerade pod traffic that leaves the cluster")})
 	tx.Add(&knftables.Chain{Name: "postrouting", Type: ptr.To(knftables.NATType), Hook: ptr.To(knftables.PostroutingHook), Priority: ptr.To(knftables.SNATPriority)})
 	tx.Flush(&knftables.Chain{Name: "postrouting"})
-	for _, fam := range []struct {
-		set, typ, match string
-		v6              bool
-	}{{"v4", "ipv4_addr", "ip", false}, {"v6", "ipv6_addr", "ip6", true}} {
-		pods, keep := "pods-"+fam.set, "keep-"+fam.set
+	for _, fam := range netaddr.Families {
+		pods, keep := "pods-"+fam.Suffix(), "keep-"+fam.Suffix()
 		for _, s := range []string{pods, keep} {
-			tx.Add(&knftables.Set{Name: s, Type: fam.typ, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+			tx.Add(&knftables.Set{Name: s, Type: fam.AddrType(), Flags: []knftables.SetFlag{knftables.IntervalFlag}})
 			tx.Flush(&knftables.Set{Name: s})
 		}
 		// The ranges come from several places and may overlap (ServiceCIDRs do by design, a
 		// --no-masquerade-cidr may cover the pod range); the sets refuse overlapping elements.
 		n := 0
 		for _, p := range cidr.Merge(m.PodCIDRs) {
-			if p.Addr().Is6() == fam.v6 {
+			if p.Addr().Is6() == fam.Is6() {
 				tx.Add(&knftables.Element{Set: pods, Key: []string{p.String()}})
 				n++
 			}
 		}
 		for _, p := range cidr.Merge(append(slices.Clip(m.Keep), serviceCIDRs...)) {
-			if p.Addr().Is6() == fam.v6 {
+			if p.Addr().Is6() == fam.Is6() {
 				tx.Add(&knftables.Element{Set: keep, Key: []string{p.String()}})
 			}
 		}
-		if n == 0 || (fam.v6 && !m.IPv6) {
+		if n == 0 || (fam.Is6() && !m.IPv6) {
 			continue
 		}
 		tx.Add(&knftables.Rule{Chain: "postrouting", Rule: knftables.Concat(
-			fam.match, "saddr", "@"+pods, fam.match, "daddr", "!=", "@"+keep,
-			"meta mark &", fmt.Sprintf("0x%08x", KeepSourceMark), "== 0", "masquerade", "fully-random",
+			fam.Match(), "saddr", "@"+pods, fam.Match(), "daddr", "!=", "@"+keep,
+			"meta mark &", fwmark.Hex(fwmark.KeepSource), "== 0", "masquerade", "fully-random",
 		), Comment: ptr.To("pods leaving the cluster take the node's address")})
 	}
 	if err := m.nft.Run(ctx, tx); err != nil {

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"sigs.k8s.io/knftables"
-
-	"github.com/weftnet/weft/internal/egressroute"
 )
 
 func prefixes(s ...string) []netip.Prefix {
@@ -67,12 +65,6 @@ func TestMasqueradeRules(t *testing.T) {
 				t.Errorf("Cleanup left:\n%s", d)
 			}
 		})
-	}
-}
-
-func TestKeepSourceMarkMatchesEgressRoute(t *testing.T) {
-	if KeepSourceMark != egressroute.KeepSourceMark {
-		t.Errorf("egress skips mark %#x but EgressRoutes with masquerade: false set %#x", KeepSourceMark, egressroute.KeepSourceMark)
 	}
 }
 

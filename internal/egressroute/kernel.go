@@ -1,7 +1,6 @@
 package egressroute
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/nlretry"
 )
 
 // Netlink is the part of the kernel's routing this package uses; *netlink.Handle has it all,
@@ -56,28 +57,7 @@ func NewKernel() (Kernel, error) {
 // NewNetlink wraps a handle so that dumps the kernel interrupted (a route changed mid-dump)
 // are retried instead of being taken for the whole truth: a partial list would make a sync
 // delete what it missed seeing.
-func NewNetlink(h *netlink.Handle) Netlink { return retrying{h} }
-
-type retrying struct{ *netlink.Handle }
-
-func (r retrying) RouteListFiltered(family int, filter *netlink.Route, mask uint64) ([]netlink.Route, error) {
-	return retryDump(func() ([]netlink.Route, error) { return r.Handle.RouteListFiltered(family, filter, mask) })
-}
-
-func (r retrying) RuleListFiltered(family int, filter *netlink.Rule, mask uint64) ([]netlink.Rule, error) {
-	return retryDump(func() ([]netlink.Rule, error) { return r.Handle.RuleListFiltered(family, filter, mask) })
-}
-
-func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
-	var err error
-	for range 5 {
-		var out []T
-		if out, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return out, err
-		}
-	}
-	return nil, fmt.Errorf("netlink dump interrupted 5 times in a row: %w", err)
-}
+func NewNetlink(h *netlink.Handle) Netlink { return nlretry.Handle{Handle: h} }
 
 // ProcSysctl is Sysctl through /proc/sys, which shows the network namespace of the thread
 // that opens it.

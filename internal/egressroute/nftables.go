@@ -10,6 +10,8 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/cidr"
+	"github.com/weftnet/weft/internal/fwmark"
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // Chain priorities. Chain prerouting marks after the service proxy's DNAT (dstnat), so traffic
@@ -23,12 +25,6 @@ const (
 	masqPriority = knftables.BaseChainPriority("srcnat-10")
 )
 
-type family struct {
-	suffix, setType, match string
-}
-
-var families = [2]family{{"v4", "ipv4_addr", "ip"}, {"v6", "ipv6_addr", "ip6"}}
-
 // transaction is the whole table for the ready plans. stale names the sets in the table now
 // that no plan wants; they are deleted in the same transaction. The table is small (a set of
 // pods per route and family, a rule per destination), so it is rewritten whole: atomically,
@@ -40,11 +36,11 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 	tx.Flush(&knftables.Chain{Name: "prerouting"})
 	tx.Add(&knftables.Chain{Name: "postrouting", Type: ptr.To(knftables.NATType), Hook: ptr.To(knftables.PostroutingHook), Priority: ptr.To(masqPriority)})
 	tx.Flush(&knftables.Chain{Name: "postrouting"})
-	for _, f := range families {
-		addSet(tx, "cluster-"+f.suffix, f, "the cluster's own ranges: never rerouted")
+	for _, f := range netaddr.Families {
+		addSet(tx, "cluster-"+f.Suffix(), f, "the cluster's own ranges: never rerouted")
 	}
 	for _, c := range cidr.Merge(cluster) {
-		addElement(tx, "cluster-"+families[famIndex(c)].suffix, c)
+		addElement(tx, "cluster-"+famIndex(c).Suffix(), c)
 	}
 	for _, name := range stale {
 		tx.Delete(&knftables.Set{Name: name})
@@ -58,7 +54,7 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 		if !p.entry.Ready {
 			continue
 		}
-		for fi, f := range families {
+		for fi, f := range netaddr.Families {
 			if len(p.dsts[fi]) == 0 {
 				continue
 			}
@@ -73,7 +69,7 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 		}
 		if mark := markOf(p.slot, false); p.er.Spec.Masquerades() {
 			tx.Add(&knftables.Rule{Chain: "postrouting", Rule: knftables.Concat(
-				"meta mark &", fmt.Sprintf("0x%08x", RouteMarkMask|KeepSourceMark), "==", fmt.Sprintf("0x%08x", mark), "masquerade fully-random",
+				"meta mark &", fwmark.Hex(fwmark.RouteSlotMask|fwmark.KeepSource), "==", fwmark.Hex(mark), "masquerade fully-random",
 			), Comment: comment(p.er.Name)})
 		}
 	}
@@ -82,11 +78,11 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 	// route whose name sorts first: the first rule that matches marks and ends the chain.
 	sort.SliceStable(targets, func(i, j int) bool { return targets[i].dst.Bits() > targets[j].dst.Bits() })
 	for _, t := range targets {
-		f := families[famIndex(t.dst)]
+		f := netaddr.Families[famIndex(t.dst)]
 		tx.Add(&knftables.Rule{Chain: "prerouting", Rule: knftables.Concat(
-			f.match, "saddr", "@", setName(t.p.slot, f), f.match, "daddr", t.dst, f.match, "daddr", "!=", "@", "cluster-"+f.suffix,
+			f.Match(), "saddr", "@", setName(t.p.slot, f), f.Match(), "daddr", t.dst, f.Match(), "daddr", "!=", "@", "cluster-"+f.Suffix(),
 			// Only the route's own bits change: other software's marks stay.
-			"meta mark set meta mark &", fmt.Sprintf("0x%08x", ^(RouteMarkMask|KeepSourceMark)), "|", fmt.Sprintf("0x%08x", markOf(t.p.slot, !t.p.er.Spec.Masquerades())),
+			"meta mark set meta mark &", fwmark.Hex(^(fwmark.RouteSlotMask | fwmark.KeepSource)), "|", fwmark.Hex(markOf(t.p.slot, !t.p.er.Spec.Masquerades())),
 			"accept",
 		), Comment: comment(t.p.er.Name)})
 	}
@@ -103,7 +99,7 @@ func staleSets(ctx context.Context, nft knftables.Interface, plans []*plan) ([]s
 	}
 	want := map[string]bool{"cluster-v4": true, "cluster-v6": true}
 	for _, p := range plans {
-		for fi, f := range families {
+		for fi, f := range netaddr.Families {
 			if p.entry.Ready && len(p.dsts[fi]) > 0 {
 				want[setName(p.slot, f)] = true
 			}
@@ -122,12 +118,12 @@ func staleSets(ctx context.Context, nft knftables.Interface, plans []*plan) ([]s
 // setName is a route's set of pods. It carries the slot, not the route's name: names may
 // start with a digit and run to 253 characters, which nft identifiers may not. The set's
 // comment names the route.
-func setName(slot int, f family) string {
-	return fmt.Sprintf("r%d-pods-%s", slot, f.suffix)
+func setName(slot int, f netaddr.Family) string {
+	return fmt.Sprintf("r%d-pods-%s", slot, f.Suffix())
 }
 
-func addSet(tx *knftables.Transaction, name string, f family, text string) {
-	tx.Add(&knftables.Set{Name: name, Type: f.setType, Flags: []knftables.SetFlag{knftables.IntervalFlag}, Comment: comment(text)})
+func addSet(tx *knftables.Transaction, name string, f netaddr.Family, text string) {
+	tx.Add(&knftables.Set{Name: name, Type: f.AddrType(), Flags: []knftables.SetFlag{knftables.IntervalFlag}, Comment: comment(text)})
 	tx.Flush(&knftables.Set{Name: name})
 }
 

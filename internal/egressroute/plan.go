@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // snapshot is everything one sync reads from the informers.
@@ -192,12 +194,7 @@ func describe(spec *Spec, h hop) string {
 	return fmt.Sprintf("%s, %s", where, src)
 }
 
-func famIndex(p netip.Prefix) int {
-	if p.Addr().Is4() {
-		return 0
-	}
-	return 1
-}
+func famIndex(p netip.Prefix) netaddr.Family { return netaddr.OfPrefix(p) }
 
 func joinErrors(errs []error) string {
 	msgs := make([]string, len(errs))

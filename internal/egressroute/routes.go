@@ -8,9 +8,10 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"k8s.io/utils/ptr"
-)
 
-var nlFamilies = [2]int{netlink.FAMILY_V4, netlink.FAMILY_V6}
+	"github.com/weftnet/weft/internal/fwmark"
+	"github.com/weftnet/weft/internal/netaddr"
+)
 
 type routeKey struct{ table, family int }
 
@@ -22,7 +23,7 @@ func wantRoute(p *plan, fi int) *netlink.Route {
 		bits = 128
 	}
 	r := &netlink.Route{
-		Family: nlFamilies[fi], Table: tableOf(p.slot), LinkIndex: p.hop.link, Protocol: RouteProtocol,
+		Family: netaddr.Family(fi).Netlink(), Table: tableOf(p.slot), LinkIndex: p.hop.link, Protocol: RouteProtocol,
 		Dst: &net.IPNet{IP: make(net.IP, bits/8), Mask: net.CIDRMask(0, bits)},
 	}
 	if p.hop.gw.IsValid() {
@@ -37,8 +38,8 @@ func wantRoute(p *plan, fi int) *netlink.Route {
 // only, whatever the keep-source bit says.
 func wantRule(p *plan, fi int) *netlink.Rule {
 	r := netlink.NewRule()
-	r.Family, r.Priority, r.Table = nlFamilies[fi], RulePriority, tableOf(p.slot)
-	r.Mark, r.Mask, r.Protocol = markOf(p.slot, false), ptr.To(RouteMarkMask), uint8(RouteProtocol)
+	r.Family, r.Priority, r.Table = netaddr.Family(fi).Netlink(), RulePriority, tableOf(p.slot)
+	r.Mark, r.Mask, r.Protocol = markOf(p.slot, false), ptr.To(fwmark.RouteSlotMask), uint8(RouteProtocol)
 	return r
 }
 
@@ -46,7 +47,7 @@ func wantRule(p *plan, fi int) *netlink.Rule {
 // is not this node itself.
 func routed(plans []*plan, f func(p *plan, fi int)) {
 	for _, p := range plans {
-		for fi := range families {
+		for fi := range netaddr.Families {
 			if p.entry.Ready && !p.hop.local && len(p.dsts[fi]) > 0 {
 				f(p, fi)
 			}
@@ -59,7 +60,8 @@ func routed(plans []*plan, f func(p *plan, fi int)) {
 func ours(nl Netlink) (map[routeKey]netlink.Route, []netlink.Rule, error) {
 	routes := map[routeKey]netlink.Route{}
 	var rules []netlink.Rule
-	for _, fam := range nlFamilies {
+	for _, f := range netaddr.Families {
+		fam := f.Netlink()
 		rs, err := nl.RouteListFiltered(fam, &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
 		if err != nil {
 			return nil, nil, fmt.Errorf("list routes: %w", err)
@@ -129,7 +131,7 @@ func removeStale(nl Netlink, plans []*plan) error {
 	wantRoutes := map[routeKey]bool{}
 	var wantRules []*netlink.Rule
 	routed(plans, func(p *plan, fi int) {
-		wantRoutes[routeKey{tableOf(p.slot), nlFamilies[fi]}] = true
+		wantRoutes[routeKey{tableOf(p.slot), netaddr.Family(fi).Netlink()}] = true
 		wantRules = append(wantRules, wantRule(p, fi))
 	})
 	var errs []error

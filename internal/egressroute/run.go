@@ -11,15 +11,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/weftnet/weft/internal/cidr"
+	"github.com/weftnet/weft/internal/syncrunner"
 )
 
 // listers are the informers' caches one sync reads.
@@ -54,10 +53,17 @@ func (c *Controller) RunWith(ctx context.Context, shared informers.SharedInforme
 	routes := dyn.ForResource(GVR)
 	serviceCIDRs := shared.Networking().V1().ServiceCIDRs()
 
-	const key = "sync"
-	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
-	defer queue.ShutDown()
-	dirty := func(any) { queue.Add(key) }
+	var l listers // set once the caches are synced, before the first sync can run
+	// Retries back off from 5ms to 1000s (the runner's default); a quiet cluster is synced
+	// whole every Resync, which repairs what someone else changed in the kernel.
+	runner := syncrunner.New(func(ctx context.Context) error {
+		err := c.syncFrom(ctx, l)
+		if err != nil {
+			c.log.Error("sync failed; retrying", "err", err)
+		}
+		return err
+	}, syncrunner.Options{MinInterval: c.opts.MinSyncInterval, MaxInterval: c.opts.Resync})
+	dirty := func(any) { runner.Run() }
 	handler := cache.ResourceEventHandlerFuncs{AddFunc: dirty, UpdateFunc: func(_, o any) { dirty(o) }, DeleteFunc: dirty}
 	all := []cache.SharedIndexInformer{pods.Informer(), namespaces.Informer(), nodes.Informer(), routes.Informer()}
 	for _, inf := range all {
@@ -93,31 +99,10 @@ func (c *Controller) RunWith(ctx context.Context, shared informers.SharedInforme
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
-	l := listers{pods: pods.Lister(), namespaces: namespaces.Lister(), nodes: nodes.Lister(), routes: routes.Lister(), serviceCIDRs: serviceCIDRs.Lister()}
-	go wait.Until(func() { queue.Add(key) }, c.opts.Resync, ctx.Done())
-	go func() {
-		<-ctx.Done()
-		queue.ShutDown()
-	}()
-	for {
-		k, quit := queue.Get()
-		if quit {
-			return nil
-		}
-		start := time.Now()
-		err := c.syncFrom(ctx, l)
-		if err != nil {
-			c.log.Error("sync failed; retrying", "err", err)
-			queue.AddRateLimited(k)
-		} else {
-			queue.Forget(k)
-		}
-		queue.Done(k)
-		select {
-		case <-time.After(c.opts.MinSyncInterval - time.Since(start)):
-		case <-ctx.Done():
-		}
-	}
+	l = listers{pods: pods.Lister(), namespaces: namespaces.Lister(), nodes: nodes.Lister(), routes: routes.Lister(), serviceCIDRs: serviceCIDRs.Lister()}
+	runner.Run()
+	_ = runner.Loop(ctx) // ends only with ctx
+	return nil
 }
 
 // syncFrom takes a snapshot of the caches and syncs it.

@@ -5,26 +5,17 @@ import (
 	"sort"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/weftnet/weft/internal/fwmark"
 )
 
 // The numbers weft's EgressRoutes take in the kernel. Each route gets a slot n in 1..MaxRoutes;
-// its packets carry n in the RouteMarkMask bits of the firewall mark, and the policy rule for
-// that mark looks up routing table RouteTableBase+n.
+// its packets carry n in the fwmark.RouteSlotMask bits of the firewall mark, and the policy
+// rule for that mark looks up routing table RouteTableBase+n. Packets of routes with
+// masquerade: false carry fwmark.KeepSource too. Writers keep every other bit as they find it.
 const (
 	// Table is the nftables table (family inet) this package owns, and no other.
 	Table = "weft-egressroute"
-
-	// RouteMarkMask holds the slot number (bits 20-27). It avoids kube-proxy's 0x4000 and 0x8000
-	// and marks other node software sets (Tailscale's 0x40000 and 0x80000, wg-quick's 0xca6c).
-	// Writers keep every bit outside RouteMarkMask|KeepSourceMark as they find it.
-	RouteMarkMask  uint32 = 0x0ff00000
-	routeMarkShift        = 20
-
-	// KeepSourceMark (bit 28) is set on packets of routes with masquerade: false. Masquerading
-	// lives in other tables too (inet weft-egress masquerades all pod traffic leaving the
-	// cluster), and a NAT decision in one table cannot be undone in another, so each of them
-	// must skip packets with this bit: `meta mark & 0x10000000 == 0`.
-	KeepSourceMark uint32 = 0x10000000
 
 	// RouteTableBase+n is slot n's routing table: 0x5701 (22273) to 0x57ff (22527).
 	RouteTableBase = 0x5700
@@ -40,9 +31,9 @@ const (
 
 // markOf is slot n's mark, with the keep-source bit for routes that keep pods' addresses.
 func markOf(slot int, keepSource bool) uint32 {
-	m := uint32(slot) << routeMarkShift
+	m := uint32(slot) << fwmark.RouteSlotShift
 	if keepSource {
-		m |= KeepSourceMark
+		m |= fwmark.KeepSource
 	}
 	return m
 }

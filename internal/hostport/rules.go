@@ -11,17 +11,12 @@ import (
 
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/fwmark"
 )
 
 // Table is the hostPort table; nothing else in it belongs to another feature.
 const Table = "weft-hostport"
-
-// HairpinMark is the packet mark bit set on a new connection from a pod of the node to one of
-// the node's host ports, so postrouting masquerades it: without that, the pod behind the
-// mapping would answer a neighbour on the bridge directly, from its own address, and the
-// client would drop a reply it cannot match. It stays clear of egress (0x10000000),
-// egressroute (0x0ff00000), the proxy (0x20000000) and kube-proxy (0x4000, 0x8000).
-const HairpinMark uint32 = 0x40000000
 
 // Chain priorities: DNAT runs 5 before the standard dstnat (-100), where the proxy's
 // nat-prerouting and nat-output sit, so a host port is the pod's even when its number is
@@ -79,7 +74,7 @@ func base(tx *knftables.Transaction, bridge string) {
 	}
 	tx.Add(&knftables.Rule{Chain: "prerouting", Rule: "jump hostports"})
 	tx.Add(&knftables.Rule{Chain: "output", Rule: "jump hostports"})
-	mark := fmt.Sprintf("0x%08x", HairpinMark)
+	mark := fwmark.Hex(fwmark.HostportHairpin) // why: see internal/fwmark
 	for _, f := range families {
 		key := f.match + " daddr . meta l4proto . th dport"
 		tx.Add(&knftables.Rule{Chain: "hostports", Rule: knftables.Concat("iifname", strconv.Quote(bridge), key, "@"+f.hostIPMap(), "meta mark set meta mark |", mark),

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/weftnet/weft/internal/atomicfile"
 )
 
 // ErrExhausted is returned, wrapped, when a pod CIDR has no free address left.
@@ -242,5 +244,5 @@ func (s *Store) save(st *state) error {
 	if err != nil {
 		return fmt.Errorf("encode IPAM store: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(s.dir, stateFile), data)
+	return atomicfile.Write(filepath.Join(s.dir, stateFile), data, 0o600)
 }

@@ -16,6 +16,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/weftnet/weft/internal/kubenode"
+	"github.com/weftnet/weft/internal/netaddr"
+	"github.com/weftnet/weft/internal/syncrunner"
 )
 
 // controlPlaneRouteProtocol tags the routes the lab keeps in the control-plane namespace, so a
@@ -42,7 +46,8 @@ type controlPlaneRoutes struct {
 	serviceCIDRs []netip.Prefix
 	log          *slog.Logger
 	nodes        cache.SharedIndexInformer
-	dirty        chan struct{}
+	runner       *syncrunner.Runner
+	last         string // the routes last logged
 }
 
 func newControlPlaneRoutes(kubeconfig, netns string, serviceCIDRs []netip.Prefix, log *slog.Logger) (*controlPlaneRoutes, error) {
@@ -56,51 +61,40 @@ func newControlPlaneRoutes(kubeconfig, netns string, serviceCIDRs []netip.Prefix
 	if err != nil {
 		return nil, err
 	}
-	r := &controlPlaneRoutes{netns: netns, serviceCIDRs: serviceCIDRs, log: log, dirty: make(chan struct{}, 1)}
+	r := &controlPlaneRoutes{netns: netns, serviceCIDRs: serviceCIDRs, log: log}
+	r.runner = syncrunner.New(r.sync, syncrunner.Options{MaxInterval: 10 * time.Second, RetryMin: time.Second, RetryMax: 10 * time.Second})
 	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	r.nodes = factory.Core().V1().Nodes().Informer()
-	mark := func(any) { r.markDirty() }
+	mark := func(any) { r.runner.Run() }
 	_, _ = r.nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark})
 	return r, nil
 }
 
-func (r *controlPlaneRoutes) markDirty() {
-	select {
-	case r.dirty <- struct{}{}:
-	default:
-	}
-}
-
-// Run syncs on every Node change and every 10 s, which repairs a route deleted by hand.
+// Run syncs on every Node change and every 10 s, which repairs a route deleted by hand; a
+// failed sync is retried from 1 s.
 func (r *controlPlaneRoutes) Run(ctx context.Context) {
 	go r.nodes.Run(ctx.Done())
-	tick := time.NewTicker(10 * time.Second)
-	defer tick.Stop()
-	last := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.dirty:
-		case <-tick.C:
-		}
-		if !r.nodes.HasSynced() {
-			continue
-		}
-		var nodes []*corev1.Node
-		for _, o := range r.nodes.GetStore().List() {
-			nodes = append(nodes, o.(*corev1.Node))
-		}
-		want := desiredControlPlaneRoutes(nodes, r.serviceCIDRs)
-		if err := syncRoutes(r.netns, want); err != nil {
-			r.log.Error("control plane routes to pods", "err", err)
-			continue
-		}
-		if s := fmt.Sprint(want); s != last {
-			r.log.Info("control plane routes to pods", "routes", s)
-			last = s
-		}
+	_ = r.runner.Loop(ctx)
+}
+
+func (r *controlPlaneRoutes) sync(context.Context) error {
+	if !r.nodes.HasSynced() {
+		return nil // the listing's events ask again, and so does the next period
 	}
+	var nodes []*corev1.Node
+	for _, o := range r.nodes.GetStore().List() {
+		nodes = append(nodes, o.(*corev1.Node))
+	}
+	want := desiredControlPlaneRoutes(nodes, r.serviceCIDRs)
+	if err := syncRoutes(r.netns, want); err != nil {
+		r.log.Error("control plane routes to pods", "err", err)
+		return err
+	}
+	if s := fmt.Sprint(want); s != r.last {
+		r.log.Info("control plane routes to pods", "routes", s)
+		r.last = s
+	}
+	return nil
 }
 
 // desiredControlPlaneRoutes is the control plane's route table: podCIDRs via their node's
@@ -122,7 +116,7 @@ func desiredControlPlaneRoutes(nodes []*corev1.Node, serviceCIDRs []netip.Prefix
 			}
 		}
 		for _, v6 := range []bool{false, true} {
-			if via := internalIP(n, v6); via.IsValid() && !first[v6].IsValid() && ready(n) {
+			if via := internalIP(n, v6); via.IsValid() && !first[v6].IsValid() && kubenode.Ready(n) {
 				first[v6] = via
 			}
 		}
@@ -141,15 +135,6 @@ func desiredControlPlaneRoutes(nodes []*corev1.Node, serviceCIDRs []netip.Prefix
 		}
 	}
 	return out
-}
-
-func ready(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func internalIP(n *corev1.Node, v6 bool) netip.Addr {
@@ -188,7 +173,7 @@ func syncRoutes(nsName string, want []cpRoute) error {
 	keep := map[netip.Prefix]bool{}
 	for _, w := range want {
 		keep[w.Dst] = true
-		route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(w.Dst), Gw: net.IP(w.Via.AsSlice()), Protocol: controlPlaneRouteProtocol}
+		route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: netaddr.IPNet(w.Dst), Gw: net.IP(w.Via.AsSlice()), Protocol: controlPlaneRouteProtocol}
 		if err := ns.h.RouteReplace(route); err != nil {
 			return fmt.Errorf("%s: route %s: %w", nsName, w, err)
 		}

@@ -118,19 +118,11 @@ func (o *Options) Complete() error {
 }
 
 func parseCIDRList(flag, text string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, field := range strings.Split(text, ",") {
-		field = strings.TrimSpace(field)
-		p, err := netip.ParsePrefix(field)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q is not a CIDR: write it like 10.42.0.0/16 or 2001:cafe:42::/56", flag, field)
-		}
-		if p != p.Masked() {
-			return nil, fmt.Errorf("%s: %s has host bits set: did you mean %s?", flag, p, p.Masked())
-		}
-		out = append(out, p)
+	ps, err := cidr.ParseList(strings.Split(text, ","))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	return out, nil
+	return ps, nil
 }
 
 var labName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$`)
@@ -175,15 +167,11 @@ func (o *Options) Validate() error {
 	if o.MTU != 0 && (o.MTU < 1280 || o.MTU > 1500) {
 		add("--mtu %d: use 1280 (IPv6's minimum) to 1500 (the lab LAN's MTU), or leave it out to detect it", o.MTU)
 	}
-	for _, c := range o.LBPools {
-		if p, err := netip.ParsePrefix(c); err != nil || p != p.Masked() {
-			add("--lb-pool %q: give a network such as 192.168.1.224/28", c)
-		}
+	if _, err := cidr.ParseList(o.LBPools); err != nil {
+		add("--lb-pool: %w", err)
 	}
-	for _, c := range o.NoMasqueradeCIDRs {
-		if p, err := netip.ParsePrefix(c); err != nil || p != p.Masked() {
-			add("--no-masquerade-cidr %q: give a network such as 192.168.2.0/24", c)
-		}
+	if _, err := cidr.ParseList(o.NoMasqueradeCIDRs); err != nil {
+		add("--no-masquerade-cidr: %w", err)
 	}
 	if o.APIPort < 1 || o.APIPort > 65535 {
 		add("--https-listen-port %d: pick a port between 1 and 65535", o.APIPort)

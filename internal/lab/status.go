@@ -16,6 +16,7 @@ import (
 
 	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/controlplane"
+	"github.com/weftnet/weft/internal/kubenode"
 )
 
 // Status prints what a lab is made of and how it is doing: its endpoint, ranges, namespaces,
@@ -61,7 +62,7 @@ func Status(dataDir, name string, out io.Writer) error {
 	for _, n := range p.Nodes {
 		status, cidrs := "unknown", "-"
 		if apiNode, ok := nodes[n.Name]; ok {
-			status = map[bool]string{true: "Ready", false: "NotReady"}[nodeReady(apiNode)]
+			status = map[bool]string{true: "Ready", false: "NotReady"}[kubenode.Ready(&apiNode)]
 			cidrs = strings.Join(apiNode.Spec.PodCIDRs, ",")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.NetNS, hostAddrs(n.Host), status, cidrs)

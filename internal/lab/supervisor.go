@@ -16,6 +16,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/weftnet/weft/internal/atomicfile"
 	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/controlplane"
 )
@@ -253,10 +254,7 @@ func (s *supervisor) writeProcesses() {
 	}
 	s.mu.Unlock()
 	b, _ := json.MarshalIndent(infos, "", "  ")
-	tmp := filepath.Join(s.plan.StateDir, processesFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err == nil {
-		_ = os.Rename(tmp, filepath.Join(s.plan.StateDir, processesFile))
-	}
+	_ = atomicfile.Write(filepath.Join(s.plan.StateDir, processesFile), b, 0o644)
 }
 
 // agentArgs hand the user's overlay and egress choices to every node's agent.

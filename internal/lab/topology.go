@@ -11,6 +11,7 @@ import (
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/weftnet/weft/internal/netaddr"
 	"github.com/weftnet/weft/internal/netns"
 )
 
@@ -159,7 +160,7 @@ func addExternalIPs(n Node) error {
 		if a.Is6() {
 			pub = PublicV6
 		}
-		addr := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, pub.Bits())), Flags: unix.IFA_F_NODAD}
+		addr := &netlink.Addr{IPNet: netaddr.IPNet(netip.PrefixFrom(a, pub.Bits())), Flags: unix.IFA_F_NODAD}
 		if err := ns.h.AddrAdd(link, addr); err != nil {
 			return fmt.Errorf("%s: add ExternalIP %s: %w", n.NetNS, addr.IPNet, err)
 		}
@@ -193,7 +194,7 @@ func configureHost(h Host, ifname string, v4, v6 netip.Prefix, gw Host) error {
 		if !a.ip.IsValid() {
 			continue
 		}
-		addr := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a.ip, a.net.Bits()))}
+		addr := &netlink.Addr{IPNet: netaddr.IPNet(netip.PrefixFrom(a.ip, a.net.Bits()))}
 		if a.ip.Is6() {
 			addr.Flags = unix.IFA_F_NODAD
 		}
@@ -221,7 +222,7 @@ func addStaticRoute(nsName string, dst netip.Prefix, via netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("%s: find eth0: %w", nsName, err)
 	}
-	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(dst), Gw: net.IP(via.AsSlice())}
+	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: netaddr.IPNet(dst), Gw: net.IP(via.AsSlice())}
 	if err := ns.h.RouteAdd(route); err != nil {
 		return fmt.Errorf("%s: route %s via %s: %w", nsName, dst, via, err)
 	}
@@ -270,8 +271,4 @@ func (n *nsHandle) up(ifname string) error {
 		return fmt.Errorf("%s: set %s up: %w", n.name, ifname, err)
 	}
 	return nil
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }

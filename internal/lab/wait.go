@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/weftnet/weft/internal/cidr"
+	"github.com/weftnet/weft/internal/kubenode"
 )
 
 func adminClient(kubeconfig string) (kubernetes.Interface, error) {
@@ -74,7 +75,7 @@ func notReadyNodes(p Plan, nodes []corev1.Node) (missing, names []string) {
 		switch {
 		case !ok:
 			missing = append(missing, want.Name+" not registered")
-		case !nodeReady(n):
+		case !kubenode.Ready(&n):
 			missing = append(missing, want.Name+" not Ready")
 		case len(n.Spec.PodCIDRs) != len(p.ClusterCIDRs):
 			missing = append(missing, fmt.Sprintf("%s has podCIDRs %v, wants one per family of %s", want.Name, n.Spec.PodCIDRs, cidr.Join(p.ClusterCIDRs)))
@@ -85,13 +86,4 @@ func notReadyNodes(p Plan, nodes []corev1.Node) (missing, names []string) {
 	}
 	sort.Strings(missing)
 	return missing, names
-}
-
-func nodeReady(n corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/weftnet/weft/internal/nlretry"
 )
 
 // Kernel is the part of netlink the overlay uses; *netlink.Handle has it, and the unit tests
@@ -28,33 +30,7 @@ type Kernel interface {
 
 // Netlink is the real kernel: a netlink handle whose dumps are retried when the kernel reports
 // them interrupted (the table changed mid-dump), so a sync never acts on half a listing.
-type Netlink struct{ *netlink.Handle }
-
-const dumpRetries = 5
-
-func retry[T any](list func() ([]T, error)) ([]T, error) {
-	var out []T
-	var err error
-	for range dumpRetries {
-		out, err = list()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return out, err
-		}
-	}
-	return nil, err
-}
-
-func (n Netlink) AddrList(link netlink.Link, family int) ([]netlink.Addr, error) {
-	return retry(func() ([]netlink.Addr, error) { return n.Handle.AddrList(link, family) })
-}
-
-func (n Netlink) RouteListFiltered(family int, filter *netlink.Route, mask uint64) ([]netlink.Route, error) {
-	return retry(func() ([]netlink.Route, error) { return n.Handle.RouteListFiltered(family, filter, mask) })
-}
-
-func (n Netlink) NeighList(linkIndex, family int) ([]netlink.Neigh, error) {
-	return retry(func() ([]netlink.Neigh, error) { return n.Handle.NeighList(linkIndex, family) })
-}
+type Netlink = nlretry.Handle
 
 func isNotFound(err error) bool {
 	var nf netlink.LinkNotFoundError

@@ -56,7 +56,7 @@ func twoNodes(t *testing.T) (*testNode, *testNode) {
 			t.Fatal(err)
 		}
 		t.Cleanup(nl.Close)
-		n.kernel = Netlink{nl}
+		n.kernel = Netlink{Handle: nl}
 		n.node = &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: n.name, Annotations: map[string]string{}},
 			Spec:       corev1.NodeSpec{PodCIDRs: []string{fmt.Sprintf("10.42.%d.0/24", i+1), fmt.Sprintf("2001:cafe:42:%d::/64", i+1)}},

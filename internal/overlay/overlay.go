@@ -10,10 +10,11 @@
 package overlay
 
 import (
-	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // Backend names, as K3s spells them.
@@ -48,10 +49,9 @@ const (
 	OverheadV6 = 40 + 8 + 8 + 14
 )
 
-// family picks per-family values by the address family of an address or prefix.
+// family is an address family with the overlay's own values for it.
 type family struct {
-	v6         bool
-	nl         int // netlink family
+	netaddr.Family
 	device     string
 	overhead   int
 	publicKey  string
@@ -59,16 +59,11 @@ type family struct {
 }
 
 var families = []family{
-	{v6: false, nl: netlink.FAMILY_V4, device: "weft.1", overhead: OverheadV4, publicKey: AnnotationPublicIPv4, vtepMACKey: AnnotationVtepMACv4},
-	{v6: true, nl: netlink.FAMILY_V6, device: "weft-v6.1", overhead: OverheadV6, publicKey: AnnotationPublicIPv6, vtepMACKey: AnnotationVtepMACv6},
+	{Family: netaddr.IPv4, device: "weft.1", overhead: OverheadV4, publicKey: AnnotationPublicIPv4, vtepMACKey: AnnotationVtepMACv4},
+	{Family: netaddr.IPv6, device: "weft-v6.1", overhead: OverheadV6, publicKey: AnnotationPublicIPv6, vtepMACKey: AnnotationVtepMACv6},
 }
 
-func familyOf(a netip.Addr) family {
-	if a.Is4() {
-		return families[0]
-	}
-	return families[1]
-}
+func familyOf(a netip.Addr) family { return families[netaddr.Of(a)] }
 
 // Local is this node as the overlay sees it, per family (index 0 IPv4, 1 IPv6).
 type Local struct {
@@ -84,34 +79,9 @@ type Local struct {
 
 func (l Local) podCIDR(f family) (netip.Prefix, bool) {
 	for _, p := range l.PodCIDRs {
-		if p.Addr().Is6() == f.v6 {
+		if p.Addr().Is6() == f.Is6() {
 			return p, true
 		}
 	}
 	return netip.Prefix{}, false
-}
-
-func idx(f family) int {
-	if f.v6 {
-		return 1
-	}
-	return 0
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), ones), true
-}
-
-func addrOf(ip net.IP) netip.Addr {
-	a, _ := netip.AddrFromSlice(ip)
-	return a.Unmap()
 }

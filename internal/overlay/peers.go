@@ -37,17 +37,17 @@ func PeersFrom(self string, nodes []*corev1.Node) ([]Peer, []error) {
 			p.PodCIDRs = append(p.PodCIDRs, cidr.Masked())
 		}
 		for _, f := range families {
-			i := idx(f)
+			i := int(f.Family)
 			if s, ok := n.Annotations[f.publicKey]; ok {
 				a, err := netip.ParseAddr(s)
-				if err != nil || a.Is6() != f.v6 {
-					problems = append(problems, fmt.Errorf("node %s: annotation %s=%q is not an IPv%d address", n.Name, f.publicKey, s, map[bool]int{false: 4, true: 6}[f.v6]))
+				if err != nil || a.Is6() != f.Is6() {
+					problems = append(problems, fmt.Errorf("node %s: annotation %s=%q is not an IPv%d address", n.Name, f.publicKey, s, map[bool]int{false: 4, true: 6}[f.Is6()]))
 				} else {
 					p.Public[i] = a
 				}
 			}
 			if !p.Public[i].IsValid() {
-				p.Public[i] = nodeAddress(n, corev1.NodeInternalIP, f.v6)
+				p.Public[i] = nodeAddress(n, corev1.NodeInternalIP, f.Is6())
 			}
 			if s, ok := n.Annotations[f.vtepMACKey]; ok {
 				mac, err := net.ParseMAC(s)
@@ -87,16 +87,16 @@ func LocalFrom(n *corev1.Node, externalIPs []netip.Addr, useExternal bool) Local
 		}
 	}
 	for _, f := range families {
-		i := idx(f)
-		l.Underlay[i] = nodeAddress(n, corev1.NodeInternalIP, f.v6)
+		i := int(f.Family)
+		l.Underlay[i] = nodeAddress(n, corev1.NodeInternalIP, f.Is6())
 		l.Public[i] = l.Underlay[i]
 		if useExternal {
-			if a := nodeAddress(n, corev1.NodeExternalIP, f.v6); a.IsValid() {
+			if a := nodeAddress(n, corev1.NodeExternalIP, f.Is6()); a.IsValid() {
 				l.Public[i] = a
 			}
 		}
 		for _, a := range externalIPs {
-			if a.Is6() == f.v6 {
+			if a.Is6() == f.Is6() {
 				l.Public[i] = a
 			}
 		}
@@ -117,13 +117,13 @@ func VtepMAC(node string, v6 bool) net.HardwareAddr {
 func Annotations(l Local, backend string) map[string]string {
 	out := map[string]string{AnnotationBackend: backend}
 	for _, f := range families {
-		i := idx(f)
+		i := int(f.Family)
 		if _, ok := l.podCIDR(f); !ok || !l.Public[i].IsValid() {
 			continue
 		}
 		out[f.publicKey] = l.Public[i].String()
 		if backend == BackendVXLAN {
-			out[f.vtepMACKey] = VtepMAC(l.Name, f.v6).String()
+			out[f.vtepMACKey] = VtepMAC(l.Name, f.Is6()).String()
 		}
 	}
 	return out

@@ -7,6 +7,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // syncRoutes makes weft's routes in the main table exactly the wanted ones: adds and replaces
@@ -16,7 +18,7 @@ import (
 func (o *Overlay) syncRoutes(want []netlink.Route) ([]string, error) {
 	have := map[netip.Prefix]netlink.Route{}
 	for _, f := range families {
-		routes, err := o.k.RouteListFiltered(f.nl, &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
+		routes, err := o.k.RouteListFiltered(f.Netlink(), &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
 		if err != nil {
 			return nil, fmt.Errorf("list weft routes: %w", err)
 		}
@@ -24,7 +26,7 @@ func (o *Overlay) syncRoutes(want []netlink.Route) ([]string, error) {
 			if r.Dst == nil {
 				continue
 			}
-			if p, ok := prefixOf(r.Dst); ok {
+			if p, ok := netaddr.PrefixOf(r.Dst); ok {
 				have[p] = r
 			}
 		}
@@ -33,7 +35,7 @@ func (o *Overlay) syncRoutes(want []netlink.Route) ([]string, error) {
 	var errs []error
 	wanted := map[netip.Prefix]bool{}
 	for _, r := range want {
-		dst, _ := prefixOf(r.Dst)
+		dst, _ := netaddr.PrefixOf(r.Dst)
 		wanted[dst] = true
 		if cur, ok := have[dst]; ok && sameRoute(cur, r) {
 			continue

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // Overlay keeps the kernel's cross-node state (devices, routes, FDB, neighbours) equal to what
@@ -48,7 +50,7 @@ func (o *Overlay) Sync(l Local, peers []Peer) (Result, error) {
 	mtu := map[bool]int{}
 	for _, f := range families {
 		cidr, hasCIDR := l.podCIDR(f)
-		under := l.Underlay[idx(f)]
+		under := l.Underlay[int(f.Family)]
 		if !hasCIDR || !under.IsValid() {
 			if err := o.deleteDevice(f); err != nil {
 				errs = append(errs, err)
@@ -67,19 +69,19 @@ func (o *Overlay) Sync(l Local, peers []Peer) (Result, error) {
 		if l.MTU != 0 {
 			m = l.MTU
 		}
-		mtu[f.v6] = m
+		mtu[f.Is6()] = m
 		if o.backend != BackendVXLAN {
 			if err := o.deleteDevice(f); err != nil {
 				errs = append(errs, err)
 			}
 			continue
 		}
-		dev, err := o.ensureDevice(f, parent.Attrs().Index, under, m, VtepMAC(l.Name, f.v6), vtepAddr(cidr))
+		dev, err := o.ensureDevice(f, parent.Attrs().Index, under, m, VtepMAC(l.Name, f.Is6()), vtepAddr(cidr))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		devices[f.v6] = dev
+		devices[f.Is6()] = dev
 	}
 	for _, m := range mtu {
 		if res.MTU == 0 || m < res.MTU {
@@ -132,19 +134,19 @@ func (o *Overlay) planHostGW(p *plan, l Local, peer Peer, connected []netip.Pref
 	var problems []string
 	for _, cidr := range peer.PodCIDRs {
 		f := familyOf(cidr.Addr())
-		gw := peer.Public[idx(f)]
+		gw := peer.Public[int(f.Family)]
 		if !gw.IsValid() {
 			problems = append(problems, fmt.Sprintf("node %s has podCIDR %s but no IPv%s address", peer.Name, cidr, ipv(f)))
 			continue
 		}
-		if !l.Underlay[idx(f)].IsValid() {
+		if !l.Underlay[int(f.Family)].IsValid() {
 			continue // this node has no address of the family: nothing can be routed in it
 		}
 		if connected != nil && !slices.ContainsFunc(connected, func(n netip.Prefix) bool { return n.Contains(gw) }) {
 			problems = append(problems, fmt.Sprintf("node %s at %s is not on this node's L2 segment: host-gw needs every node on one; use --backend vxlan", peer.Name, gw))
 			continue
 		}
-		p.routes = append(p.routes, netlink.Route{Dst: ipNet(cidr), Gw: net.IP(gw.AsSlice()), Protocol: RouteProtocol})
+		p.routes = append(p.routes, netlink.Route{Dst: netaddr.IPNet(cidr), Gw: net.IP(gw.AsSlice()), Protocol: RouteProtocol})
 		p.peers[peer.Name] = true
 	}
 	return problems
@@ -163,20 +165,20 @@ func (o *Overlay) planVXLAN(p *plan, devices map[bool]int, peer Peer) []string {
 	var problems []string
 	for _, cidr := range peer.PodCIDRs {
 		f := familyOf(cidr.Addr())
-		dev, ok := devices[f.v6]
+		dev, ok := devices[f.Is6()]
 		if !ok {
 			continue
 		}
-		mac, dst := peer.VtepMAC[idx(f)], peer.Public[idx(f)]
+		mac, dst := peer.VtepMAC[int(f.Family)], peer.Public[int(f.Family)]
 		if mac == nil || !dst.IsValid() {
 			problems = append(problems, fmt.Sprintf("node %s has podCIDR %s but publishes no IPv%s VXLAN endpoint", peer.Name, cidr, ipv(f)))
 			continue
 		}
 		gw := net.IP(vtepAddr(cidr).Addr().AsSlice())
-		p.routes = append(p.routes, netlink.Route{Dst: ipNet(cidr), Gw: gw, LinkIndex: dev, Flags: int(netlink.FLAG_ONLINK), Protocol: RouteProtocol})
+		p.routes = append(p.routes, netlink.Route{Dst: netaddr.IPNet(cidr), Gw: gw, LinkIndex: dev, Flags: int(netlink.FLAG_ONLINK), Protocol: RouteProtocol})
 		p.peers[peer.Name] = true
 		p.neighs[dev] = append(p.neighs[dev],
-			netlink.Neigh{LinkIndex: dev, Family: f.nl, State: netlink.NUD_PERMANENT, IP: gw, HardwareAddr: mac},
+			netlink.Neigh{LinkIndex: dev, Family: f.Netlink(), State: netlink.NUD_PERMANENT, IP: gw, HardwareAddr: mac},
 			fdbEntry(dev, dst, mac))
 	}
 	return problems
@@ -191,7 +193,7 @@ func (o *Overlay) connectedNetworks() ([]netip.Prefix, error) {
 	}
 	out := []netip.Prefix{}
 	for _, ad := range addrs {
-		if p, ok := prefixOf(ad.IPNet); ok && p.Bits() < p.Addr().BitLen() {
+		if p, ok := netaddr.PrefixOf(ad.IPNet); ok && p.Bits() < p.Addr().BitLen() {
 			out = append(out, p.Masked())
 		}
 	}
@@ -200,12 +202,12 @@ func (o *Overlay) connectedNetworks() ([]netip.Prefix, error) {
 
 // linkHolding finds the interface that carries the node's address: the overlay's underlay.
 func (o *Overlay) linkHolding(a netip.Addr, f family) (netlink.Link, error) {
-	addrs, err := o.k.AddrList(nil, f.nl)
+	addrs, err := o.k.AddrList(nil, f.Netlink())
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
 	for _, ad := range addrs {
-		if addrOf(ad.IP) == a {
+		if netaddr.AddrOf(ad.IP) == a {
 			return o.k.LinkByIndex(ad.LinkIndex)
 		}
 	}
@@ -220,7 +222,7 @@ func vtepAddr(cidr netip.Prefix) netip.Prefix {
 }
 
 func ipv(f family) string {
-	if f.v6 {
+	if f.Is6() {
 		return "6"
 	}
 	return "4"

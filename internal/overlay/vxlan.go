@@ -9,6 +9,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // ensureDevice makes the family's VXLAN device as wanted and returns its index. A device whose
@@ -65,13 +67,13 @@ func sameVXLAN(have netlink.Link, want *netlink.Vxlan) bool {
 // ensureAddr leaves the device exactly one global address: its VXLAN address. No DAD: the
 // address is this node's alone and must work at once.
 func (o *Overlay) ensureAddr(link netlink.Link, f family, want netip.Prefix) error {
-	addrs, err := o.k.AddrList(link, f.nl)
+	addrs, err := o.k.AddrList(link, f.Netlink())
 	if err != nil {
 		return fmt.Errorf("%s: list addresses: %w", f.device, err)
 	}
 	found := false
 	for _, a := range addrs {
-		p, _ := prefixOf(a.IPNet)
+		p, _ := netaddr.PrefixOf(a.IPNet)
 		switch {
 		case p == want:
 			found = true
@@ -85,7 +87,7 @@ func (o *Overlay) ensureAddr(link netlink.Link, f family, want netip.Prefix) err
 	if found {
 		return nil
 	}
-	if err := o.k.AddrReplace(link, &netlink.Addr{IPNet: ipNet(want), Flags: unix.IFA_F_NODAD}); err != nil {
+	if err := o.k.AddrReplace(link, &netlink.Addr{IPNet: netaddr.IPNet(want), Flags: unix.IFA_F_NODAD}); err != nil {
 		return fmt.Errorf("%s: add address %s: %w", f.device, want, err)
 	}
 	return nil
@@ -152,5 +154,5 @@ func neighKey(n netlink.Neigh) string {
 	if fam != unix.AF_BRIDGE {
 		fam = 0 // neighbours of both families are keyed by their address
 	}
-	return fmt.Sprintf("%d %s %s", fam, addrOf(n.IP), n.HardwareAddr)
+	return fmt.Sprintf("%d %s %s", fam, netaddr.AddrOf(n.IP), n.HardwareAddr)
 }

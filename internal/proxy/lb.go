@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/weftnet/weft/internal/kubenode"
 )
 
 // Addresses is the part of netlink the announcer uses; *netlink.Handle has it.
@@ -42,7 +44,7 @@ func (p *Proxy) syncLoadBalancers(ctx context.Context, inf proxyInformers) error
 	}
 	var ready []string
 	for _, n := range nodes {
-		if nodeReady(n) {
+		if kubenode.Ready(n) {
 			ready = append(ready, n.Name)
 		}
 	}
@@ -82,15 +84,6 @@ func (p *Proxy) syncLoadBalancers(ctx context.Context, inf proxyInformers) error
 	}
 	errs = append(errs, p.announce(nodeIP, mine))
 	return errors.Join(errs...)
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // writeStatuses writes each Service's allocated addresses into its status, and an event when

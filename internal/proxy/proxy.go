@@ -22,8 +22,9 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/syncrunner"
 )
 
 // RBACRules are what the proxy reads; the agent's ClusterRole must include them.
@@ -184,9 +185,9 @@ func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFac
 	if err := inf.slices.Informer().AddIndexers(cache.Indexers{byService: sliceService}); err != nil {
 		return err
 	}
-	queue := workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second))
-	defer queue.ShutDown()
-	kick := func() { queue.Add("sync") }
+	runner := syncrunner.New(p.syncOnce(inf), syncrunner.Options{MinInterval: p.opts.MinSyncInterval, MaxInterval: p.opts.Resync,
+		RetryMin: 100 * time.Millisecond, RetryMax: 30 * time.Second})
+	kick := runner.Run
 	if err := p.watch(inf, kick); err != nil {
 		return err
 	}
@@ -201,33 +202,22 @@ func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFac
 			kick()
 		})
 	}
-	go func() {
-		<-ctx.Done()
-		queue.ShutDown()
-		p.health.close()
-	}()
-	if p.opts.Resync > 0 {
-		go func() {
-			t := time.NewTicker(p.opts.Resync)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					p.mark(func(c *changes) { c.full = true })
-					kick()
-				}
-			}
-		}()
-	}
-	for {
-		key, quit := queue.Get()
-		if quit {
-			return nil
+	defer p.health.close()
+	_ = runner.Loop(ctx) // ends only with ctx; the table stays in place
+	return nil
+}
+
+// syncOnce is the runner's sync: one sync, a full one every Resync (which repairs what someone
+// else deleted), and after a failure to write the table a full one too.
+func (p *Proxy) syncOnce(inf proxyInformers) func(context.Context) error {
+	lastFull := time.Now()
+	return func(ctx context.Context) error {
+		full := p.opts.Resync > 0 && time.Since(lastFull) >= p.opts.Resync
+		if full {
+			p.mark(func(c *changes) { c.full = true })
 		}
-		start := time.Now()
-		if err := p.sync(ctx, inf); err != nil && ctx.Err() == nil {
+		err := p.sync(ctx, inf)
+		if err != nil && ctx.Err() == nil {
 			p.metrics.syncFailures.Inc()
 			if errors.As(err, new(tableError)) {
 				p.opts.Log.Error("service proxy sync failed; retrying with a full sync", "err", err)
@@ -235,17 +225,13 @@ func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFac
 			} else {
 				p.opts.Log.Error("service proxy sync failed after the table was written; retrying that part", "err", err)
 			}
-			queue.AddRateLimited(key)
-		} else {
-			queue.Forget(key)
-			p.self.synced(time.Now())
+			return err
 		}
-		// Changes that arrive now wait for the interval to pass, then go in one sync.
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Until(start.Add(p.opts.MinSyncInterval))):
+		if full {
+			lastFull = time.Now()
 		}
-		queue.Done(key)
+		p.self.synced(time.Now())
+		return nil
 	}
 }
 

@@ -5,15 +5,13 @@ import (
 
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/fwmark"
+	"github.com/weftnet/weft/internal/netaddr"
 )
 
 // Table is the proxy's nftables table; it touches no other.
 const Table = "weft-proxy"
-
-// MasqueradeMark marks packets the proxy wants masqueraded on their way out: traffic from
-// outside the cluster network (so replies come back through this node) and hairpin traffic (a
-// pod reaching itself through its service). kube-proxy uses 0x4000; weft keeps out of its way.
-const MasqueradeMark uint32 = 0x20000000
 
 // fam is one address family as nftables spells it.
 type fam struct {
@@ -21,9 +19,11 @@ type fam struct {
 	v6                                      bool
 }
 
-var fams = []fam{
-	{suffix: "v4", match: "ip", addrType: "ipv4_addr", dnat: "ip", loopback: "127.0.0.0/8"},
-	{suffix: "v6", match: "ip6", addrType: "ipv6_addr", dnat: "ip6", loopback: "::1", v6: true},
+var fams = []fam{famFrom(netaddr.IPv4, "127.0.0.0/8"), famFrom(netaddr.IPv6, "::1")}
+
+// famFrom spells f as internal/netaddr does; fam's fields stay for the rule builders' sake.
+func famFrom(f netaddr.Family, loopback string) fam {
+	return fam{suffix: f.Suffix(), match: f.Match(), addrType: f.AddrType(), dnat: f.Match(), loopback: loopback, v6: f.Is6()}
 }
 
 func famOf(v6 bool) fam {
@@ -40,7 +40,8 @@ const (
 	firewallCheck  = "firewall-check"
 )
 
-func mark() string { return fmt.Sprintf("0x%08x", MasqueradeMark) }
+// mark is the proxy's masquerade bit (see internal/fwmark).
+func mark() string { return fwmark.Hex(fwmark.ProxyMasquerade) }
 
 func setMark() string { return "meta mark set meta mark | " + mark() }
 

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weftnet/weft/internal/atomicfile"
 	"github.com/weftnet/weft/internal/crilog"
 )
 
@@ -97,11 +98,7 @@ func WriteRecord(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o644)
 }
 
 // ReadRecord reads a record; it reports false when there is none (yet).
