@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,33 +54,25 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	ext, err := parseExternalIPs(opts.NodeExternalIPs)
-	if err != nil {
-		return nil, err
-	}
-	a := &Agent{opts: opts, client: client, log: log, overlay: overlay.New(opts.Backend, overlay.Netlink{Handle: h}), externalIPs: ext,
+	a := &Agent{opts: opts, client: client, log: log, overlay: overlay.New(opts.Backend, overlay.Netlink{Handle: h}), externalIPs: opts.NodeExternalIPs,
 		metrics: prometheus.NewRegistry()}
 	if len(opts.ClusterCIDRs) > 0 {
 		nft, err := knftables.New(knftables.InetFamily, egress.Table)
 		if err != nil {
 			return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 		}
-		pods, _ := cidr.ParseList(opts.ClusterCIDRs)
-		keep, _ := cidr.ParseList(append(append(append([]string{}, opts.ClusterCIDRs...), opts.ServiceCIDRs...), opts.NoMasqueradeCIDRs...))
-		a.masq = egress.NewMasquerade(nft, pods, keep, opts.IPv6Masquerade)
+		keep := slices.Concat(opts.ClusterCIDRs, opts.ServiceCIDRs, opts.NoMasqueradeCIDRs)
+		a.masq = egress.NewMasquerade(nft, opts.ClusterCIDRs, keep, opts.IPv6Masquerade)
 	}
-	cluster, _ := cidr.ParseList(opts.ClusterCIDRs)
-	services, _ := cidr.ParseList(opts.ServiceCIDRs)
 	nft, err := knftables.New(knftables.InetFamily, proxy.Table)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 	}
-	pools, _ := cidr.ParseList(opts.LBPools)
 	elements, err := proxy.NetlinkElements("")
 	if err != nil {
 		return nil, err
 	}
-	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: cluster, LBPools: pools, Resync: opts.Resync,
+	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: opts.ClusterCIDRs, LBPools: opts.LBPools, Resync: opts.Resync,
 		Log: log.With("feature", "proxy"), Metrics: a.metrics, Elements: elements, Conntrack: opts.Conntrack,
 		HealthAddress: proxy.ProxyHealthAddress, StatusAddress: proxy.ProxyStatusAddress}, client, nft, h)
 	dnsTable, err := knftables.New(knftables.InetFamily, clusterdns.Table)
@@ -91,7 +84,7 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	if err != nil {
 		return nil, err
 	}
-	a.routes, err = egressroute.New(egressroute.Options{NodeName: opts.NodeName, ClusterCIDRs: cluster, ServiceCIDRs: services,
+	a.routes, err = egressroute.New(egressroute.Options{NodeName: opts.NodeName, ClusterCIDRs: opts.ClusterCIDRs, ServiceCIDRs: opts.ServiceCIDRs,
 		Resync: opts.Resync, Log: log.With("feature", "egressroute")}, client, dyn, kernel)
 	if err != nil {
 		return nil, err

@@ -31,20 +31,23 @@ type Options struct {
 	Resync    time.Duration
 	// NodeExternalIPs (one per family) are the addresses peers reach this node at, when they
 	// are not its InternalIPs; UseExternalIP takes them from the Node's ExternalIPs instead.
-	NodeExternalIPs []string
+	NodeExternalIPs []netip.Addr
 	UseExternalIP   bool
 	// ClusterCIDRs and ServiceCIDRs are the cluster's ranges: pod traffic to them keeps its
 	// source; pod traffic anywhere else is masqueraded, except to NoMasqueradeCIDRs.
-	ClusterCIDRs      []string
-	ServiceCIDRs      []string
-	NoMasqueradeCIDRs []string
+	ClusterCIDRs      []netip.Prefix
+	ServiceCIDRs      []netip.Prefix
+	NoMasqueradeCIDRs []netip.Prefix
 	IPv6Masquerade    bool
 	// LBPools are the addresses LoadBalancer Services get, per family.
-	LBPools []string
+	LBPools []netip.Prefix
 	// MetricsAddress serves Prometheus metrics (empty: off).
 	MetricsAddress string
 	// DNS is the node's cluster DNS server.
 	DNS clusterdns.Options
+
+	// The flags' text, parsed once by Complete into the typed fields above.
+	externalIPText, clusterCIDRText, serviceCIDRText, noMasqueradeText, lbPoolText []string
 }
 
 // Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
@@ -62,12 +65,12 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the node interface's MTU less the backend's overhead)")
 	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels; nodes need only reach each other), host-gw (routes via node addresses; nodes on one L2 segment) or none (another CNI or the fabric routes)")
 	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "service proxy: weft (nftables table inet weft-proxy, replaces kube-proxy) or none")
-	fs.StringSliceVar(&o.NodeExternalIPs, "node-external-ip", o.NodeExternalIPs, "address(es), one per family, that other nodes reach this node at (default: its InternalIPs)")
+	fs.StringSliceVar(&o.externalIPText, "node-external-ip", nil, "address(es), one per family, that other nodes reach this node at (default: its InternalIPs)")
 	fs.BoolVar(&o.UseExternalIP, "use-external-ip", o.UseExternalIP, "reach nodes at their Nodes' ExternalIP addresses rather than InternalIPs (K3s's --flannel-external-ip)")
-	fs.StringSliceVar(&o.ClusterCIDRs, "cluster-cidr", o.ClusterCIDRs, "the cluster's pod ranges; pods' traffic leaving them is masqueraded to the node's address")
-	fs.StringSliceVar(&o.ServiceCIDRs, "service-cidr", o.ServiceCIDRs, "the cluster's service ranges (never masqueraded to)")
-	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses (routed networks); repeatable")
-	fs.StringSliceVar(&o.LBPools, "lb-pool", o.LBPools, "ranges LoadBalancer Services get addresses from, one or more per family; the node owning an address answers ARP/NDP for it")
+	fs.StringSliceVar(&o.clusterCIDRText, "cluster-cidr", nil, "the cluster's pod ranges; pods' traffic leaving them is masqueraded to the node's address")
+	fs.StringSliceVar(&o.serviceCIDRText, "service-cidr", nil, "the cluster's service ranges (never masqueraded to)")
+	fs.StringSliceVar(&o.noMasqueradeText, "no-masquerade-cidr", nil, "destinations that see pods' own addresses (routed networks); repeatable")
+	fs.StringSliceVar(&o.lbPoolText, "lb-pool", nil, "ranges LoadBalancer Services get addresses from, one or more per family; the node owning an address answers ARP/NDP for it")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade IPv6 pod traffic too (K3s's --flannel-ipv6-masq)")
 	fs.StringVar(&o.MetricsAddress, "metrics-bind-address", o.MetricsAddress, "address for Prometheus metrics at /metrics (empty: off)")
 	fs.DurationVar(&o.Conntrack.Established, "conntrack-tcp-timeout-established", o.Conntrack.Established, "idle timeout of established TCP connections in conntrack, set on the node by the proxy (0: leave the kernel's), as kube-proxy's flag")
@@ -76,7 +79,32 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.DNS.AddFlags(fs)
 }
 
-// Validate names every problem.
+// Complete parses the flags' addresses and ranges into the typed fields, naming every flag
+// that holds something unparsable. The node name falls back to $NODE_NAME (the DaemonSet's
+// downward API).
+func (o *Options) Complete(getenv func(string) string) error {
+	if o.NodeName == "" {
+		o.NodeName = getenv("NODE_NAME")
+	}
+	var errs []error
+	var err error
+	if o.NodeExternalIPs, err = parseExternalIPs(o.externalIPText); err != nil {
+		errs = append(errs, err)
+	}
+	for _, l := range []struct {
+		flag string
+		text []string
+		into *[]netip.Prefix
+	}{{"--cluster-cidr", o.clusterCIDRText, &o.ClusterCIDRs}, {"--service-cidr", o.serviceCIDRText, &o.ServiceCIDRs},
+		{"--no-masquerade-cidr", o.noMasqueradeText, &o.NoMasqueradeCIDRs}, {"--lb-pool", o.lbPoolText, &o.LBPools}} {
+		if *l.into, err = cidr.ParseList(l.text); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.flag, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate names every problem of the completed options.
 func (o *Options) Validate() error {
 	var errs []error
 	if o.NodeName == "" {
@@ -94,17 +122,6 @@ func (o *Options) Validate() error {
 	for flag, d := range map[string]time.Duration{"--conntrack-tcp-timeout-established": o.Conntrack.Established, "--conntrack-tcp-timeout-close-wait": o.Conntrack.CloseWait} {
 		if d < 0 || (d > 0 && d < time.Second) {
 			errs = append(errs, fmt.Errorf("%s %s: give whole seconds or more (e.g. 1h), or 0 to leave the kernel's timeout", flag, d))
-		}
-	}
-	if _, err := parseExternalIPs(o.NodeExternalIPs); err != nil {
-		errs = append(errs, err)
-	}
-	for _, l := range []struct {
-		flag  string
-		cidrs []string
-	}{{"--cluster-cidr", o.ClusterCIDRs}, {"--service-cidr", o.ServiceCIDRs}, {"--no-masquerade-cidr", o.NoMasqueradeCIDRs}, {"--lb-pool", o.LBPools}} {
-		if _, err := cidr.ParseList(l.cidrs); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", l.flag, err))
 		}
 	}
 	if !filepath.IsAbs(o.CNIConfDir) {

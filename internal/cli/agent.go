@@ -27,10 +27,7 @@ func newAgentCommand() *cobra.Command {
 		Short: "run weft's per-node agent (in the lab each node runs one)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if o.NodeName == "" {
-				o.NodeName = os.Getenv("NODE_NAME")
-			}
-			if err := o.Validate(); err != nil {
+			if err := errors.Join(o.Complete(os.Getenv), o.Validate()); err != nil {
 				return err
 			}
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)

@@ -176,7 +176,9 @@ spec:
 			var pod struct {
 				Status struct {
 					ContainerStatuses []struct {
-						State struct{ Waiting *struct{ Reason, Message string } }
+						State struct {
+							Waiting *struct{ Reason, Message string }
+						}
 					}
 				}
 			}
