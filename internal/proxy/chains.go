@@ -67,9 +67,10 @@ func ownChains(c *contribution, sp *servicePort, f fam, port string, haveCluster
 }
 
 // externalLocal serves externalTrafficPolicy Local: pods and the node itself are cluster
-// traffic and reach every endpoint (kube-proxy's short-circuit); clients from outside reach only this node's endpoints,
-// unmasqueraded so the endpoint sees them, and nothing at all on a node without one (their
-// load balancer's health check, healthCheckNodePort, steers them elsewhere).
+// traffic and reach every endpoint (kube-proxy's short-circuit); clients from outside reach
+// only this node's endpoints, unmasqueraded so the endpoint sees them, and nothing at all on a
+// node without one (their load balancer's health check, healthCheckNodePort, steers them
+// elsewhere).
 func externalLocal(c *contribution, sp *servicePort, f fam, svc, ext string, haveClusterCIDRs bool) {
 	if haveClusterCIDRs {
 		c.chain(ext, fmt.Sprintf("%s saddr @cluster-cidrs-%s goto %s", f.match, f.suffix, svc))

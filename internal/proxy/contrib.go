@@ -93,8 +93,8 @@ func plainPort(c *contribution, sp *servicePort, f fam, port string, haveCluster
 
 // cidrContribution is the cluster's own ranges: the ServiceCIDRs (whose unallocated addresses
 // are dropped) and the pod ranges (whose traffic to a service is not masqueraded), and this
-// node's own addresses (from which it reaches externalTrafficPolicy Local services unmasqueraded). ServiceCIDRs
-// may overlap (a wider range added over a full one) and the sets refuse overlapping elements,
+// node's own addresses (from which it reaches externalTrafficPolicy Local services
+// unmasqueraded). ServiceCIDRs may overlap (a wider range added over a full one) and the sets refuse overlapping elements,
 // so each set gets the merged ranges. The contribution is rebuilt whole on every change: a
 // range that goes gives way to the narrower ones it covered, in the same transaction.
 func cidrContribution(serviceCIDRs, clusterCIDRs []netip.Prefix, nodeIPs []netip.Addr) *contribution {
