@@ -22,7 +22,8 @@ type clusterState struct {
 
 // buildClusterZone makes the cluster domain's records (sections 2.2 to 2.6 of the spec).
 func buildClusterZone(domain string, ttl uint32, st clusterState) *zone {
-	z := newZone(domain, ttl)
+	// A Service has a name, a name per port (SRV) and one per endpoint with a hostname.
+	z := newSizedZone(domain, ttl, 3*len(st.services))
 	z.add(&dns.TXT{Hdr: dns.RR_Header{Name: "dns-version." + z.origin, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: []string{SchemaVersion}})
 	for _, svc := range st.services {
 		addService(z, ttl, svc, st.slices[svc.Namespace+"/"+svc.Name])

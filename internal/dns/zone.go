@@ -31,7 +31,11 @@ type zone struct {
 	pods *podIndex
 }
 
-func newZone(origin string, ttl uint32) *zone {
+func newZone(origin string, ttl uint32) *zone { return newSizedZone(origin, ttl, 0) }
+
+// newSizedZone is newZone with room for about names owner names made up front: a rebuild of
+// tens of thousands of names would otherwise spend much of its time growing the maps.
+func newSizedZone(origin string, ttl uint32, names int) *zone {
 	origin = dns.CanonicalName(origin)
 	under := func(labels string) string {
 		if origin == "." {
@@ -44,7 +48,9 @@ func newZone(origin string, ttl uint32) *zone {
 		Ns:  under("ns.dns"), Mbox: under("hostmaster"),
 		Serial: 1, Refresh: 7200, Retry: 1800, Expire: 86400, Minttl: ttl,
 	}
-	z := &zone{origin: origin, soa: soa, records: map[string][]dns.RR{}, exists: map[string]bool{origin: true}, reverse: map[string][]dns.RR{}}
+	z := &zone{origin: origin, soa: soa, records: make(map[string][]dns.RR, names), exists: make(map[string]bool, names),
+		reverse: make(map[string][]dns.RR, names)}
+	z.exists[origin] = true
 	return z
 }
 
@@ -59,6 +65,9 @@ func (z *zone) add(rr dns.RR) {
 	}
 	z.records[name] = append(z.records[name], rr)
 	for n := name; n != z.origin && n != "."; {
+		if z.exists[n] {
+			break // so are all the names above it: they were marked with it
+		}
 		z.exists[n] = true
 		i, end := dns.NextLabel(n, 0)
 		if end {
