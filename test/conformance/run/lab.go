@@ -66,7 +66,7 @@ func (l *lab) zones() int {
 	return max(1, min(3, nodes))
 }
 
-// flag is the value the lab flags give --name (the last one wins, as for the lab itself).
+// flag is the value the lab flags give --<name> (the last one wins, as for the lab itself).
 func (l *lab) flag(name string) (value string, given bool) {
 	fields := strings.Fields(l.flags)
 	for i, f := range fields {
