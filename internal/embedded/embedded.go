@@ -46,6 +46,8 @@ func Components() cli.Components {
 			cmd.SetArgs(args)
 			return k8scli.Run(cmd)
 		},
+		// The upstream NetworkPolicy agent, so a lab can run it in place of weft's (lab up --policy).
+		"kube-network-policies": runKubeNetworkPolicies,
 		"kube-scheduler": func(args []string) int {
 			cmd := scheduler.NewSchedulerCommand()
 			cmd.SetArgs(args)
