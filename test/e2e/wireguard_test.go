@@ -60,7 +60,9 @@ func (l *lab) wireguard(node string, args ...string) (string, error) {
 }
 
 func (l *lab) nodeAnnotations(t *testing.T, node string) map[string]string {
-	var n struct{ Metadata struct{ Annotations map[string]string } }
+	var n struct {
+		Metadata struct{ Annotations map[string]string }
+	}
 	l.kubectlJSON(&n, "get", "node", node)
 	return n.Metadata.Annotations
 }
