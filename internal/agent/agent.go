@@ -194,6 +194,7 @@ func (a *Agent) sync(ctx context.Context, lister listersv1.NodeLister, serviceCI
 	}
 	local := overlay.LocalFrom(self, a.externalIPs, a.opts.UseExternalIP)
 	local.MTU = a.opts.MTU
+	local.ClusterCIDRs = a.opts.ClusterCIDRs
 	var errs []error
 	peers, problems := overlay.PeersFrom(a.opts.NodeName, all)
 	for _, p := range problems {

@@ -78,6 +78,9 @@ type Local struct {
 	MTU int
 	// WireGuard is what this node publishes of its WireGuard device (wireguard backend only).
 	WireGuard LocalWireGuard
+	// ClusterCIDRs, when known, are blackholed under wireguard (below every podCIDR route), so
+	// pod traffic never leaves in the clear by the default route while the device is missing.
+	ClusterCIDRs []netip.Prefix
 }
 
 // LocalWireGuard is the public side of this node's WireGuard device.

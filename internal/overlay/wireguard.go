@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/weftnet/weft/internal/netaddr"
@@ -48,6 +49,8 @@ func (o *Overlay) syncWireGuard(l Local, peers []Peer) (Result, error) {
 	}
 	index, err := o.ensureWireGuard(l, res.MTU)
 	if err != nil {
+		// Said on the Node too: without its device this node reaches no peer at all.
+		res.Unreachable = append(res.Unreachable, err.Error())
 		return res, errors.Join(append(errs, err)...)
 	}
 	want, routes, unreachable := planWireGuard(l, peers, ef, index)
@@ -116,7 +119,9 @@ func wireGuardOverhead(f family) int {
 }
 
 // planWireGuard is the wanted peer entry and routes of every peer that runs WireGuard and
-// publishes its key, with a sentence for each one that cannot be reached.
+// publishes its key, with a sentence for each one that cannot be reached. The cluster's ranges
+// are blackholed behind the peers' routes: a pod packet for a peer whose route is gone (the
+// userspace device restarting with its agent) is dropped, never sent unencrypted to the router.
 func planWireGuard(l Local, peers []Peer, ef family, index int) (map[wgtypes.Key]wgtypes.PeerConfig, []netlink.Route, []string) {
 	want := map[wgtypes.Key]wgtypes.PeerConfig{}
 	var routes []netlink.Route
@@ -155,6 +160,11 @@ func planWireGuard(l Local, peers []Peer, ef family, index int) (map[wgtypes.Key
 		}
 		if len(pc.AllowedIPs) > 0 {
 			want[peer.WireGuardKey] = pc
+		}
+	}
+	for _, cidr := range l.ClusterCIDRs {
+		if _, ok := l.podCIDR(familyOf(cidr.Addr())); ok {
+			routes = append(routes, netlink.Route{Dst: netaddr.IPNet(cidr.Masked()), Type: unix.RTN_BLACKHOLE, Protocol: RouteProtocol})
 		}
 	}
 	return want, routes, problems

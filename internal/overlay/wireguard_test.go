@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -109,11 +110,16 @@ func TestPlanWireGuard(t *testing.T) {
 		t.Errorf("a node that has not published yet is no problem:\n%s", text)
 	}
 
-	// A node with IPv4 pods only routes and allows only the IPv4 podCIDRs.
+	// A node with IPv4 pods only routes and allows only the IPv4 podCIDRs, and blackholes
+	// only the IPv4 cluster range.
 	v4 := LocalFrom(node("n1", []string{"10.42.1.0/24"}, nil, internal("192.168.1.11")), nil, false)
+	v4.ClusterCIDRs = []netip.Prefix{netip.MustParsePrefix("10.42.0.0/16"), netip.MustParsePrefix("2001:cafe:42::/56")}
 	want, routes, _ = planWireGuard(v4, peers, ef, 9)
-	if len(want[k2].AllowedIPs) != 1 || len(routes) != 2 {
-		t.Errorf("IPv4-only: allowed %v, routes %v: want the IPv4 podCIDRs only", want[k2].AllowedIPs, routes)
+	if len(want[k2].AllowedIPs) != 1 || len(routes) != 3 {
+		t.Fatalf("IPv4-only: allowed %v, routes %v: want the IPv4 podCIDRs only and one blackhole", want[k2].AllowedIPs, routes)
+	}
+	if bh := routes[2]; bh.Type != unix.RTN_BLACKHOLE || bh.Dst.String() != "10.42.0.0/16" || bh.Protocol != RouteProtocol {
+		t.Errorf("route %v: want weft's blackhole for the IPv4 cluster range", bh)
 	}
 }
 
