@@ -187,14 +187,7 @@ func checkWireGuardAgentRestart(t *testing.T, l *lab, server string, podIPs []st
 	if err != nil {
 		t.Fatalf("capture on the LAN: %v", err)
 	}
-	done := make(chan string, 1)
-	go func() {
-		out, err := l.kubectlErr("exec", "c", "--", "iperf3", "-c", server, "-t", "8", "-b", "20M", "-J")
-		if err != nil {
-			out = fmt.Sprintf("%v\n%s", err, out)
-		}
-		done <- out
-	}()
+	done := l.iperf3From("c", server, "-t", "8", "-b", "20M")
 	time.Sleep(2 * time.Second)
 	for _, node := range []string{"node-1", "node-2"} {
 		killAgent(t, l, node)
@@ -280,15 +273,8 @@ spec:
 // annotation, and new connections work after.
 func checkWireGuardRotate(t *testing.T, l *lab, server string, bIPs []string) {
 	old := l.nodeAnnotations(t, "node-1")["weft.dev/wireguard-public-key"]
-	done := make(chan string, 1)
-	go func() {
-		// Rate-limited: the machine is shared, and the point is a connection that outlives the key.
-		out, err := l.kubectlErr("exec", "c", "--", "iperf3", "-c", server, "-t", "12", "-b", "20M", "-J")
-		if err != nil {
-			out = fmt.Sprintf("%v\n%s", err, out)
-		}
-		done <- out
-	}()
+	// Rate-limited: the machine is shared, and the point is a connection that outlives the key.
+	done := l.iperf3From("c", server, "-t", "12", "-b", "20M")
 	time.Sleep(3 * time.Second)
 	if out, err := l.wireguard("node-1", "rotate"); err != nil || !strings.Contains(out, "applied") {
 		t.Errorf("weft wireguard rotate on node-1: %v\n%s", err, out)
@@ -309,4 +295,18 @@ func checkWireGuardRotate(t *testing.T, l *lab, server string, bIPs []string) {
 			t.Errorf("a new connection to %s after the rotation: %v\n%s", ip, err, out)
 		}
 	}
+}
+
+// iperf3From starts an iperf3 client in pod client towards server and hands over its JSON
+// report (or, if exec failed, the error and whatever was printed) when it ends.
+func (l *lab) iperf3From(client, server string, args ...string) <-chan string {
+	done := make(chan string, 1)
+	go func() {
+		out, err := l.kubectlErr(append([]string{"exec", client, "--", "iperf3", "-c", server, "-J"}, args...)...)
+		if err != nil {
+			out = fmt.Sprintf("%v\n%s", err, out)
+		}
+		done <- out
+	}()
+	return done
 }
