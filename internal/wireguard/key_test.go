@@ -87,3 +87,31 @@ func TestShowNeverPrintsThePrivateKey(t *testing.T) {
 		t.Errorf("show printed the private key:\n%s", text)
 	}
 }
+
+func TestRotateIfOlder(t *testing.T) {
+	path := KeyFile(t.TempDir())
+	k1, err := LoadOrCreateKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Device{keyPath: path, key: k1}
+	now := time.Now()
+	for _, c := range []struct {
+		maxAge time.Duration
+		want   bool
+	}{{0, false}, {time.Hour, false}} {
+		if rotated, err := d.RotateIfOlder(c.maxAge, now); err != nil || rotated != c.want {
+			t.Errorf("a fresh key with rotation %s: rotated %t, %v; want %t", c.maxAge, rotated, err, c.want)
+		}
+	}
+	if rotated, err := d.RotateIfOlder(time.Hour, now.Add(2*time.Hour)); err != nil || !rotated {
+		t.Fatalf("a key two hours old with rotation 1h: rotated %t, %v", rotated, err)
+	}
+	changed, err := d.ReloadKey()
+	if err != nil || !changed || d.PublicKey() == k1.PublicKey() {
+		t.Errorf("the agent must take up the rotated key: changed %t, %v", changed, err)
+	}
+	if changed, _ := d.ReloadKey(); changed {
+		t.Errorf("an unchanged key file is no rotation")
+	}
+}
