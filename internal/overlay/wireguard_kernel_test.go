@@ -47,7 +47,9 @@ func (w *tunWireGuard) ConfigurePeers(cfg []wgtypes.PeerConfig) error {
 	return nil
 }
 
-func (w *tunWireGuard) Delete() error { return New(BackendNone, w.n.kernel, nil).deleteLinkNamed(WireGuardDevice) }
+func (w *tunWireGuard) Delete() error {
+	return New(BackendNone, w.n.kernel, nil).deleteLinkNamed(WireGuardDevice)
+}
 
 // TestSwitchingBetweenVXLANAndWireGuard syncs node a under wireguard, then vxlan, then
 // wireguard again, as agents restarted with another --backend would: each backend leaves no
