@@ -11,6 +11,7 @@ import (
 func (a *Agent) watchWireGuardKey(ctx context.Context, resync func()) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	lastProblem := "" // said once, not every second
 	for {
 		select {
 		case <-ctx.Done():
@@ -23,9 +24,13 @@ func (a *Agent) watchWireGuardKey(ctx context.Context, resync func()) {
 			}
 			changed, err := a.wg.ReloadKey()
 			if err != nil {
-				a.log.Error("WireGuard key", "err", err)
+				if err.Error() != lastProblem {
+					a.log.Error("WireGuard key file; the device keeps its current key", "err", err)
+					lastProblem = err.Error()
+				}
 				continue
 			}
+			lastProblem = ""
 			if changed {
 				a.log.Info("WireGuard key rotated; publishing the new public key", "public-key", a.wg.PublicKey().String())
 				resync()

@@ -16,15 +16,16 @@ const BackendWireGuard = "wireguard"
 // WireGuard's device name, default port, and annotations. The public key is all a peer needs
 // besides the address it already publishes; the private key never leaves the node.
 const (
-	WireGuardDevice            = "weft-wg"
-	DefaultWireGuardPort       = 51820
-	AnnotationWireGuardKey     = "weft.dev/wireguard-public-key"
-	AnnotationWireGuardPort    = "weft.dev/wireguard-port"
-	AnnotationWireGuardMode    = "weft.dev/wireguard-mode"
-	WireGuardOverheadV4        = 20 + 8 + 32 // outer IPv4 + UDP + WireGuard header 16 and tag 16
-	WireGuardOverheadV6        = 40 + 8 + 32
-	wireGuardAnnotationProblem = "node %s: annotation %s=%q: %v"
+	WireGuardDevice         = "weft-wg"
+	DefaultWireGuardPort    = 51820
+	AnnotationWireGuardKey  = "weft.dev/wireguard-public-key"
+	AnnotationWireGuardPort = "weft.dev/wireguard-port"
+	AnnotationWireGuardMode = "weft.dev/wireguard-mode"
+	WireGuardOverheadV4     = 20 + 8 + 32 // outer IPv4 + UDP + WireGuard header 16 and tag 16
+	WireGuardOverheadV6     = 40 + 8 + 32
 )
+
+const wireGuardAnnotationProblem = "node %s: annotation %s=%q: %v"
 
 // WireGuardAnnotations are the keys a WireGuard node publishes beyond the backend's own.
 var WireGuardAnnotations = []string{AnnotationWireGuardKey, AnnotationWireGuardPort, AnnotationWireGuardMode}
