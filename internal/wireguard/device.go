@@ -35,7 +35,7 @@ type Device struct {
 	mu     sync.Mutex
 	key    wgtypes.Key
 	mode   Mode
-	user   *userspace // the running wireguard-go, in ModeUserspace only
+	user   *Userspace // the running wireguard-go, in ModeUserspace only
 	client *wgctrl.Client
 }
 
@@ -100,7 +100,7 @@ func (d *Device) Ensure(mtu int) (int, error) {
 	}
 	if link == nil {
 		if d.user != nil {
-			d.user.close() // its TUN device was removed under it
+			d.user.Close() // its TUN device was removed under it
 			d.user = nil
 		}
 		if link, err = d.create(mtu); err != nil {
@@ -119,7 +119,7 @@ func (d *Device) create(mtu int) (netlink.Link, error) {
 	if kerr == nil {
 		d.setMode(ModeKernel, "")
 	} else {
-		u, err := startUserspace(d.name, mtu, d.log)
+		u, err := StartUserspace(d.name, mtu, d.log)
 		if err != nil {
 			return nil, fmt.Errorf("WireGuard device %s: the kernel has no WireGuard (%v) and the userspace one failed: %w", d.name, kerr, err)
 		}
@@ -222,7 +222,7 @@ func (d *Device) Delete() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.user != nil {
-		d.user.close()
+		d.user.Close()
 		d.user = nil
 	}
 	d.mode = ""

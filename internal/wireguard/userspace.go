@@ -12,14 +12,16 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 )
 
-// userspace is wireguard-go running in this process: a TUN device, the WireGuard state machine
+// Userspace is wireguard-go running in this process: a TUN device, the WireGuard state machine
 // and its UAPI socket, through which it is configured and read like any userspace WireGuard.
-type userspace struct {
+// Its TUN device and UDP socket belong to the network namespace of the whole process.
+type Userspace struct {
 	dev  *device.Device
 	uapi net.Listener
 }
 
-func startUserspace(name string, mtu int, log *slog.Logger) (*userspace, error) {
+// StartUserspace makes the TUN device name and serves WireGuard on it until Close.
+func StartUserspace(name string, mtu int, log *slog.Logger) (*Userspace, error) {
 	t, err := tun.CreateTUN(name, mtu)
 	if err != nil {
 		return nil, fmt.Errorf("create TUN device %s (is /dev/net/tun there?): %w", name, err)
@@ -52,10 +54,13 @@ func startUserspace(name string, mtu int, log *slog.Logger) (*userspace, error) 
 			go dev.IpcHandle(c)
 		}
 	}()
-	return &userspace{dev: dev, uapi: uapi}, nil
+	return &Userspace{dev: dev, uapi: uapi}, nil
 }
 
-func (u *userspace) alive() bool {
+// Done is closed when the device has stopped (its TUN device was removed, or Close).
+func (u *Userspace) Done() <-chan struct{} { return u.dev.Wait() }
+
+func (u *Userspace) alive() bool {
 	select {
 	case <-u.dev.Wait():
 		return false
@@ -64,7 +69,8 @@ func (u *userspace) alive() bool {
 	}
 }
 
-func (u *userspace) close() {
+// Close stops the device; its TUN device goes with it.
+func (u *Userspace) Close() {
 	u.uapi.Close()
 	u.dev.Close()
 }
