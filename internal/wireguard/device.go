@@ -199,6 +199,8 @@ func (d *Device) RotateIfOlder(maxAge time.Duration, now time.Time) (bool, error
 
 // Peers are the device's peers as it has them now.
 func (d *Device) Peers() ([]wgtypes.Peer, error) {
+	d.mu.Lock() // one user of the control client at a time: the key watcher uses it too
+	defer d.mu.Unlock()
 	dev, err := d.client.Device(d.name)
 	if err != nil {
 		return nil, fmt.Errorf("read WireGuard device %s: %w", d.name, err)
@@ -211,6 +213,8 @@ func (d *Device) ConfigurePeers(peers []wgtypes.PeerConfig) error {
 	if len(peers) == 0 {
 		return nil
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if err := d.client.ConfigureDevice(d.name, wgtypes.Config{Peers: peers}); err != nil {
 		return fmt.Errorf("WireGuard device %s: configure %d peer(s): %w", d.name, len(peers), err)
 	}
