@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,7 +157,7 @@ func (d *Device) configureOwn() error {
 	}
 	key, port := d.key, d.port
 	if err := d.client.ConfigureDevice(d.name, wgtypes.Config{PrivateKey: &key, ListenPort: &port}); err != nil {
-		if errors.Is(err, unix.EADDRINUSE) {
+		if portInUse(err) {
 			return fmt.Errorf("WireGuard device %s: UDP port %d is in use on this node: choose another with --wireguard-port: %w", d.name, port, err)
 		}
 		return fmt.Errorf("WireGuard device %s: set key and port %d: %w", d.name, port, err)
@@ -242,4 +243,10 @@ func (d *Device) Delete() error {
 		return fmt.Errorf("remove %s: %w", d.name, err)
 	}
 	return nil
+}
+
+// portInUse recognises "address in use" from the kernel (an errno) and from a userspace device,
+// whose UAPI answer wgctrl passes on only as text ("errno=-98").
+func portInUse(err error) bool {
+	return errors.Is(err, unix.EADDRINUSE) || strings.Contains(err.Error(), fmt.Sprintf("errno=%d", -int(unix.EADDRINUSE)))
 }

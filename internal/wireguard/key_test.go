@@ -2,12 +2,15 @@ package wireguard
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
@@ -113,5 +116,20 @@ func TestRotateIfOlder(t *testing.T) {
 	}
 	if changed, _ := d.ReloadKey(); changed {
 		t.Errorf("an unchanged key file is no rotation")
+	}
+}
+
+func TestPortInUseIsRecognised(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("configure: %w", unix.EADDRINUSE), true},
+		{errors.New("read: wguser: errno=-98"), true},
+		{errors.New("read: wguser: errno=-22"), false},
+	} {
+		if got := portInUse(c.err); got != c.want {
+			t.Errorf("portInUse(%v) = %t, want %t", c.err, got, c.want)
+		}
 	}
 }
