@@ -27,7 +27,8 @@ var handNamespaces = []string{"lan0", "node1", "node2", "pod1", "pod2"}
 
 type handNet struct {
 	created []string
-	mode    string // "raw" or "vxlan": which way pod traffic goes now
+	mode    string   // "raw", "vxlan" or "wireguard": which way pod traffic goes now
+	stops   []func() // the hand-made WireGuard devices, once started
 }
 
 func nsName(role string) string { return nsPrefix + role }
@@ -110,13 +111,21 @@ func (h *handNet) setMode(ctx context.Context, mode string) error {
 	if h.mode == mode {
 		return nil
 	}
-	mtu := map[string]string{"raw": "1500", "vxlan": "1450"}[mode]
+	if mode == "wireguard" && h.stops == nil {
+		if err := h.startWireGuard(ctx); err != nil {
+			return err
+		}
+	}
+	mtu := map[string]string{"raw": "1500", "vxlan": "1450", "wireguard": "1440"}[mode]
 	var steps [][]string
 	for i, peer := 1, 2; i <= 2; i, peer = i+1, peer-1 {
 		node, pod := fmt.Sprintf("node%d", i), fmt.Sprintf("pod%d", i)
 		route := []string{"route", "replace", podCIDR(peer), "via", nodeIP(peer), "dev", "eth0"}
-		if mode == "vxlan" {
+		switch mode {
+		case "vxlan":
 			route = []string{"route", "replace", podCIDR(peer), "via", fmt.Sprintf("10.42.%d.0", peer), "dev", vxlanDev, "onlink"}
+		case "wireguard":
+			route = []string{"route", "replace", podCIDR(peer), "dev", wgDevice(i)}
 		}
 		steps = append(steps,
 			ipn(pod, "link", "set", "eth0", "mtu", mtu),
@@ -141,6 +150,7 @@ func (h *handNet) teardown() {
 	if h == nil {
 		return
 	}
+	h.stopWireGuard()
 	for _, name := range h.created {
 		if err := netns.Delete(name); err != nil {
 			fmt.Fprintln(os.Stderr, "bench/overlay: cleanup:", err)
@@ -149,7 +159,8 @@ func (h *handNet) teardown() {
 }
 
 // paths are the hand-made measurements, by kind: node (eth0 to eth0 over the LAN bridge), raw
-// (pod to pod routed via the nodes), vxlan (pod to pod through the VXLAN link).
+// (pod to pod routed via the nodes), vxlan (pod to pod through the VXLAN link), wireguard (pod
+// to pod through the userspace WireGuard link).
 func (h *handNet) paths(phase string, kinds ...string) []path {
 	var out []path
 	for _, k := range kinds {
@@ -163,6 +174,9 @@ func (h *handNet) paths(phase string, kinds ...string) []path {
 		case "vxlan":
 			p.name, p.ref = "VXLAN by hand pod->pod", "raw pod->pod (host-gw by hand)"
 			p.prepare = func(ctx context.Context) error { return h.setMode(ctx, "vxlan") }
+		case "wireguard":
+			p.name, p.ref = "WireGuard by hand pod->pod", "raw pod->pod (host-gw by hand)"
+			p.prepare = func(ctx context.Context) error { return h.setMode(ctx, "wireguard") }
 		}
 		out = append(out, p)
 	}

@@ -16,10 +16,10 @@ import (
 )
 
 // Goals from the issue: weft's path against the same path built by hand.
-var goals = map[string]float64{"host-gw": 0.90, "vxlan": 0.95}
+var goals = map[string]float64{"host-gw": 0.90, "vxlan": 0.95, "wireguard": 0.95}
 
 // baselineKind is the hand-made path each backend is compared with.
-var baselineKind = map[string]string{"host-gw": "raw", "vxlan": "vxlan"}
+var baselineKind = map[string]string{"host-gw": "raw", "vxlan": "vxlan", "wireguard": "wireguard"}
 
 // runLabs measures weft's pod-to-pod path for each backend: in a 2-node lab it brings up for
 // the purpose, or in the running lab --lab.
@@ -36,7 +36,7 @@ func runLabs(ctx context.Context, o options, res *results, hand *handNet) ([]joi
 			o.backend = plan.Backend
 		}
 		if _, ok := goals[o.backend]; !ok {
-			return nil, fmt.Errorf("lab %s has backend %q: only host-gw and vxlan have a hand-made twin to compare with", o.lab, o.backend)
+			return nil, fmt.Errorf("lab %s has backend %q: only host-gw, vxlan and wireguard have a hand-made twin to compare with", o.lab, o.backend)
 		}
 		return oneLab(ctx, o, res, hand, o.backend, nil)
 	}

@@ -35,6 +35,12 @@ type options struct {
 
 func main() {
 	// The request/response client and server are this same program, run again inside a namespace.
+	if len(os.Args) == 3 && os.Args[1] == "wg-device" {
+		if err := wgDeviceMain(os.Args[2]); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "rr-") {
 		if err := rrMain(os.Args[1], os.Args[2:]); err != nil {
 			fail(err)
@@ -76,8 +82,8 @@ func (o *options) validate() error {
 		}
 	}
 	for _, b := range o.backends {
-		if !slices.Contains([]string{"host-gw", "vxlan"}, b) {
-			errs = append(errs, fmt.Errorf("--backends: unknown backend %q: use host-gw, vxlan", b))
+		if !slices.Contains([]string{"host-gw", "vxlan", "wireguard"}, b) {
+			errs = append(errs, fmt.Errorf("--backends: unknown backend %q: use host-gw, vxlan, wireguard", b))
 		}
 	}
 	if (o.has("lab") || o.has("join")) && o.manageLabs {
@@ -114,7 +120,11 @@ func run(o options) error {
 	res := newResults()
 	if o.has("hand") {
 		fmt.Printf("hand-made paths: %d rounds of %s\n", o.rounds, o.duration)
-		if err := measureRounds(ctx, o, res, hand.paths("hand", "node", "raw", "vxlan")); err != nil {
+		kinds := []string{"node", "raw", "vxlan"}
+		if slices.Contains(o.backends, "wireguard") {
+			kinds = append(kinds, "wireguard")
+		}
+		if err := measureRounds(ctx, o, res, hand.paths("hand", kinds...)); err != nil {
 			return err
 		}
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/weftnet/weft/internal/overlay"
 	"github.com/weftnet/weft/internal/proxy"
 	"github.com/weftnet/weft/internal/syncrunner"
+	"github.com/weftnet/weft/internal/wireguard"
 )
 
 // Agent watches the Nodes: its own for the CNI configuration and what it publishes, all of
@@ -40,6 +41,7 @@ type Agent struct {
 	client      kubernetes.Interface
 	log         *slog.Logger
 	overlay     *overlay.Overlay
+	wg          *wireguard.Device // the wireguard backend's device; nil under the others
 	externalIPs []netip.Addr
 	masq        *egress.Masquerade // nil without --cluster-cidr
 	routes      *egressroute.Controller
@@ -54,8 +56,15 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	a := &Agent{opts: opts, client: client, log: log, overlay: overlay.New(opts.Backend, overlay.Netlink{Handle: h}), externalIPs: opts.NodeExternalIPs,
-		metrics: prometheus.NewRegistry()}
+	a := &Agent{opts: opts, client: client, log: log, externalIPs: opts.NodeExternalIPs, metrics: prometheus.NewRegistry()}
+	var wg overlay.WireGuard
+	if opts.Backend == overlay.BackendWireGuard {
+		if a.wg, err = wireguard.New(overlay.WireGuardDevice, opts.StateDir, opts.WireGuardPort, log.With("feature", "wireguard")); err != nil {
+			return nil, err
+		}
+		wg = a.wg
+	}
+	a.overlay = overlay.New(opts.Backend, overlay.Netlink{Handle: h}, wg)
 	if len(opts.ClusterCIDRs) > 0 {
 		nft, err := knftables.New(knftables.InetFamily, egress.Table)
 		if err != nil {
@@ -159,6 +168,9 @@ func (a *Agent) runNodes(ctx context.Context, factory informers.SharedInformerFa
 		return ctx.Err()
 	}
 	runner.Run()
+	if a.wg != nil {
+		go a.watchWireGuardKey(ctx, runner.Run)
+	}
 	_ = runner.Loop(ctx) // ends only with ctx, which is no failure of the feature
 	return nil
 }
@@ -182,16 +194,21 @@ func (a *Agent) sync(ctx context.Context, lister listersv1.NodeLister, serviceCI
 	}
 	local := overlay.LocalFrom(self, a.externalIPs, a.opts.UseExternalIP)
 	local.MTU = a.opts.MTU
+	local.ClusterCIDRs = a.opts.ClusterCIDRs
 	var errs []error
-	if err := a.publish(ctx, self, overlay.Annotations(local, a.opts.Backend)); err != nil {
-		errs = append(errs, err)
-	}
 	peers, problems := overlay.PeersFrom(a.opts.NodeName, all)
 	for _, p := range problems {
 		a.log.Warn("ignoring part of a Node", "problem", p)
 	}
 	res, err := a.overlay.Sync(local, peers)
 	if err != nil {
+		errs = append(errs, err)
+	}
+	// Published after the sync: the WireGuard device's mode is known only once it exists.
+	if a.wg != nil {
+		local.WireGuard = overlay.LocalWireGuard{PublicKey: a.wg.PublicKey(), Port: a.wg.Port(), Mode: string(a.wg.Mode())}
+	}
+	if err := a.publish(ctx, self, overlay.Annotations(local, a.opts.Backend)); err != nil {
 		errs = append(errs, err)
 	}
 	for _, u := range res.Unreachable {

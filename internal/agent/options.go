@@ -45,6 +45,12 @@ type Options struct {
 	MetricsAddress string
 	// DNS is the node's cluster DNS server.
 	DNS clusterdns.Options
+	// StateDir keeps what the agent must remember across restarts (its WireGuard private key).
+	StateDir string
+	// WireGuardPort is the wireguard backend's UDP port; WireGuardKeyRotation, when not zero,
+	// makes a new key pair once the key is that old.
+	WireGuardPort        int
+	WireGuardKeyRotation time.Duration
 
 	// The flags' text, parsed once by Complete into the typed fields above.
 	externalIPText, clusterCIDRText, serviceCIDRText, noMasqueradeText, lbPoolText []string
@@ -54,7 +60,7 @@ type Options struct {
 // one-minute repair resync.
 func Defaults() Options {
 	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Conntrack: proxy.DefaultConntrackTimeouts(),
-		Resync: time.Minute, MetricsAddress: ":9810",
+		Resync: time.Minute, MetricsAddress: ":9810", StateDir: "/var/lib/weft", WireGuardPort: overlay.DefaultWireGuardPort,
 		DNS: clusterdns.Defaults()}
 }
 
@@ -63,7 +69,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of this node's Node object (default: the host name)")
 	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory the container runtime reads CNI configurations from")
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the node interface's MTU less the backend's overhead)")
-	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels; nodes need only reach each other), host-gw (routes via node addresses; nodes on one L2 segment) or none (another CNI or the fabric routes)")
+	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels; nodes need only reach each other), host-gw (routes via node addresses; nodes on one L2 segment), wireguard (encrypted tunnels; kernel WireGuard or, without it, userspace over TUN) or none (another CNI or the fabric routes)")
+	fs.IntVar(&o.WireGuardPort, "wireguard-port", o.WireGuardPort, "UDP port of the wireguard backend's device")
+	fs.DurationVar(&o.WireGuardKeyRotation, "wireguard-key-rotation", o.WireGuardKeyRotation, "make a new WireGuard key pair when the key is this old, e.g. 24h (0: only on `weft wireguard rotate`)")
+	fs.StringVar(&o.StateDir, "state-dir", o.StateDir, "directory for what the agent keeps across restarts (the WireGuard private key, mode 0600)")
 	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "service proxy: weft (nftables table inet weft-proxy, replaces kube-proxy) or none")
 	fs.StringSliceVar(&o.externalIPText, "node-external-ip", nil, "address(es), one per family, that other nodes reach this node at (default: its InternalIPs)")
 	fs.BoolVar(&o.UseExternalIP, "use-external-ip", o.UseExternalIP, "reach nodes at their Nodes' ExternalIP addresses rather than InternalIPs (K3s's --flannel-external-ip)")
@@ -115,6 +124,15 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(overlay.Backends, o.Backend) {
 		errs = append(errs, fmt.Errorf("--backend %q: use one of %s", o.Backend, strings.Join(overlay.Backends, ", ")))
+	}
+	if o.WireGuardPort < 1 || o.WireGuardPort > 65535 {
+		errs = append(errs, fmt.Errorf("--wireguard-port %d: use 1 to 65535", o.WireGuardPort))
+	}
+	if o.WireGuardKeyRotation < 0 || (o.WireGuardKeyRotation > 0 && o.WireGuardKeyRotation < 10*time.Second) {
+		errs = append(errs, fmt.Errorf("--wireguard-key-rotation %s: give 10s or more (e.g. 24h), or 0 to rotate only by hand", o.WireGuardKeyRotation))
+	}
+	if !filepath.IsAbs(o.StateDir) {
+		errs = append(errs, fmt.Errorf("--state-dir %q: give an absolute path", o.StateDir))
 	}
 	if o.Proxy != "weft" && o.Proxy != "none" {
 		errs = append(errs, fmt.Errorf("--proxy %q: use weft or none", o.Proxy))

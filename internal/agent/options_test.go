@@ -54,3 +54,16 @@ func TestOptionsNameEveryBadFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestWireGuardOptions(t *testing.T) {
+	o, err := completed(t, nil, "--node-name=n", "--backend=wireguard")
+	if err != nil || o.WireGuardPort != 51820 || o.WireGuardKeyRotation != 0 || o.StateDir != "/var/lib/weft" {
+		t.Fatalf("defaults: port %d, rotation %s, state %q, %v", o.WireGuardPort, o.WireGuardKeyRotation, o.StateDir, err)
+	}
+	_, err = completed(t, nil, "--node-name=n", "--backend=wireguard", "--wireguard-port=0", "--wireguard-key-rotation=1s", "--state-dir=rel")
+	for _, w := range []string{"--wireguard-port 0", "--wireguard-key-rotation 1s", "--state-dir \"rel\""} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v lacks %q", err, w)
+		}
+	}
+}

@@ -42,7 +42,7 @@ func (a *Agent) publish(ctx context.Context, self *corev1.Node, want map[string]
 }
 
 func isOverlayAnnotation(k string) bool {
-	for _, o := range []string{overlay.AnnotationBackend, overlay.AnnotationPublicIPv4, overlay.AnnotationPublicIPv6, overlay.AnnotationVtepMACv4, overlay.AnnotationVtepMACv6} {
+	for _, o := range append([]string{overlay.AnnotationBackend, overlay.AnnotationPublicIPv4, overlay.AnnotationPublicIPv6, overlay.AnnotationVtepMACv4, overlay.AnnotationVtepMACv6}, overlay.WireGuardAnnotations...) {
 		if k == o {
 			return true
 		}

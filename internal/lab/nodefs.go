@@ -76,6 +76,14 @@ func PrepareNode(root, hostname string, binds []string) error {
 	if err := unix.Mount("tmpfs", "/run/netns", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return fmt.Errorf("mount the node's /run/netns: %w", err)
 	}
+	// A userspace WireGuard's control socket lives here, by the name of its device: each node
+	// needs its own, or the nodes' weft-wg sockets would replace each other.
+	if err := os.MkdirAll("/run/wireguard", 0o700); err != nil {
+		return fmt.Errorf("create /run/wireguard: %w", err)
+	}
+	if err := unix.Mount("tmpfs", "/run/wireguard", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700"); err != nil {
+		return fmt.Errorf("mount the node's /run/wireguard: %w", err)
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -31,11 +32,13 @@ type Options struct {
 	NodeCIDRMaskSizeV6 int
 	ExternalSubnet     bool
 	Backend            string
-	MTU                int
-	UseExternalIP      bool
-	LBPools            []string
-	NoMasqueradeCIDRs  []string
-	IPv6Masquerade     bool
+	// WireGuardKeyRotation is passed to the agents under --backend wireguard (0: by hand only).
+	WireGuardKeyRotation time.Duration
+	MTU                  int
+	UseExternalIP        bool
+	LBPools              []string
+	NoMasqueradeCIDRs    []string
+	IPv6Masquerade       bool
 	// Proxy is what serves Services on the nodes: weft's agent, or the upstream kube-proxy.
 	Proxy   string
 	APIPort int
@@ -78,9 +81,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain")
 	fs.IntVar(&o.NodeCIDRMaskSizeV4, "node-cidr-mask-size-ipv4", o.NodeCIDRMaskSizeV4, "prefix length of each node's IPv4 podCIDR")
 	fs.IntVar(&o.NodeCIDRMaskSizeV6, "node-cidr-mask-size-ipv6", o.NodeCIDRMaskSizeV6, "prefix length of each node's IPv6 podCIDR")
-	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels), host-gw (routes via node addresses) or none")
+	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels), host-gw (routes via node addresses), wireguard (encrypted tunnels) or none")
 	fs.BoolVar(&o.UseExternalIP, "use-external-ip", o.UseExternalIP, "give each node an ExternalIP on a second LAN subnet (192.168.10.0/24) and have the overlay reach nodes there (K3s's --node-external-ip with --flannel-external-ip)")
 	fs.StringSliceVar(&o.LBPools, "lb-pool", o.LBPools, "ranges LoadBalancer Services get addresses from (default 192.168.1.224/28, and fd00:c0a8:1::220/124 with IPv6)")
+	fs.DurationVar(&o.WireGuardKeyRotation, "wireguard-key-rotation", o.WireGuardKeyRotation, "with --backend wireguard: each node makes a new key pair when its key is this old, e.g. 1m (0: only on `weft wireguard rotate`)")
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the LAN's 1500 less the backend's overhead)")
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses instead of the node's (routed networks); repeatable")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade pods' IPv6 traffic that leaves the cluster too (K3s's --flannel-ipv6-masq)")
@@ -160,6 +164,9 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(overlay.Backends, o.Backend) {
 		add("--backend %q: use one of %s", o.Backend, strings.Join(overlay.Backends, ", "))
+	}
+	if o.WireGuardKeyRotation != 0 && (o.Backend != overlay.BackendWireGuard || o.WireGuardKeyRotation < 10*time.Second) {
+		add("--wireguard-key-rotation %s: give 10s or more, with --backend wireguard", o.WireGuardKeyRotation)
 	}
 	if !slices.Contains(Proxies, o.Proxy) {
 		add("--proxy %q: use one of %s", o.Proxy, strings.Join(Proxies, ", "))

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // maxNodes keeps node addresses inside the LAN's /24 (nodes start at .11).
@@ -64,18 +65,20 @@ type Plan struct {
 	APIPort            int            `json:"apiPort"`
 	Backend            string         `json:"backend"`
 	MTU                int            `json:"mtu,omitempty"`
-	LBPools            []string       `json:"lbPools,omitempty"`
-	NoMasqueradeCIDRs  []string       `json:"noMasqueradeCIDRs,omitempty"`
-	IPv6Masquerade     bool           `json:"ipv6Masquerade,omitempty"`
-	Proxy              string         `json:"proxy,omitempty"` // empty in plans older than the flag: weft
-	KubeconfigMode     uint32         `json:"kubeconfigMode"`
-	LAN                Host           `json:"lan"`
-	Router             Host           `json:"router"`
-	ControlPlane       Host           `json:"controlPlane"`
-	Nodes              []Node         `json:"nodes"`
-	External           *Host          `json:"external,omitempty"`
-	Router2            *Host          `json:"router2,omitempty"`
-	Site               *Host          `json:"site,omitempty"`
+	// WireGuardKeyRotation is the agents' periodic key rotation (wireguard backend).
+	WireGuardKeyRotation time.Duration `json:"wireguardKeyRotation,omitempty"`
+	LBPools              []string      `json:"lbPools,omitempty"`
+	NoMasqueradeCIDRs    []string      `json:"noMasqueradeCIDRs,omitempty"`
+	IPv6Masquerade       bool          `json:"ipv6Masquerade,omitempty"`
+	Proxy                string        `json:"proxy,omitempty"` // empty in plans older than the flag: weft
+	KubeconfigMode       uint32        `json:"kubeconfigMode"`
+	LAN                  Host          `json:"lan"`
+	Router               Host          `json:"router"`
+	ControlPlane         Host          `json:"controlPlane"`
+	Nodes                []Node        `json:"nodes"`
+	External             *Host         `json:"external,omitempty"`
+	Router2              *Host         `json:"router2,omitempty"`
+	Site                 *Host         `json:"site,omitempty"`
 }
 
 // NewPlan works out names and addresses. The options must have passed Validate.
@@ -89,27 +92,28 @@ func NewPlan(o Options) Plan {
 		return h
 	}
 	p := Plan{
-		Name:               o.Name,
-		DataDir:            o.DataDir,
-		StateDir:           StateDir(o.DataDir, o.Name),
-		ImagesDir:          ImagesDir(o.DataDir, o.ImagesDir),
-		ClusterCIDRs:       o.ClusterCIDRs,
-		ServiceCIDRs:       o.ServiceCIDRs,
-		ClusterDNS:         o.ClusterDNS,
-		ClusterDomain:      o.ClusterDomain,
-		NodeCIDRMaskSizeV4: o.NodeCIDRMaskSizeV4,
-		NodeCIDRMaskSizeV6: o.NodeCIDRMaskSizeV6,
-		APIPort:            o.APIPort,
-		Backend:            o.Backend,
-		MTU:                o.MTU,
-		LBPools:            o.LBPools,
-		NoMasqueradeCIDRs:  o.NoMasqueradeCIDRs,
-		IPv6Masquerade:     o.IPv6Masquerade,
-		Proxy:              o.Proxy,
-		KubeconfigMode:     uint32(o.KubeconfigMode),
-		LAN:                Host{Name: "lan", NetNS: NetNSName(o.Name, "lan")},
-		Router:             host("router", 1),
-		ControlPlane:       host("control-plane", 2),
+		Name:                 o.Name,
+		DataDir:              o.DataDir,
+		StateDir:             StateDir(o.DataDir, o.Name),
+		ImagesDir:            ImagesDir(o.DataDir, o.ImagesDir),
+		ClusterCIDRs:         o.ClusterCIDRs,
+		ServiceCIDRs:         o.ServiceCIDRs,
+		ClusterDNS:           o.ClusterDNS,
+		ClusterDomain:        o.ClusterDomain,
+		NodeCIDRMaskSizeV4:   o.NodeCIDRMaskSizeV4,
+		NodeCIDRMaskSizeV6:   o.NodeCIDRMaskSizeV6,
+		APIPort:              o.APIPort,
+		Backend:              o.Backend,
+		MTU:                  o.MTU,
+		WireGuardKeyRotation: o.WireGuardKeyRotation,
+		LBPools:              o.LBPools,
+		NoMasqueradeCIDRs:    o.NoMasqueradeCIDRs,
+		IPv6Masquerade:       o.IPv6Masquerade,
+		Proxy:                o.Proxy,
+		KubeconfigMode:       uint32(o.KubeconfigMode),
+		LAN:                  Host{Name: "lan", NetNS: NetNSName(o.Name, "lan")},
+		Router:               host("router", 1),
+		ControlPlane:         host("control-plane", 2),
 	}
 	for i := 1; i <= o.Nodes; i++ {
 		n := Node{Host: host(fmt.Sprintf("node-%d", i), 10+i), Zone: zoneName(i, o.Zones)}

@@ -269,6 +269,9 @@ func (p Plan) agentArgs() []string {
 	if p.MTU != 0 {
 		args = append(args, fmt.Sprintf("--agent-arg=--mtu=%d", p.MTU))
 	}
+	if p.WireGuardKeyRotation != 0 {
+		args = append(args, "--agent-arg=--wireguard-key-rotation="+p.WireGuardKeyRotation.String())
+	}
 	for _, pool := range p.LBPools {
 		args = append(args, "--agent-arg=--lb-pool="+pool)
 	}

@@ -102,7 +102,7 @@ func mustSync(t *testing.T, backend string, n *testNode, nodes []*corev1.Node) R
 	if len(problems) > 0 {
 		t.Fatalf("%s: %v", n.name, problems)
 	}
-	res, err := New(backend, n.kernel).Sync(LocalFrom(n.node, nil, false), peers)
+	res, err := New(backend, n.kernel, nil).Sync(LocalFrom(n.node, nil, false), peers)
 	if err != nil {
 		t.Fatalf("%s: sync %s: %v", n.name, backend, err)
 	}
@@ -218,7 +218,7 @@ func TestMTUOverride(t *testing.T) {
 	l := LocalFrom(a.node, nil, false)
 	l.MTU = 1300
 	peers, _ := PeersFrom(a.name, []*corev1.Node{a.node, b.node})
-	res, err := New(BackendVXLAN, a.kernel).Sync(l, peers)
+	res, err := New(BackendVXLAN, a.kernel, nil).Sync(l, peers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestMTUOverride(t *testing.T) {
 func TestCleanupLeavesNothing(t *testing.T) {
 	a, b := twoNodes(t)
 	syncBoth(t, BackendVXLAN, a, b)
-	if err := New(BackendVXLAN, a.kernel).Cleanup(); err != nil {
+	if err := New(BackendVXLAN, a.kernel, nil).Cleanup(); err != nil {
 		t.Fatal(err)
 	}
 	for _, dev := range []string{"weft.1", "weft-v6.1"} {

@@ -1,7 +1,7 @@
 // Package overlay connects pods across nodes. Backends take K3s's names: vxlan (the default)
 // tunnels pod traffic between nodes in VXLAN, so nodes need only reach each other by IP; host-gw
-// routes each peer's podCIDRs via the peer's node address (all nodes on one L2 segment); none
-// leaves it to another CNI or the fabric.
+// routes each peer's podCIDRs via the peer's node address (all nodes on one L2 segment);
+// wireguard tunnels and encrypts it in WireGuard; none leaves it to another CNI or the fabric.
 //
 // Each agent publishes what its peers need on its own Node as annotations (as flannel does):
 // the backend, the address peers send to, and the VXLAN MAC per family. Peers learn from the
@@ -13,6 +13,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/weftnet/weft/internal/netaddr"
 )
@@ -25,7 +26,7 @@ const (
 )
 
 // Backends lists every backend, the default first.
-var Backends = []string{BackendVXLAN, BackendHostGW, BackendNone}
+var Backends = []string{BackendVXLAN, BackendHostGW, BackendWireGuard, BackendNone}
 
 // RouteProtocol marks the routes weft owns, so a sync can find and remove stale ones without
 // touching routes anybody else made ("W").
@@ -75,6 +76,18 @@ type Local struct {
 	Public [2]netip.Addr
 	// MTU, when not zero, overrides the detected MTU of the overlay devices.
 	MTU int
+	// WireGuard is what this node publishes of its WireGuard device (wireguard backend only).
+	WireGuard LocalWireGuard
+	// ClusterCIDRs, when known, are blackholed under wireguard (below every podCIDR route), so
+	// pod traffic never leaves in the clear by the default route while the device is missing.
+	ClusterCIDRs []netip.Prefix
+}
+
+// LocalWireGuard is the public side of this node's WireGuard device.
+type LocalWireGuard struct {
+	PublicKey wgtypes.Key
+	Port      int
+	Mode      string // kernel or userspace
 }
 
 func (l Local) podCIDR(f family) (netip.Prefix, bool) {

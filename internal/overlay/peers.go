@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -16,6 +17,9 @@ type Peer struct {
 	PodCIDRs []netip.Prefix
 	Public   [2]netip.Addr       // where to send, per family
 	VtepMAC  [2]net.HardwareAddr // its VXLAN device per family (vxlan only)
+	// WireGuardKey and WireGuardPort are its WireGuard device's (wireguard only; zero: unknown).
+	WireGuardKey  wgtypes.Key
+	WireGuardPort int
 }
 
 // PeersFrom reads every Node but self. A Node's problems (a bad podCIDR, a missing address)
@@ -28,6 +32,9 @@ func PeersFrom(self string, nodes []*corev1.Node) ([]Peer, []error) {
 			continue
 		}
 		p := Peer{Name: n.Name, Backend: n.Annotations[AnnotationBackend]}
+		var wgProblems []error
+		p.WireGuardKey, p.WireGuardPort, wgProblems = parseWireGuard(n.Name, n.Annotations)
+		problems = append(problems, wgProblems...)
 		for _, c := range n.Spec.PodCIDRs {
 			cidr, err := netip.ParsePrefix(c)
 			if err != nil {
@@ -125,6 +132,9 @@ func Annotations(l Local, backend string) map[string]string {
 		if backend == BackendVXLAN {
 			out[f.vtepMACKey] = VtepMAC(l.Name, f.Is6()).String()
 		}
+	}
+	if backend == BackendWireGuard {
+		wireGuardAnnotations(l, out)
 	}
 	return out
 }

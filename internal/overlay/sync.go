@@ -18,10 +18,14 @@ import (
 type Overlay struct {
 	k       Kernel
 	backend string
+	wg      WireGuard // the wireguard backend's device; nil under the others
 }
 
-// New makes an overlay for the backend (one of Backends) over the node's kernel.
-func New(backend string, k Kernel) *Overlay { return &Overlay{k: k, backend: backend} }
+// New makes an overlay for the backend (one of Backends) over the node's kernel; the wireguard
+// backend also needs the node's WireGuard device.
+func New(backend string, k Kernel, wg WireGuard) *Overlay {
+	return &Overlay{k: k, backend: backend, wg: wg}
+}
 
 // Result is what a sync found out for the agent to report.
 type Result struct {
@@ -44,8 +48,12 @@ type plan struct {
 // Sync makes the kernel match the peers. Problems with single peers go into Result.Unreachable;
 // the error reports what failed in the kernel and asks for a retry.
 func (o *Overlay) Sync(l Local, peers []Peer) (Result, error) {
+	if o.backend == BackendWireGuard {
+		return o.syncWireGuard(l, peers)
+	}
 	var res Result
-	var errs []error
+	// A WireGuard device left by the backend used before goes, so no stale peer stays reachable.
+	errs := []error{o.deleteLinkNamed(WireGuardDevice)}
 	devices := map[bool]int{} // family (v6?) -> VXLAN device index
 	mtu := map[bool]int{}
 	for _, f := range families {
@@ -123,6 +131,11 @@ func (o *Overlay) Cleanup() error {
 	var errs []error
 	for _, f := range families {
 		errs = append(errs, o.deleteDevice(f))
+	}
+	if o.wg != nil {
+		errs = append(errs, o.wg.Delete())
+	} else {
+		errs = append(errs, o.deleteLinkNamed(WireGuardDevice))
 	}
 	_, err := o.syncRoutes(nil)
 	return errors.Join(append(errs, err)...)

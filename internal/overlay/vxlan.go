@@ -69,7 +69,7 @@ func sameVXLAN(have netlink.Link, want *netlink.Vxlan) bool {
 func (o *Overlay) ensureAddr(link netlink.Link, f family, want netip.Prefix) error {
 	addrs, err := o.k.AddrList(link, f.Netlink())
 	if err != nil {
-		return fmt.Errorf("%s: list addresses: %w", f.device, err)
+		return fmt.Errorf("%s: list addresses: %w", link.Attrs().Name, err)
 	}
 	found := false
 	for _, a := range addrs {
@@ -80,7 +80,7 @@ func (o *Overlay) ensureAddr(link netlink.Link, f family, want netip.Prefix) err
 		case p.Addr().IsLinkLocalUnicast():
 		default:
 			if err := o.k.AddrDel(link, &a); err != nil {
-				return fmt.Errorf("%s: remove old address %s: %w", f.device, p, err)
+				return fmt.Errorf("%s: remove old address %s: %w", link.Attrs().Name, p, err)
 			}
 		}
 	}
@@ -88,22 +88,25 @@ func (o *Overlay) ensureAddr(link netlink.Link, f family, want netip.Prefix) err
 		return nil
 	}
 	if err := o.k.AddrReplace(link, &netlink.Addr{IPNet: netaddr.IPNet(want), Flags: unix.IFA_F_NODAD}); err != nil {
-		return fmt.Errorf("%s: add address %s: %w", f.device, want, err)
+		return fmt.Errorf("%s: add address %s: %w", link.Attrs().Name, want, err)
 	}
 	return nil
 }
 
 // deleteDevice removes the family's VXLAN device if it exists; its routes and entries go with it.
-func (o *Overlay) deleteDevice(f family) error {
-	link, err := o.k.LinkByName(f.device)
+func (o *Overlay) deleteDevice(f family) error { return o.deleteLinkNamed(f.device) }
+
+// deleteLinkNamed removes one of weft's devices if it exists.
+func (o *Overlay) deleteLinkNamed(name string) error {
+	link, err := o.k.LinkByName(name)
 	if isNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("find %s: %w", f.device, err)
+		return fmt.Errorf("find %s: %w", name, err)
 	}
 	if err := o.k.LinkDel(link); err != nil {
-		return fmt.Errorf("remove %s: %w", f.device, err)
+		return fmt.Errorf("remove %s: %w", name, err)
 	}
 	return nil
 }

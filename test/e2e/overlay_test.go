@@ -250,14 +250,7 @@ func checkOffSegmentPeer(t *testing.T, l *lab, sc scenario) {
 // checkAgentRestart kills the agents of both ends during an iperf3 stream from c (node-3) to
 // s (node-2): the stream must finish without a reset, and the agents come back.
 func checkAgentRestart(t *testing.T, l *lab, server string) {
-	done := make(chan string, 1)
-	go func() {
-		out, err := l.kubectlErr("exec", "c", "--", "iperf3", "-c", server, "-t", "6", "-J")
-		if err != nil {
-			out = fmt.Sprintf("%v\n%s", err, out)
-		}
-		done <- out
-	}()
+	done := l.iperf3From("c", server, "-t", "6")
 	time.Sleep(2 * time.Second)
 	for _, node := range []string{"node-2", "node-3"} {
 		killAgent(t, l, node)
