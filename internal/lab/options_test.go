@@ -31,6 +31,7 @@ func TestOptionsAccept(t *testing.T) {
 		{"IPv6 only", []string{"--cluster-cidr=2001:cafe:42::/56", "--service-cidr=2001:cafe:43::/112"}, "2001:cafe:43::a"},
 		{"explicit DNS", []string{"--cluster-dns=10.43.0.53"}, "10.43.0.53"},
 		{"one node", []string{"--nodes=1", "--name=a-b"}, "10.43.0.10"},
+		{"agents from the DaemonSet", []string{"--agent=daemonset"}, "10.43.0.10"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o, err := completed(t, tc.args...)
@@ -71,6 +72,7 @@ func TestOptionsReject(t *testing.T) {
 		{"bad kubeconfig mode", []string{"--write-kubeconfig-mode=rw"}, []string{"--write-kubeconfig-mode"}},
 		{"more zones than nodes", []string{"--nodes=2", "--zones=3"}, []string{"--zones 3", "number of nodes (2)"}},
 		{"negative zones", []string{"--zones=-1"}, []string{"--zones -1"}},
+		{"unknown agent mode", []string{"--agent=pod"}, []string{`--agent "pod"`, "process, daemonset"}},
 		{"unknown proxy", []string{"--proxy=ipvs"}, []string{`--proxy "ipvs"`, "weft, kube-proxy-nftables, kube-proxy-iptables"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
