@@ -62,6 +62,9 @@ func newInstallCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
+			if err := install.Preflight(ctx, c.Kube, o); err != nil {
+				return err
+			}
 			if err := c.Apply(ctx, objs, out); err != nil {
 				return err
 			}
