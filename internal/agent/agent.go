@@ -185,7 +185,7 @@ func (a *Agent) syncNode(ctx context.Context, lister listersv1.NodeLister, servi
 	}
 	if len(self.Spec.PodCIDRs) == 0 {
 		a.log.Info("waiting for the Node's podCIDRs")
-		return []string{"the Node has no podCIDRs yet: the controller-manager allocates them with --allocate-node-cidrs"}, nil
+		return []string{waitingForPodCIDRs}, nil
 	}
 	all, err := lister.List(labels.Everything())
 	if err != nil {

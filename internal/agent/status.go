@@ -28,6 +28,9 @@ const (
 	statusRefresh = 30 * time.Second
 )
 
+// waitingForPodCIDRs is the problem of a node sync that had nothing to do yet.
+const waitingForPodCIDRs = "the Node has no podCIDRs yet: the controller-manager allocates them with --allocate-node-cidrs"
+
 // StatusLeaseName is the Lease where node's agent publishes its status.
 func StatusLeaseName(node string) string { return "weft-agent-" + node }
 
@@ -48,6 +51,7 @@ type statusBoard struct {
 	features  map[string]string // feature -> why it stopped
 	published Status
 	at        time.Time
+	synced    time.Time // the last successful node sync, published or not
 }
 
 func (b *statusBoard) featureStopped(name string, err error) {
@@ -73,10 +77,10 @@ func (a *Agent) publishStatus(ctx context.Context, syncErr error, unreachable []
 		st.Problems = append(st.Problems, p)
 	}
 	slices.Sort(st.Problems)
-	st.LastSync = b.published.LastSync
-	if syncErr == nil {
-		st.LastSync = time.Now().UTC().Truncate(time.Second)
+	if syncErr == nil && !slices.Contains(unreachable, waitingForPodCIDRs) {
+		b.synced = time.Now().UTC().Truncate(time.Second)
 	}
+	st.LastSync = b.synced
 	same := st.Version == b.published.Version && st.Backend == b.published.Backend && st.Proxy == b.published.Proxy &&
 		st.DNS == b.published.DNS && slices.Equal(st.Problems, b.published.Problems)
 	fresh := time.Since(b.at) < statusRefresh

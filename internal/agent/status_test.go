@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 
@@ -55,5 +57,30 @@ func TestStatusIsPublishedOnChangeOnly(t *testing.T) {
 	want := []string{"node sync failed: boom", "peer node-2 unreachable", "the cluster DNS stopped: port 53 in use"}
 	if !slices.Equal(failed.Problems, want) || !failed.LastSync.Equal(st.LastSync) {
 		t.Errorf("problems %q (want %q), last sync %s (want the last good one, %s)", failed.Problems, want, failed.LastSync, st.LastSync)
+	}
+}
+
+func TestReadyAfterTheFirstRealNodeSync(t *testing.T) {
+	a := &Agent{opts: Defaults(), client: fake.NewClientset(), log: slog.Default()}
+	a.opts.NodeName = "node-1"
+	code := func() int {
+		rec := httptest.NewRecorder()
+		a.serveReady(rec, httptest.NewRequest("GET", "/readyz", nil))
+		return rec.Code
+	}
+	if code() != http.StatusServiceUnavailable {
+		t.Error("ready before any sync")
+	}
+	_ = a.publishStatus(context.Background(), nil, []string{waitingForPodCIDRs})
+	if code() != http.StatusServiceUnavailable {
+		t.Error("ready while the Node has no podCIDRs")
+	}
+	_ = a.publishStatus(context.Background(), errors.New("boom"), nil)
+	if code() != http.StatusServiceUnavailable {
+		t.Error("ready after a failed sync")
+	}
+	_ = a.publishStatus(context.Background(), nil, nil)
+	if code() != http.StatusOK {
+		t.Error("not ready after a node sync succeeded")
 	}
 }
