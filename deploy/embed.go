@@ -1,5 +1,5 @@
-// Package deploy holds weft's manifests for real clusters. The EgressRoute CRD is embedded so
-// that the lab installs the very file a real cluster applies.
+// Package deploy holds weft's manifests for real clusters. They are embedded so that
+// `weft install` and the lab apply the very files a user can apply by hand.
 package deploy
 
 import _ "embed"
@@ -8,3 +8,8 @@ import _ "embed"
 //
 //go:embed egressroute-crd.yaml
 var EgressRouteCRD []byte
+
+// Manifest is weft.yaml: the agent's ServiceAccount, RBAC, ConfigMap and DaemonSet.
+//
+//go:embed weft.yaml
+var Manifest []byte

@@ -36,6 +36,8 @@ func manifest(t *testing.T) (*rbacv1.ClusterRole, *appsv1.DaemonSet) {
 		case "ClusterRole":
 			role = &rbacv1.ClusterRole{}
 			obj = role
+		case "ConfigMap":
+			obj = &corev1.ConfigMap{}
 		case "ClusterRoleBinding":
 			obj = &rbacv1.ClusterRoleBinding{}
 		case "DaemonSet":

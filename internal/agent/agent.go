@@ -48,6 +48,7 @@ type Agent struct {
 	proxy       *proxy.Proxy
 	dns         *clusterdns.Server
 	metrics     *prometheus.Registry
+	status      statusBoard
 }
 
 // New makes an agent; Run starts it. dyn reads weft's own resources (EgressRoutes).
@@ -136,6 +137,7 @@ func (a *Agent) runFeature(ctx context.Context, name string, run func(context.Co
 		err := run(ctx)
 		if err != nil && ctx.Err() == nil {
 			a.log.Error(name+" stopped; the rest of the agent goes on", "err", err)
+			a.status.featureStopped(name, err)
 		}
 		done <- err
 	}()
@@ -180,17 +182,26 @@ func (a *Agent) runNodes(ctx context.Context, factory informers.SharedInformerFa
 func (a *Agent) sync(ctx context.Context, lister listersv1.NodeLister, serviceCIDRs networkinglisters.ServiceCIDRLister) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	unreachable, err := a.syncNode(ctx, lister, serviceCIDRs)
+	if perr := a.publishStatus(ctx, err, unreachable); perr != nil {
+		a.log.Warn("agent status not published", "err", perr)
+	}
+	return err
+}
+
+// syncNode is one node sync; it also returns the peers the overlay cannot reach.
+func (a *Agent) syncNode(ctx context.Context, lister listersv1.NodeLister, serviceCIDRs networkinglisters.ServiceCIDRLister) ([]string, error) {
 	self, err := lister.Get(a.opts.NodeName)
 	if err != nil {
-		return fmt.Errorf("own Node %s: %w", a.opts.NodeName, err)
+		return nil, fmt.Errorf("own Node %s: %w", a.opts.NodeName, err)
 	}
 	if len(self.Spec.PodCIDRs) == 0 {
 		a.log.Info("waiting for the Node's podCIDRs")
-		return nil
+		return []string{waitingForPodCIDRs}, nil
 	}
 	all, err := lister.List(labels.Everything())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	local := overlay.LocalFrom(self, a.externalIPs, a.opts.UseExternalIP)
 	local.MTU = a.opts.MTU
@@ -229,7 +240,7 @@ func (a *Agent) sync(ctx context.Context, lister listersv1.NodeLister, serviceCI
 		mtu = 1500 // the node's address is on no interface: the error above says so
 	}
 	errs = append(errs, a.syncCNI(self.Spec.PodCIDRs, mtu))
-	return errors.Join(errs...)
+	return res.Unreachable, errors.Join(errs...)
 }
 
 // Cleanup removes what the agent made in the kernel: overlay devices and routes, the egress

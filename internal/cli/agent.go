@@ -21,7 +21,8 @@ import (
 func newAgentCommand() *cobra.Command {
 	o := agent.Defaults()
 	var kubeconfig string
-	var cleanup bool
+	var cleanup, uninstall bool
+	var cniBinDir string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "run weft's per-node agent (in the lab each node runs one)",
@@ -49,7 +50,10 @@ func newAgentCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cleanup {
+			switch {
+			case uninstall:
+				return a.Uninstall(ctx, cniBinDir)
+			case cleanup:
 				return a.Cleanup(ctx)
 			}
 			err = a.Run(ctx)
@@ -62,5 +66,7 @@ func newAgentCommand() *cobra.Command {
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (empty: in-cluster configuration)")
 	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "remove what the agent made on this node (VXLAN devices, weft's routes, rules and nftables tables) and exit; for uninstalling")
+	cmd.Flags().BoolVar(&uninstall, "uninstall", false, "--cleanup, then also remove the CNI configuration, the plugin in --cni-bin-dir, the pods' bridge, weft-cni's IPAM leases and every weft-* nftables table, and exit (weft uninstall runs it on every node)")
+	cmd.Flags().StringVar(&cniBinDir, "cni-bin-dir", "/opt/cni/bin", "where weft-cni is installed (for --uninstall)")
 	return cmd
 }

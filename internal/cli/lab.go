@@ -47,7 +47,7 @@ func newLabUp() *cobra.Command {
 				return err
 			}
 			kubeconfig := lab.AdminKubeconfig(plan.StateDir)
-			fmt.Fprintf(out, "\nservice proxy: %s\nkubeconfig: %s\n\nnext:\n", plan.ProxyDescription(), kubeconfig)
+			fmt.Fprintf(out, "\nservice proxy: %s\nweft agent: %s\nkubeconfig: %s\n\nnext:\n", plan.ProxyDescription(), plan.AgentDescription(), kubeconfig)
 			labFlag := ""
 			if o.Name != "default" {
 				labFlag = "WEFT_LAB=" + o.Name + " "

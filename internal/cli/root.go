@@ -30,7 +30,7 @@ func NewRoot(components Components) *cobra.Command {
 	// Kubernetes packages register --version on the global flag set that cobra shows on every
 	// command; `weft version` is weft's way, so keep it out of sight.
 	_ = pflag.CommandLine.MarkHidden("version")
-	root.AddCommand(newLabCommand(), newVersionCommand(), newAgentCommand(), newNodeCommand(), newTraceCommand(), newWireGuardCommand(), newInternalCommand())
+	root.AddCommand(newLabCommand(), newVersionCommand(), newAgentCommand(), newInstallCommand(), newStatusCommand(), newUninstallCommand(), newInstallCNICommand(), newNodeCommand(), newTraceCommand(), newWireGuardCommand(), newInternalCommand())
 	root.AddCommand(passThrough("kubectl", "the real kubectl, pointed at the running lab unless KUBECONFIG says otherwise", false, withLabKubeconfig(components["kubectl"])))
 	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kube-network-policies"} {
 		root.AddCommand(passThrough(name, "the embedded "+name+" (run by the lab supervisor)", true, components[name]))

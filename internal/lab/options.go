@@ -40,7 +40,9 @@ type Options struct {
 	NoMasqueradeCIDRs    []string
 	IPv6Masquerade       bool
 	// Proxy is what serves Services on the nodes: weft's agent, or the upstream kube-proxy.
-	Proxy   string
+	Proxy string
+	// Agent is how the nodes run weft's agent: the DaemonSet from deploy/, or a process.
+	Agent   string
 	APIPort int
 	DataDir string
 	// ImagesDir holds image content the lab cannot make (the agnhost binary); nodes see it live.
@@ -63,6 +65,7 @@ func Defaults() Options {
 		APIPort:            6443,
 		Backend:            overlay.BackendVXLAN,
 		Proxy:              ProxyWeft,
+		Agent:              AgentProcess,
 		DataDir:            "/var/lib/weft",
 		clusterCIDRText:    "10.42.0.0/16",
 		serviceCIDRText:    "10.43.0.0/16",
@@ -89,6 +92,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses instead of the node's (routed networks); repeatable")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade pods' IPv6 traffic that leaves the cluster too (K3s's --flannel-ipv6-masq)")
 	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "what serves Services on the nodes: weft (weft agent's nftables proxy), kube-proxy-nftables or kube-proxy-iptables (the upstream kube-proxy in that mode, to compare like for like)")
+	fs.StringVar(&o.Agent, "agent", o.Agent, "how the nodes run weft's agent: daemonset (installed from deploy/ as `weft install` does: the DaemonSet's pods, weft-cni from its init container) or process (beside each node runtime, for debugging)")
 	fs.BoolVar(&o.ExternalSubnet, "external-subnet", o.ExternalSubnet, "add 192.168.2.0/24 behind the router, with a host 192.168.2.10 that only the nodes can route to")
 	fs.IntVar(&o.APIPort, "https-listen-port", o.APIPort, "loopback port on this machine that forwards to the lab's API server")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory that holds every lab's state, logs and credentials")
@@ -170,6 +174,9 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(Proxies, o.Proxy) {
 		add("--proxy %q: use one of %s", o.Proxy, strings.Join(Proxies, ", "))
+	}
+	if !slices.Contains(AgentModes, o.Agent) {
+		add("--agent %q: use one of %s", o.Agent, strings.Join(AgentModes, ", "))
 	}
 	if o.MTU != 0 && (o.MTU < 1280 || o.MTU > 1500) {
 		add("--mtu %d: use 1280 (IPv6's minimum) to 1500 (the lab LAN's MTU), or leave it out to detect it", o.MTU)

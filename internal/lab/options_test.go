@@ -32,6 +32,7 @@ func TestOptionsAccept(t *testing.T) {
 		{"explicit DNS", []string{"--cluster-dns=10.43.0.53"}, "10.43.0.53"},
 		{"one node", []string{"--nodes=1", "--name=a-b"}, "10.43.0.10"},
 		{"wireguard with periodic rotation", []string{"--backend=wireguard", "--wireguard-key-rotation=1m"}, "10.43.0.10"},
+		{"agents from the DaemonSet", []string{"--agent=daemonset"}, "10.43.0.10"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o, err := completed(t, tc.args...)
@@ -74,6 +75,7 @@ func TestOptionsReject(t *testing.T) {
 		{"negative zones", []string{"--zones=-1"}, []string{"--zones -1"}},
 		{"rotation without wireguard", []string{"--wireguard-key-rotation=1m"}, []string{"--wireguard-key-rotation 1m0s", "with --backend wireguard"}},
 		{"rotation too often", []string{"--backend=wireguard", "--wireguard-key-rotation=1s"}, []string{"--wireguard-key-rotation 1s", "10s or more"}},
+		{"unknown agent mode", []string{"--agent=pod"}, []string{`--agent "pod"`, "process, daemonset"}},
 		{"unknown proxy", []string{"--proxy=ipvs"}, []string{`--proxy "ipvs"`, "weft, kube-proxy-nftables, kube-proxy-iptables"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -71,6 +71,7 @@ type Plan struct {
 	NoMasqueradeCIDRs    []string      `json:"noMasqueradeCIDRs,omitempty"`
 	IPv6Masquerade       bool          `json:"ipv6Masquerade,omitempty"`
 	Proxy                string        `json:"proxy,omitempty"` // empty in plans older than the flag: weft
+	Agent                string        `json:"agent,omitempty"` // empty in plans older than the flag: process
 	KubeconfigMode       uint32        `json:"kubeconfigMode"`
 	LAN                  Host          `json:"lan"`
 	Router               Host          `json:"router"`
@@ -110,6 +111,7 @@ func NewPlan(o Options) Plan {
 		NoMasqueradeCIDRs:    o.NoMasqueradeCIDRs,
 		IPv6Masquerade:       o.IPv6Masquerade,
 		Proxy:                o.Proxy,
+		Agent:                o.Agent,
 		KubeconfigMode:       uint32(o.KubeconfigMode),
 		LAN:                  Host{Name: "lan", NetNS: NetNSName(o.Name, "lan")},
 		Router:               host("router", 1),

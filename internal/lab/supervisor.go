@@ -17,8 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/weftnet/weft/internal/atomicfile"
-	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/controlplane"
+	"github.com/weftnet/weft/internal/install"
 )
 
 // supervisor builds a lab and keeps its processes running. It is the body of the hidden
@@ -122,19 +122,13 @@ func (s *supervisor) build(ctx context.Context) error {
 			"--kubeconfig=" + cp.NodeKubeconfig(n.Name),
 			"--cluster-dns=" + p.ClusterDNS.String(),
 			"--cluster-domain=" + p.ClusterDomain,
-			"--run-agent",
-			"--agent-kubeconfig=" + cp.AgentKubeconfig(n.Name),
-			"--agent-arg=--cluster-cidr=" + cidr.Join(p.ClusterCIDRs),
-			"--agent-arg=--service-cidr=" + cidr.Join(p.ServiceCIDRs),
-			// The lab repairs quickly, so a learner who deletes a route sees it come back.
-			"--agent-arg=--resync=10s",
 			"--backend=" + p.Backend,
 			"--tls-cert-file=" + cert,
 			"--tls-private-key-file=" + key,
 			"--client-ca-file=" + cp.CACert(),
 			"--kubelet-api-allowed-users=" + controlplane.KubeletAPIClient,
 			"--images-dir=" + p.ImagesDir,
-		}, append(nodeLabelArgs(*n), p.agentArgs()...)...)})
+		}, append(nodeLabelArgs(*n), p.nodeAgentArgs(cp.AgentKubeconfig(n.Name))...)...)})
 	}
 	s.add(&child{name: "router-dns", netns: p.Router.NetNS, args: p.routerDNSArgs()})
 	if p.External != nil {
@@ -160,11 +154,13 @@ func (s *supervisor) build(ctx context.Context) error {
 		return err
 	}
 	go routes.Run(ctx)
-	if err := controlplane.EnsureAgentRBAC(ctx, client); err != nil {
-		return err
-	}
-	if err := controlplane.EnsureCRDs(ctx, cp.AdminKubeconfig()); err != nil {
-		return fmt.Errorf("install weft's CRDs: %w", err)
+	if p.agentMode() == AgentProcess {
+		if err := controlplane.EnsureAgentRBAC(ctx, client); err != nil {
+			return err
+		}
+		if err := controlplane.EnsureCRDs(ctx, cp.AdminKubeconfig()); err != nil {
+			return fmt.Errorf("install weft's CRDs: %w", err)
+		}
 	}
 	if err := ensureKubeDNS(ctx, client, p); err != nil {
 		return err
@@ -184,9 +180,21 @@ func (s *supervisor) build(ctx context.Context) error {
 	if err := s.startPending(); err != nil {
 		return err
 	}
+	if p.agentMode() == AgentDaemonSet {
+		s.progress.step("installing weft from deploy/: CRD, RBAC, ConfigMap and DaemonSet %s", install.DaemonSetName)
+		if err := installWeft(ctx, p, cp.AdminKubeconfig(), os.Stdout); err != nil {
+			return err
+		}
+	}
 	s.progress.step("waiting for %d node(s) to be Ready with podCIDRs", len(p.Nodes))
 	if err := waitNodesReady(ctx, client, p, 2*time.Minute); err != nil {
 		return err
+	}
+	if p.agentMode() == AgentDaemonSet {
+		s.progress.step("waiting for weft's agent pod on %d node(s)", len(p.Nodes))
+		if err := waitAgents(ctx, p, cp.AdminKubeconfig(), 3*time.Minute, os.Stdout); err != nil {
+			return err
+		}
 	}
 	if p.KubeProxyMode() == "" {
 		return nil
@@ -313,6 +321,10 @@ func endpoints(p Plan) controlplane.Endpoints {
 		LAN:          "https://" + net.JoinHostPort(p.APIServerAddress().String(), port),
 	}
 }
+
+// LANAPIServer is the API server as the nodes reach it on the lab LAN: the address weft's
+// agents use when they run as the DaemonSet's pods.
+func (p Plan) LANAPIServer() string { return endpoints(p).LAN }
 
 // AdminKubeconfig is where a lab's cluster-admin kubeconfig is written.
 func AdminKubeconfig(stateDir string) string {

@@ -25,13 +25,15 @@ var ErrCommandNotFound = errors.New("executable file not found")
 //	pause                     /pause: sleeps until stopped
 //	busybox                   the applets of busybox-static (command "sleep 3600" runs `busybox sleep 3600`; no command runs sh)
 //	nginx, httpd, ...         weft's built-in HTTP server: answers with the pod's name on every container port (80 if none)
-//	weft images               the weft binary itself, with the container's command and args
+//	weft images               /usr/local/bin/weft and /usr/local/bin/weft-cni, as weft's real image has them; ENTRYPOINT weft
 //	jessie-dnsutils, others   the container's command, looked up in PATH (jessie-dnsutils without one waits like pause)
 var webImages = []string{"nginx", "httpd", "apache", "caddy", "traefik/whoami", "http-echo", "hashicorp/http-echo", "echoserver"}
 
 // Where the weft-provided programs appear inside a container.
 const (
-	weftInContainer  = "/.weft/weft"
+	weftInContainer = "/.weft/weft"
+	// weftImageDir is where weft's own image keeps weft and weft-cni.
+	weftImageDir     = "/usr/local/bin"
 	pauseInContainer = "/pause"
 	agnhostBinary    = "agnhost"
 	corednsBinary    = "coredns"
@@ -46,6 +48,7 @@ type imageRun struct {
 // images maps image names to programs and files on this node.
 type images struct {
 	weftBin string
+	cniBin  string // weft-cni, for weft's image ("" if the node has none)
 	shimBin string
 	dir     string                              // --images-dir: binaries the lab cannot make itself (agnhost)
 	cert    func() (crt, key string, err error) // agnhost's localhost certificate, made once
@@ -92,7 +95,7 @@ func (im images) run(c *corev1.Container, podName string) (imageRun, error) {
 	case isWebImage(base) && len(c.Command) == 0:
 		return imageRun{argv: []string{weftInContainer, "internal", "http-server", "--name", podName, "--ports", webPorts(c)}, files: []shim.Bind{weftFile}}, nil
 	case strings.Contains(base, "weft"):
-		return imageRun{argv: append([]string{weftInContainer}, cmdline...), files: []shim.Bind{weftFile}}, nil
+		return im.weftImage(c), nil
 	case name == "jessie-dnsutils" && len(cmdline) == 0:
 		return imageRun{argv: []string{pauseInContainer}, files: []shim.Bind{{Source: im.shimBin, Target: pauseInContainer, ReadOnly: true}}}, nil
 	case im.hasProgram(name):
@@ -108,6 +111,16 @@ func (im images) run(c *corev1.Container, podName string) (imageRun, error) {
 		return imageRun{}, err
 	}
 	return imageRun{argv: append([]string{p}, cmdline[1:]...)}, nil
+}
+
+// weftImage is weft's own image: the DaemonSet's agent and its install-cni init container.
+func (im images) weftImage(c *corev1.Container) imageRun {
+	weft := path.Join(weftImageDir, "weft")
+	files := []shim.Bind{{Source: im.weftBin, Target: weft, ReadOnly: true}}
+	if im.cniBin != "" {
+		files = append(files, shim.Bind{Source: im.cniBin, Target: path.Join(weftImageDir, "weft-cni"), ReadOnly: true})
+	}
+	return entrypoint(c, []string{weft}, files...)
 }
 
 // hasProgram tells whether the images directory holds an executable named after the image.

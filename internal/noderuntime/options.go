@@ -33,6 +33,8 @@ type Options struct {
 	RootDir    string
 	LogDir     string
 	CNIConfDir string
+	// CNIBinDirs are where CNI plugins are looked up (default: beside weft, then /opt/cni/bin).
+	CNIBinDirs []string
 	// ImagesDir holds image content the lab cannot make itself: the agnhost binary.
 	ImagesDir string
 	// RunAgent starts `weft agent` beside the runtime (the lab's stand-in for the DaemonSet).
@@ -75,6 +77,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.RootDir, "root-dir", o.RootDir, "directory for pod state")
 	fs.StringVar(&o.LogDir, "pod-log-dir", o.LogDir, "directory for container logs, in the kubelet's layout")
 	fs.StringVar(&o.CNIConfDir, "cni-conf-dir", o.CNIConfDir, "directory of CNI configurations")
+	fs.StringSliceVar(&o.CNIBinDirs, "cni-bin-dir", o.CNIBinDirs, "directories of CNI plugins (default: beside weft, then /opt/cni/bin); give /opt/cni/bin when weft's DaemonSet installs the plugin")
 	fs.StringVar(&o.ImagesDir, "images-dir", o.ImagesDir, "directory with image content the lab cannot make: an executable agnhost for the e2e-test-images/agnhost image")
 	fs.BoolVar(&o.RunAgent, "run-agent", o.RunAgent, "also run weft agent on this node, restarting it when it exits")
 	fs.StringVar(&o.Backend, "backend", "vxlan", "cross-node backend for the agent (vxlan, host-gw or none)")

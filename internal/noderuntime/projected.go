@@ -3,13 +3,19 @@ package noderuntime
 import (
 	"context"
 	"fmt"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/weftnet/weft/internal/podfiles"
 )
+
+// tokenRetryFor is how long a refused TokenRequest is retried before the pod starts without it.
+const tokenRetryFor = 15 * time.Second
 
 // defaultTokenSeconds is what the API server's admission asks for in kube-api-access volumes.
 const defaultTokenSeconds = 3607
@@ -66,7 +72,15 @@ func (w *podWorker) serviceAccountToken(ctx context.Context, s *corev1.ServiceAc
 	if s.Audience != "" {
 		req.Spec.Audiences = []string{s.Audience}
 	}
-	tr, err := w.rt.client.CoreV1().ServiceAccounts(w.pod.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
+	// The Node authorizer learns that the pod is bound to this node from a watch of its own: a
+	// request right after the binding may be refused for a moment, so retry a while, as the
+	// kubelet's volume manager keeps retrying a mount.
+	var tr *authenticationv1.TokenRequest
+	var err error
+	_ = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, tokenRetryFor, true, func(ctx context.Context) (bool, error) {
+		tr, err = w.rt.client.CoreV1().ServiceAccounts(w.pod.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
+		return err == nil || !(apierrors.IsForbidden(err) || apierrors.IsNotFound(err)), nil
+	})
 	if err != nil {
 		return "", fmt.Errorf("TokenRequest for ServiceAccount %s/%s: %w", w.pod.Namespace, sa, err)
 	}

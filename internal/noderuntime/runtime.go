@@ -65,9 +65,9 @@ func New(opts Options, log *slog.Logger) (*Runtime, error) {
 	}
 	return &Runtime{
 		opts: opts, client: client, log: log, self: self, shimBin: shimBin,
-		images: images{weftBin: self, shimBin: shimBin, dir: opts.ImagesDir,
+		images: images{weftBin: self, cniBin: besideIfExists(self, "weft-cni"), shimBin: shimBin, dir: opts.ImagesDir,
 			cert: (&localhostCert{dir: filepath.Join(opts.RootDir, "images")}).paths},
-		network: newNetwork(opts.CNIConfDir, cniBinDirs()),
+		network: newNetwork(opts.CNIConfDir, cniBinDirs(opts.CNIBinDirs)),
 		prober: prober{exec: func(ctx context.Context, argv []string) *exec.Cmd {
 			return exec.CommandContext(ctx, argv[0], argv[1:]...)
 		}},

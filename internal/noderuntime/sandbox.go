@@ -187,11 +187,24 @@ func resultIPs(r types.Result) ([]string, error) {
 	return ips, nil
 }
 
-// cniBinDirs are where the plugins are looked up: next to weft itself first, then the usual place.
-func cniBinDirs() []string {
+// cniBinDirs are where the plugins are looked up: the given directories, or else next to weft
+// itself first, then the usual place.
+func cniBinDirs(given []string) []string {
+	if len(given) > 0 {
+		return given
+	}
 	dirs := []string{"/opt/cni/bin"}
 	if self, err := os.Executable(); err == nil {
 		dirs = append([]string{filepath.Dir(self)}, dirs...)
 	}
 	return dirs
+}
+
+// besideIfExists is the file name beside the program self, or "" when there is none.
+func besideIfExists(self, name string) string {
+	p := filepath.Join(filepath.Dir(self), name)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
