@@ -15,10 +15,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	corev1informers "k8s.io/client-go/informers/core/v1"
 	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
@@ -40,8 +38,8 @@ type Server struct {
 	log     *slog.Logger
 	handler *handler
 	serve   *listeners
-	// minSync spaces rebuilds in a burst of changes; the first change after a quiet spell is
-	// answered at once.
+	// minSync spaces changes of the addresses served in a burst of changes to the kube-dns
+	// Service; the first change after a quiet spell is applied at once.
 	minSync time.Duration
 
 	stubs map[string][]string // resolvers by zone, from --dns-stub-zone
@@ -75,10 +73,11 @@ type dnsInformers struct {
 	pods     corev1informers.PodInformer
 }
 
-// RunWith serves until ctx ends, with informers from the agent's shared factory. Informers
-// only kick the worker; it rebuilds the whole zone (at most every minSync) and swaps it in, and
-// repairs the addresses and the table every resync. With the API server gone the informers keep
-// their last objects, so the node keeps answering from them.
+// RunWith serves until ctx ends, with informers from the agent's shared factory. Each informer
+// event files its object's records in the zone at once (follow.go); a worker puts the DNS
+// addresses in place when the kube-dns Service's change, and repairs them and the table every
+// resync. With the API server gone the informers keep their last objects, so the node keeps
+// answering from them.
 func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFactory, resync time.Duration) error {
 	inf := dnsInformers{services: factory.Core().V1().Services(), slices: factory.Discovery().V1().EndpointSlices(), pods: factory.Core().V1().Pods()}
 	// Pods are the DNS feature's alone in the shared factory: keep only what a record needs.
@@ -86,17 +85,15 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		return fmt.Errorf("pod informer: %w", err)
 	}
 	kick := make(chan struct{}, 1)
-	mark := func(any) {
+	z := newClusterZone(s.opts.Domain, uint32(s.opts.TTL/time.Second), 0)
+	synced, err := s.follow(inf, z, func() {
 		select {
 		case kick <- struct{}{}:
 		default:
 		}
-	}
-	h := cache.ResourceEventHandlerFuncs{AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark}
-	for _, i := range []cache.SharedIndexInformer{inf.services.Informer(), inf.slices.Informer(), inf.pods.Informer()} {
-		if _, err := i.AddEventHandler(h); err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	s.loadUpstreams()
 	defer s.serve.close()
@@ -108,9 +105,11 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		}
 	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), inf.services.Informer().HasSynced, inf.slices.Informer().HasSynced, inf.pods.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
+	s.handler.cluster.Store(z)
+	close(s.handler.synced)
 	if resync <= 0 {
 		resync = time.Minute
 	}
@@ -122,8 +121,8 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	backoff := time.Second
 	for {
 		start := time.Now()
-		if err := s.sync(ctx, inf); err != nil {
-			s.log.Error("DNS sync failed; retrying", "err", err, "in", backoff)
+		if err := s.hold(ctx, s.wanted(inf)); err != nil {
+			s.log.Error("DNS addresses failed; retrying", "err", err, "in", backoff)
 			retry.Reset(backoff)
 			backoff = min(2*backoff, 30*time.Second)
 		} else {
@@ -145,32 +144,6 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 			}
 		}
 	}
-}
-
-// sync rebuilds the zone from the caches, then puts the DNS addresses in place and serves them.
-func (s *Server) sync(ctx context.Context, inf dnsInformers) error {
-	svcs, err := inf.services.Lister().List(labels.Everything())
-	if err != nil {
-		return err
-	}
-	all, err := inf.slices.Lister().List(labels.Everything())
-	if err != nil {
-		return err
-	}
-	pods, err := inf.pods.Lister().List(labels.Everything())
-	if err != nil {
-		return err
-	}
-	st := clusterState{services: svcs, pods: pods, slices: map[string][]*discoveryv1.EndpointSlice{}}
-	for _, sl := range all {
-		if name := sl.Labels[discoveryv1.LabelServiceName]; name != "" {
-			st.slices[sl.Namespace+"/"+name] = append(st.slices[sl.Namespace+"/"+name], sl)
-		}
-	}
-	if s.handler.cluster.Swap(buildClusterZone(s.opts.Domain, uint32(s.opts.TTL/time.Second), st)) == nil {
-		close(s.handler.synced)
-	}
-	return s.hold(ctx, s.wanted(inf))
 }
 
 // wanted are the DNS Service's cluster IPs and the --dns-address ones.
