@@ -17,15 +17,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/knftables"
 
-	"github.com/weftnet/weft/internal/agent"
 	clusterdns "github.com/weftnet/weft/internal/dns"
 )
 
 // newDNSServer runs the agent's cluster DNS on its own, at --dns-address on port 53, without
 // touching the node: no address is added and no nftables table written (both are kept in
 // memory only). bench/dns pins it to one core beside CoreDNS, which the agent as a whole
-// cannot be without pinning its other features too. Its informers are the agent's: one factory,
-// managed fields stripped.
+// cannot be without pinning its other features too. Its informer factory serves the DNS alone,
+// so it keeps of each object only what the records use.
 func newDNSServer() *cobra.Command {
 	o := clusterdns.Defaults()
 	o.Service = "kube-system/weft-standalone-dns-none"
@@ -53,7 +52,7 @@ func newDNSServer() *cobra.Command {
 			defer stop()
 			srv := clusterdns.New(o, knftables.NewFake(knftables.InetFamily, clusterdns.Table), keptAddresses{},
 				logger().With("feature", "dns"), prometheus.NewRegistry())
-			return srv.RunWith(ctx, informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(agent.StripManagedFields)), time.Minute)
+			return srv.RunWith(ctx, informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(clusterdns.StripForDNS)), time.Minute)
 		},
 	}
 	o.AddFlags(cmd.Flags())

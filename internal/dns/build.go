@@ -32,8 +32,7 @@ func newClusterZone(domain string, ttl uint32, names int) *zone {
 // buildClusterZone makes the cluster domain's records (sections 2.2 to 2.6 of the spec) from
 // whole state at once; the server files the same records one object at a time (update.go).
 func buildClusterZone(domain string, ttl uint32, st clusterState) *zone {
-	// A Service has a name, a name per port (SRV) and one per endpoint with a hostname.
-	z := newClusterZone(domain, ttl, 3*len(st.services))
+	z := newClusterZone(domain, ttl, len(st.services))
 	for _, svc := range st.services {
 		key := svc.Namespace + "/" + svc.Name
 		z.setService(key, svc, st.slices[key])
@@ -58,8 +57,8 @@ func serviceBase(name, namespace, origin string) string {
 	return strings.ToLower(name + "." + namespace + ".svc." + origin)
 }
 
-func addService(z *serviceRecords, origin string, ttl uint32, svc *corev1.Service, slices []*discoveryv1.EndpointSlice) {
-	base := serviceBase(svc.Name, svc.Namespace, origin)
+// addService makes svc's records; base is its name (serviceBase).
+func addService(z *serviceRecords, base string, ttl uint32, svc *corev1.Service, slices []*discoveryv1.EndpointSlice) {
 	hdr := func(name string, t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
 	}

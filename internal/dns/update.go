@@ -10,65 +10,77 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
-// ownedNames are the names one Service filed records under.
-type ownedNames struct {
-	names   []string // owner names in the zone: the Service's alone
-	reverse []string // PTR owners, which other Services' records may share
-}
-
 // setService replaces the records of the Service key (namespace/name) with those of svc and
 // its EndpointSlices; a nil svc takes them away. The records are made before the lock is
 // taken, so questions wait only for the filing.
 func (z *zone) setService(key string, svc *corev1.Service, eps []*discoveryv1.EndpointSlice) {
+	ns, name, _ := strings.Cut(key, "/")
+	base := serviceBase(name, ns, z.origin)
 	var recs serviceRecords
 	if svc != nil {
-		addService(&recs, z.origin, z.soa.Minttl, svc, eps)
+		addService(&recs, base, z.soa.Minttl, svc, eps)
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	z.unfile(key)
-	if len(recs.rrs) == 0 && len(recs.ptrs) == 0 {
-		return
-	}
-	var own ownedNames
+	z.unfile(base)
+	var names []string
 	for _, rr := range recs.rrs {
 		if z.add(rr) {
-			own.names = append(own.names, rr.Header().Name)
+			names = append(names, rr.Header().Name)
 		}
 	}
 	for _, ptr := range recs.ptrs {
 		z.addReverse(ptr)
-		if !slices.Contains(own.reverse, ptr.Hdr.Name) {
-			own.reverse = append(own.reverse, ptr.Hdr.Name)
-		}
 	}
-	z.owned[key] = own
+	if len(names) > 0 {
+		if names[0] == base {
+			base = names[0] // one string for the key and the records' owner
+		}
+		z.owned[base] = slices.Clip(names)
+	}
 }
 
-// unfile takes away every record the Service key filed. The caller holds the write lock.
-func (z *zone) unfile(key string) {
-	own, ok := z.owned[key]
+// unfile takes away every record of the Service whose name is base. Its PTR records are found
+// from its addresses: each PTR points at a name under base that holds the address. The caller
+// holds the write lock.
+func (z *zone) unfile(base string) {
+	names, ok := z.owned[base]
 	if !ok {
 		return
 	}
-	delete(z.owned, key)
-	for _, n := range own.names {
+	delete(z.owned, base)
+	for _, n := range names {
+		for _, rr := range z.records[n] {
+			var a netip.Addr
+			switch rr := rr.(type) {
+			case *dns.A:
+				a, _ = netip.AddrFromSlice(rr.A.To4())
+			case *dns.AAAA:
+				a, _ = netip.AddrFromSlice(rr.AAAA)
+			default:
+				continue
+			}
+			z.unfileReverse(reverseName(a), base)
+		}
 		z.drop(n)
 	}
-	ns, name, _ := strings.Cut(key, "/")
-	base := serviceBase(name, ns, z.origin)
-	for _, r := range own.reverse {
-		var keep []dns.RR
-		for _, rr := range z.reverse[r] {
-			if ptr, ok := rr.(*dns.PTR); !ok || (ptr.Ptr != base && !strings.HasSuffix(ptr.Ptr, "."+base)) {
-				keep = append(keep, rr)
-			}
+}
+
+// unfileReverse takes away the PTRs at name that point at base or below it.
+func (z *zone) unfileReverse(name, base string) {
+	have := z.reverse[name]
+	keep := have[:0:0]
+	for _, rr := range have {
+		if ptr, ok := rr.(*dns.PTR); !ok || (ptr.Ptr != base && !strings.HasSuffix(ptr.Ptr, "."+base)) {
+			keep = append(keep, rr)
 		}
-		if len(keep) == 0 {
-			delete(z.reverse, r)
-		} else {
-			z.reverse[r] = keep
-		}
+	}
+	switch {
+	case len(keep) == len(have):
+	case len(keep) == 0:
+		delete(z.reverse, name)
+	default:
+		z.reverse[name] = keep
 	}
 }
 

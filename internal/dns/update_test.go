@@ -220,3 +220,34 @@ func diffLines(got, want []string) string {
 	}
 	return b.String()
 }
+
+// TestStripForDNSKeepsTheRecords: the zone of stripped objects is the zone of whole ones.
+func TestStripForDNSKeepsTheRecords(t *testing.T) {
+	st := fixture()
+	for _, svc := range st.services {
+		svc.Labels, svc.Annotations = map[string]string{"app": "x"}, map[string]string{"note": "y"}
+		svc.Spec.Selector = map[string]string{"app": "x"}
+	}
+	stripped := clusterState{slices: map[string][]*discoveryv1.EndpointSlice{}}
+	for _, svc := range st.services {
+		o, _ := StripForDNS(svc)
+		stripped.services = append(stripped.services, o.(*corev1.Service))
+	}
+	for key, sls := range st.slices {
+		for _, sl := range sls {
+			o, _ := StripForDNS(sl)
+			stripped.slices[key] = append(stripped.slices[key], o.(*discoveryv1.EndpointSlice))
+		}
+	}
+	for _, p := range st.pods {
+		o, _ := StripForDNS(p)
+		stripped.pods = append(stripped.pods, o.(*corev1.Pod))
+	}
+	want, got := dumpZone(buildClusterZone("cluster.local", 5, st)), dumpZone(buildClusterZone("cluster.local", 5, stripped))
+	if !slices.Equal(got, want) {
+		t.Fatalf("stripped objects make another zone:\n%s", diffLines(got, want))
+	}
+	if s := stripped.services[0]; s.Labels != nil || s.Spec.Selector != nil {
+		t.Fatalf("kept what no record uses: %+v", s)
+	}
+}

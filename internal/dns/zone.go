@@ -24,9 +24,9 @@ type zone struct {
 	mu sync.RWMutex
 	// records are every RR by owner name (lower case).
 	records map[string][]dns.RR
-	// below counts, for every owner name and every name between one and the origin (empty
-	// non-terminals such as svc.cluster.local.), the owner names at or below it: a name with
-	// a count answers NODATA, never NXDOMAIN.
+	// below counts, for every name between an owner name and the origin (empty non-terminals
+	// such as svc.cluster.local., and owners with names below them), the owner names below
+	// it: such a name answers NODATA, never NXDOMAIN.
 	below map[string]int32
 	// reverse are PTR records by their in-addr.arpa or ip6.arpa name; the reverse trees are
 	// not this zone's, so a miss there is forwarded rather than denied.
@@ -34,9 +34,9 @@ type zone struct {
 	// pods answers the dashed pod names (a-b-c-d.<ns>.pod.<zone>) for pods that exist; nil:
 	// no such names.
 	pods *podIndex
-	// owned are the names each Service (by namespace/name) filed records under, so that its
-	// next update takes exactly those away.
-	owned map[string]ownedNames
+	// owned are the owner names each Service (by its name in the zone) filed records under,
+	// so that its next update takes exactly those away.
+	owned map[string][]string
 }
 
 func newZone(origin string, ttl uint32) *zone { return newSizedZone(origin, ttl, 0) }
@@ -57,7 +57,7 @@ func newSizedZone(origin string, ttl uint32, names int) *zone {
 		Serial: 1, Refresh: 7200, Retry: 1800, Expire: 86400, Minttl: ttl,
 	}
 	return &zone{origin: origin, soa: soa, records: make(map[string][]dns.RR, names), below: make(map[string]int32, names),
-		reverse: make(map[string][]dns.RR, names), owned: map[string]ownedNames{}}
+		reverse: make(map[string][]dns.RR, names), owned: map[string][]string{}}
 }
 
 // add files rr under its owner, which must be inside the zone, and counts it in the names
@@ -89,9 +89,13 @@ func (z *zone) drop(name string) {
 	z.count(name, -1)
 }
 
-// count adds d to name's count and to every name above it up to the origin.
+// count adds d to the count of every name above name up to the origin.
 func (z *zone) count(name string, d int32) {
-	for n := name; n != z.origin && n != "."; {
+	i, end := dns.NextLabel(name, 0)
+	if end {
+		return
+	}
+	for n := name[i:]; n != z.origin && n != "."; {
 		if c := z.below[n] + d; c > 0 {
 			z.below[n] = c
 		} else {
@@ -120,7 +124,7 @@ func (z *zone) addReverse(ptr *dns.PTR) {
 // exists says whether name (lower case, fully qualified) has records or names below it.
 // The caller holds the read lock.
 func (z *zone) exists(name string) bool {
-	return name == z.origin || z.below[name] > 0 || (z.pods != nil && z.pods.exists(name, z.origin))
+	return name == z.origin || len(z.records[name]) > 0 || z.below[name] > 0 || (z.pods != nil && z.pods.exists(name, z.origin))
 }
 
 // contains says whether name (lower case, fully qualified) is the zone's or below it.
