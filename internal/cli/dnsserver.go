@@ -28,7 +28,9 @@ import (
 func newDNSServer() *cobra.Command {
 	o := clusterdns.Defaults()
 	o.Service = "kube-system/weft-standalone-dns-none"
+	o.Handover = "" // the agent's bridge sets it; the standalone server hands nothing over
 	var kubeconfig string
+	var bridge int
 	cmd := &cobra.Command{
 		Use:  "dns-server --kubeconfig FILE --dns-address 127.0.0.21 [--dns-* flags]",
 		Args: cobra.NoArgs,
@@ -36,7 +38,7 @@ func newDNSServer() *cobra.Command {
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			if len(o.Addresses) == 0 {
+			if len(o.Addresses) == 0 && bridge == 0 {
 				return errors.New("--dns-address: give the address to answer at, such as 127.0.0.21")
 			}
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
@@ -50,13 +52,24 @@ func newDNSServer() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
+			factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(clusterdns.StripForDNS))
 			srv := clusterdns.New(o, knftables.NewFake(knftables.InetFamily, clusterdns.Table), keptAddresses{},
 				logger().With("feature", "dns"), prometheus.NewRegistry())
-			return srv.RunWith(ctx, informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(clusterdns.StripForDNS)), time.Minute)
+			if bridge > 0 {
+				// The exiting agent's sockets are fds 3 and on; the one after them says ready.
+				var files []*os.File
+				for i := range bridge {
+					files = append(files, os.NewFile(uintptr(3+i), "dns-socket"))
+				}
+				return srv.RunBridge(ctx, factory, files, os.NewFile(uintptr(3+bridge), "ready"))
+			}
+			return srv.RunWith(ctx, factory, time.Minute)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the API server to follow")
+	cmd.Flags().IntVar(&bridge, "dns-bridge", 0, "answer on N sockets inherited from an exiting agent until the next agent takes them over (the agent starts this)")
+	_ = cmd.Flags().MarkHidden("dns-bridge")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -96,9 +97,28 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		return err
 	}
 	s.loadUpstreams()
-	defer s.serve.close()
-	// A restarted agent finds its addresses still on lo and in the table: it listens at once,
-	// and questions wait for the first sync rather than meet a closed port.
+	// A restarted agent takes the sockets from the bridge its predecessor left (handover.go);
+	// failing that, it finds its addresses still on lo and in the table and listens at once.
+	// Either way questions wait for the first sync rather than meet a closed port.
+	bridge, files := takeOver(s.opts.Handover)
+	if len(files) > 0 {
+		if err := s.serve.adopt(files); err != nil {
+			s.log.Warn("some DNS sockets from the bridge are unusable", "err", err)
+		}
+		s.log.Info("took the DNS sockets over from the bridge")
+	}
+	defer func() {
+		if s.opts.Handover != "" {
+			if err := s.handOver(); err != nil {
+				s.log.Error("DNS handover failed: questions go unanswered until the next agent listens", "err", err)
+				s.serve.close()
+				return
+			}
+			s.serve.drain()
+			return
+		}
+		s.serve.close()
+	}()
 	if prev, err := tableAddrs(ctx, s.nft); err == nil && len(prev) > 0 {
 		if err := s.serve.set(prev); err != nil {
 			s.log.Warn("cannot listen at the previous DNS addresses yet", "err", err)
@@ -110,6 +130,7 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	}
 	s.handler.cluster.Store(z)
 	close(s.handler.synced)
+	release(bridge)
 	if resync <= 0 {
 		resync = time.Minute
 	}
@@ -144,6 +165,55 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 			}
 		}
 	}
+}
+
+// RunBridge answers on inherited sockets (files) from its own informers until the next agent
+// has taken them over and synced (handover.go), writing a line to ready once it answers.
+func (s *Server) RunBridge(ctx context.Context, factory informers.SharedInformerFactory, files []*os.File, ready *os.File) error {
+	if len(files) == 0 {
+		return errNoSockets
+	}
+	inf := dnsInformers{services: factory.Core().V1().Services(), slices: factory.Discovery().V1().EndpointSlices(), pods: factory.Core().V1().Pods()}
+	z := newClusterZone(s.opts.Domain, uint32(s.opts.TTL/time.Second), 0)
+	synced, err := s.follow(inf, z, func() {})
+	if err != nil {
+		return err
+	}
+	if err := s.serve.adopt(files); err != nil {
+		return err
+	}
+	offered, err := s.serve.files()
+	if err != nil {
+		return err
+	}
+	defer closeAll(offered)
+	// Listening before saying ready: the next agent may start as soon as this one's
+	// predecessor has exited.
+	ln, err := listenHandover(s.opts.Handover)
+	if err != nil {
+		return err
+	}
+	s.loadUpstreams()
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		s.serve.close()
+		return ctx.Err()
+	}
+	s.handler.cluster.Store(z)
+	close(s.handler.synced)
+	if ready != nil {
+		_, _ = ready.WriteString("ready\n")
+		ready.Close()
+	}
+	s.log.Info("bridging the DNS sockets until the next agent has synced")
+	life, cancel := context.WithTimeout(ctx, bridgeLife)
+	defer cancel()
+	err = offerSockets(life, ln, offered)
+	s.serve.drain()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no agent took the DNS sockets over in %s", bridgeLife)
+	}
+	return err
 }
 
 // wanted are the DNS Service's cluster IPs and the --dns-address ones.
