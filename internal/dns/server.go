@@ -100,13 +100,10 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	// A restarted agent takes the sockets from the bridge its predecessor left (handover.go);
 	// failing that, it finds its addresses still on lo and in the table and listens at once.
 	// Either way questions wait for the first sync rather than meet a closed port.
+	// The bridge's sockets are read only once this agent has synced: until then the bridge
+	// answers them, where a question read here would wait for the sync.
 	bridge, files := takeOver(s.opts.Handover)
-	if len(files) > 0 {
-		if err := s.serve.adopt(files); err != nil {
-			s.log.Warn("some DNS sockets from the bridge are unusable", "err", err)
-		}
-		s.log.Info("took the DNS sockets over from the bridge")
-	}
+	defer closeAll(files)
 	defer func() {
 		if s.opts.Handover != "" {
 			if err := s.handOver(); err != nil {
@@ -119,7 +116,7 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		}
 		s.serve.close()
 	}()
-	if prev, err := tableAddrs(ctx, s.nft); err == nil && len(prev) > 0 {
+	if prev, err := tableAddrs(ctx, s.nft); err == nil && len(prev) > 0 && len(files) == 0 {
 		if err := s.serve.set(prev); err != nil {
 			s.log.Warn("cannot listen at the previous DNS addresses yet", "err", err)
 		}
@@ -130,6 +127,13 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	}
 	s.handler.cluster.Store(z)
 	close(s.handler.synced)
+	if len(files) > 0 {
+		if err := s.serve.adopt(files); err != nil {
+			s.log.Warn("some DNS sockets from the bridge are unusable", "err", err)
+		}
+		files = nil
+		s.log.Info("took the DNS sockets over from the bridge")
+	}
 	release(bridge)
 	if resync <= 0 {
 		resync = time.Minute
@@ -179,14 +183,6 @@ func (s *Server) RunBridge(ctx context.Context, factory informers.SharedInformer
 	if err != nil {
 		return err
 	}
-	if err := s.serve.adopt(files); err != nil {
-		return err
-	}
-	offered, err := s.serve.files()
-	if err != nil {
-		return err
-	}
-	defer closeAll(offered)
 	// Listening before saying ready: the next agent may start as soon as this one's
 	// predecessor has exited.
 	ln, err := listenHandover(s.opts.Handover)
@@ -201,6 +197,15 @@ func (s *Server) RunBridge(ctx context.Context, factory informers.SharedInformer
 	}
 	s.handler.cluster.Store(z)
 	close(s.handler.synced)
+	// Reading only now: until the bridge is synced the exiting agent answers every question.
+	if err := s.serve.adopt(files); err != nil {
+		return err
+	}
+	offered, err := s.serve.files()
+	if err != nil {
+		return err
+	}
+	defer closeAll(offered)
 	if ready != nil {
 		_, _ = ready.WriteString("ready\n")
 		ready.Close()
