@@ -75,7 +75,11 @@ func (s *Server) handOver() error {
 		}
 		return nil
 	case <-time.After(bridgeWait):
-		return fmt.Errorf("DNS bridge not synced after %s", bridgeWait)
+		// The API server is out of reach, most likely. A bridge that never syncs must not
+		// keep the sockets unread: the next agent binds its own and answers SERVFAIL until
+		// it syncs, as a client prefers to a silence.
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("DNS bridge not synced after %s; stopped it", bridgeWait)
 	}
 }
 
