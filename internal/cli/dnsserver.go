@@ -30,7 +30,7 @@ func newDNSServer() *cobra.Command {
 	o.Service = "kube-system/weft-standalone-dns-none"
 	o.Handover = "" // the agent's bridge sets it; the standalone server hands nothing over
 	var kubeconfig string
-	var bridge int
+	var bridgeFrom string
 	cmd := &cobra.Command{
 		Use:  "dns-server --kubeconfig FILE --dns-address 127.0.0.21 [--dns-* flags]",
 		Args: cobra.NoArgs,
@@ -38,7 +38,7 @@ func newDNSServer() *cobra.Command {
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			if len(o.Addresses) == 0 && bridge == 0 {
+			if len(o.Addresses) == 0 && bridgeFrom == "" {
 				return errors.New("--dns-address: give the address to answer at, such as 127.0.0.21")
 			}
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
@@ -55,21 +55,16 @@ func newDNSServer() *cobra.Command {
 			factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(clusterdns.StripForDNS))
 			srv := clusterdns.New(o, knftables.NewFake(knftables.InetFamily, clusterdns.Table), keptAddresses{},
 				logger().With("feature", "dns"), prometheus.NewRegistry())
-			if bridge > 0 {
-				// The exiting agent's sockets are fds 3 and on; the one after them says ready.
-				var files []*os.File
-				for i := range bridge {
-					files = append(files, os.NewFile(uintptr(3+i), "dns-socket"))
-				}
-				return srv.RunBridge(ctx, factory, files, os.NewFile(uintptr(3+bridge), "ready"))
+			if bridgeFrom != "" {
+				return srv.RunBridge(ctx, factory, bridgeFrom)
 			}
 			return srv.RunWith(ctx, factory, time.Minute)
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the API server to follow")
-	cmd.Flags().IntVar(&bridge, "dns-bridge", 0, "answer on N sockets inherited from an exiting agent until the next agent takes them over (the agent starts this)")
-	_ = cmd.Flags().MarkHidden("dns-bridge")
+	cmd.Flags().StringVar(&bridgeFrom, "dns-bridge-from", "", "take the DNS sockets of the exiting agent at this abstract unix socket and answer on them until the next agent takes them over (the agent starts this)")
+	_ = cmd.Flags().MarkHidden("dns-bridge-from")
 	return cmd
 }
 

@@ -34,7 +34,10 @@ const (
 	drainTime  = 2 * time.Second // for answers still waiting on an upstream
 )
 
-// handOver starts the bridge with a copy of every socket served and waits until it answers.
+// handOver starts the bridge, hands it a copy of every socket served over a unix socket of
+// its own, and waits until the bridge says it answers. (Not as inherited files: passing an
+// *os.File to a child makes its file description blocking, in every process that shares it,
+// and a blocking recvmmsg waits for a whole batch.)
 func (s *Server) handOver() error {
 	files, err := s.serve.files()
 	if err != nil || len(files) == 0 {
@@ -45,42 +48,32 @@ func (s *Server) handOver() error {
 	if err != nil {
 		return err
 	}
-	ready, readyW, err := os.Pipe()
+	private := fmt.Sprintf("%s-%d", s.opts.Handover, os.Getpid())
+	ln, err := listenHandover(private)
 	if err != nil {
 		return err
 	}
-	defer ready.Close()
-	args := append([]string{"internal", "dns-server", "--dns-bridge", fmt.Sprint(len(files)), "--kubeconfig", s.opts.Kubeconfig}, s.opts.bridgeFlags()...)
+	args := append([]string{"internal", "dns-server", "--dns-bridge-from", private, "--kubeconfig", s.opts.Kubeconfig}, s.opts.bridgeFlags()...)
 	cmd := exec.Command(exe, args...)
-	cmd.ExtraFiles = append(files, readyW)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// Its own session, and no signal when the agent dies: it must outlive the agent.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	readyW.Close()
-	if err != nil {
+	if err := cmd.Start(); err != nil {
+		ln.Close()
 		return fmt.Errorf("DNS bridge: %w", err)
 	}
 	go func() { _ = cmd.Wait() }() // reaped if it ends while the agent still runs
 	s.log.Info("handing the DNS sockets to a bridge until the next agent", "pid", cmd.Process.Pid)
-	got := make(chan error, 1)
-	go func() {
-		_, err := bufio.NewReader(ready).ReadString('\n')
-		got <- err
-	}()
-	select {
-	case err := <-got:
-		if err != nil {
-			return fmt.Errorf("DNS bridge ended before it answered: %w", err)
-		}
-		return nil
-	case <-time.After(bridgeWait):
+	ctx, cancel := context.WithTimeout(context.Background(), bridgeWait)
+	defer cancel()
+	if err := offerSockets(ctx, ln, files); err != nil {
 		// The API server is out of reach, most likely. A bridge that never syncs must not
 		// keep the sockets unread: the next agent binds its own and answers SERVFAIL until
 		// it syncs, as a client prefers to a silence.
 		_ = cmd.Process.Kill()
 		return fmt.Errorf("DNS bridge not synced after %s; stopped it", bridgeWait)
 	}
+	return nil
 }
 
 // takeOver asks a bridge for the sockets it serves; nil when there is none. The connection
@@ -137,7 +130,14 @@ func offerSockets(ctx context.Context, ln *net.UnixListener, files []*os.File) e
 	}()
 	fds := make([]int, len(files))
 	for i, f := range files {
-		fds[i] = int(f.Fd())
+		// Through the raw connection: f.Fd() would make the socket blocking.
+		rc, err := f.SyscallConn()
+		if err != nil {
+			return err
+		}
+		if err := rc.Control(func(fd uintptr) { fds[i] = int(fd) }); err != nil {
+			return err
+		}
 	}
 	for {
 		c, err := ln.AcceptUnix()
@@ -196,5 +196,5 @@ func (o Options) bridgeFlags() []string {
 	return out
 }
 
-// errNoSockets: a bridge started without sockets has nothing to keep.
-var errNoSockets = errors.New("--dns-bridge: no sockets inherited")
+// errNoSockets: a bridge that got no sockets has nothing to keep.
+var errNoSockets = errors.New("--dns-bridge-from: no sockets handed over")

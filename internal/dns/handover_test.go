@@ -64,15 +64,28 @@ func TestHandoverLosesNoQuestion(t *testing.T) {
 	}()
 
 	time.Sleep(300 * time.Millisecond)
-	// The agent exits: a bridge takes copies of its sockets, then the agent stops reading.
+	// The agent exits: it offers its sockets at a name of its own, a bridge takes them and
+	// says when it answers; then the agent stops reading.
 	files, err := agent.files()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bridge := newListeners(testHandler(t, fixture()), port)
-	if err := bridge.adopt(files); err != nil {
+	private, err := listenHandover(fmt.Sprintf("weft-dns-handover-test-agent-%d", port))
+	if err != nil {
 		t.Fatal(err)
 	}
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- offerSockets(context.Background(), private, files) }()
+	fromAgent, got := takeOver(fmt.Sprintf("weft-dns-handover-test-agent-%d", port))
+	bridge := newListeners(testHandler(t, fixture()), port)
+	if err := bridge.adopt(got); err != nil {
+		t.Fatal(err)
+	}
+	release(fromAgent)
+	if err := <-agentDone; err != nil {
+		t.Fatal(err)
+	}
+	closeAll(files)
 	offered, err := bridge.files()
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +105,8 @@ func TestHandoverLosesNoQuestion(t *testing.T) {
 	if len(got) == 0 {
 		t.Fatal("no sockets from the bridge")
 	}
+	// It reads them only once synced; meanwhile the bridge answers, even a question alone.
+	time.Sleep(300 * time.Millisecond)
 	next := newListeners(testHandler(t, fixture()), port)
 	if err := next.adopt(got); err != nil {
 		t.Fatal(err)
@@ -106,8 +121,19 @@ func TestHandoverLosesNoQuestion(t *testing.T) {
 
 	<-sending
 	time.Sleep(500 * time.Millisecond)
+	// One question alone is answered at once: the socket stayed non-blocking through the
+	// handovers (a blocking one waits for a whole batch of questions).
+	one := question("kubernetes.default.svc.cluster.local.", dns.TypeA)
+	one.Id = sent
+	b, _ := one.Pack()
+	_, _ = conn.Write(b)
+	time.Sleep(500 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
+	if !answered[sent] {
+		t.Fatal("a question sent alone after the handovers got no answer")
+	}
+	delete(answered, sent)
 	if len(answered) != sent {
 		t.Fatalf("%d of %d questions unanswered across the handovers", sent-len(answered), sent)
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -171,20 +170,22 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	}
 }
 
-// RunBridge answers on inherited sockets (files) from its own informers until the next agent
-// has taken them over and synced (handover.go), writing a line to ready once it answers.
-func (s *Server) RunBridge(ctx context.Context, factory informers.SharedInformerFactory, files []*os.File, ready *os.File) error {
+// RunBridge takes the sockets of the exiting agent listening at the abstract unix socket
+// from, answers on them from its own informers, and hands them on to the next agent
+// (handover.go); it returns once that agent has synced.
+func (s *Server) RunBridge(ctx context.Context, factory informers.SharedInformerFactory, from string) error {
+	agent, files := takeOver(from)
 	if len(files) == 0 {
 		return errNoSockets
 	}
+	defer closeAll(files)
 	inf := dnsInformers{services: factory.Core().V1().Services(), slices: factory.Discovery().V1().EndpointSlices(), pods: factory.Core().V1().Pods()}
 	z := newClusterZone(s.opts.Domain, uint32(s.opts.TTL/time.Second), 0)
 	synced, err := s.follow(inf, z, func() {})
 	if err != nil {
 		return err
 	}
-	// Listening before saying ready: the next agent may start as soon as this one's
-	// predecessor has exited.
+	// Listening before the exiting agent goes: the next agent may start right after it.
 	ln, err := listenHandover(s.opts.Handover)
 	if err != nil {
 		return err
@@ -192,7 +193,7 @@ func (s *Server) RunBridge(ctx context.Context, factory informers.SharedInformer
 	s.loadUpstreams()
 	factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		s.serve.close()
+		ln.Close()
 		return ctx.Err()
 	}
 	s.handler.cluster.Store(z)
@@ -201,15 +202,13 @@ func (s *Server) RunBridge(ctx context.Context, factory informers.SharedInformer
 	if err := s.serve.adopt(files); err != nil {
 		return err
 	}
+	files = nil
 	offered, err := s.serve.files()
 	if err != nil {
 		return err
 	}
 	defer closeAll(offered)
-	if ready != nil {
-		_, _ = ready.WriteString("ready\n")
-		ready.Close()
-	}
+	release(agent)
 	s.log.Info("bridging the DNS sockets until the next agent has synced")
 	life, cancel := context.WithTimeout(ctx, bridgeLife)
 	defer cancel()
