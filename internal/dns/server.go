@@ -332,8 +332,13 @@ func (s *Server) currentUpstreams(name string) []string {
 	return out
 }
 
-// Cleanup removes what a previous run left: the addresses on lo and the table.
+// Cleanup removes what a previous run left: the addresses on lo, the table, and a bridge still
+// holding the sockets for a next agent that will not serve them.
 func (s *Server) Cleanup(ctx context.Context) error {
+	if c, files := takeOver(s.opts.Handover); c != nil {
+		closeAll(files)
+		release(c)
+	}
 	addrs, err := tableAddrs(ctx, s.nft)
 	if err != nil {
 		return err
