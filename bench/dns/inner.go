@@ -111,12 +111,19 @@ func oneRound(ctx context.Context, o options, client kubernetes.Interface, res *
 	}
 	var top []float64
 	for _, s := range order {
+		cpu0, wall0 := cpuSeconds(s.pid()), time.Now()
 		p, err := dnsperf(ctx, o, s.addr, queries, 0, 2*time.Second)
 		if err != nil {
 			return nil, nil, err
 		}
-		fmt.Printf("  %-8s top rate %8.0f q/s  lost %d  (%s)\n", s.name, p.qps, p.lost, p.rcodes)
+		cpu, wall := cpuSeconds(s.pid())-cpu0, time.Since(wall0).Seconds()
+		fmt.Printf("  %-8s top rate %8.0f q/s  lost %d  server busy %.0f%% of its core, %.0f answers per CPU second  (%s)\n",
+			s.name, p.qps, p.lost, 100*cpu/wall, float64(p.completed)/cpu, p.rcodes)
 		res.add(s.name, "top rate (q/s)", round, p.qps)
+		// The rate is the client's when the server's core was not busy: answers per CPU
+		// second are the server's own, whatever the client sends.
+		res.add(s.name, "answers per CPU second", round, float64(p.completed)/cpu)
+		res.add(s.name, "server busy at top rate (%)", round, 100*cpu/wall)
 		top = append(top, p.qps)
 	}
 	rate := int(min(top[0], top[1]) / 2)

@@ -68,7 +68,7 @@ type perf struct {
 func dnsperf(ctx context.Context, o options, addr, queries string, rate int, timeout time.Duration) (perf, error) {
 	host, port, _ := net.SplitHostPort(addr)
 	args := []string{"-n", strconv.Itoa(o.Nice), "taskset", "-c", strconv.Itoa(o.ClientCPU), "dnsperf", "-s", host, "-p", port, "-d", queries,
-		"-l", strconv.Itoa(int(o.Duration / time.Second)), "-c", "8", "-T", "1", "-q", "200",
+		"-l", strconv.Itoa(int(o.Duration / time.Second)), "-c", "8", "-T", "2", "-q", "200",
 		"-t", strconv.Itoa(max(1, int(timeout/time.Second)))}
 	if rate > 0 {
 		args = append(args, "-Q", strconv.Itoa(rate), "-v")

@@ -190,3 +190,19 @@ func readMemory(pid int) (memory, error) {
 
 // pid is the server's own process: nice and taskset exec it, so it is the command's.
 func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// cpuSeconds is the CPU time (user and system) a process has used so far.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: fields count from after its ")".
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // clock ticks: USER_HZ is 100 on Linux
+}

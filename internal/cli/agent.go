@@ -36,6 +36,7 @@ func newAgentCommand() *cobra.Command {
 				return fmt.Errorf("--kubeconfig: %w", err)
 			}
 			cfg.UserAgent = "weft-agent/" + o.NodeName
+			o.DNS.Kubeconfig = kubeconfig // for the DNS bridge a restarting agent leaves
 			client, err := kubernetes.NewForConfig(cfg)
 			if err != nil {
 				return err

@@ -19,6 +19,8 @@ type result struct {
 // outside it, or a reverse name it holds no PTR for.
 func (z *zone) lookup(q dns.Question) (res result, ok bool) {
 	name := dns.CanonicalName(q.Name)
+	z.mu.RLock()
+	defer z.mu.RUnlock()
 	if !z.contains(name) {
 		if !isReverse(name) || (q.Qtype != dns.TypePTR && q.Qtype != dns.TypeANY) {
 			return res, false
@@ -37,7 +39,7 @@ func (z *zone) lookup(q dns.Question) (res result, ok bool) {
 		rrs = append([]dns.RR{z.soa}, rrs...)
 	}
 	if len(rrs) == 0 {
-		if z.exists[name] || (z.pods != nil && z.pods.exists(name, z.origin)) {
+		if z.exists(name) {
 			return z.negative(dns.RcodeSuccess), true
 		}
 		return z.negative(dns.RcodeNameError), true
@@ -61,6 +63,13 @@ func (z *zone) lookup(q dns.Question) (res result, ok bool) {
 		res.extra = z.targets(match)
 	}
 	return res, true
+}
+
+// has says whether name (lower case, fully qualified) exists in the zone.
+func (z *zone) has(name string) bool {
+	z.mu.RLock()
+	defer z.mu.RUnlock()
+	return z.exists(name)
 }
 
 // negative is NXDOMAIN or NODATA with the zone's SOA, whose minimum is the negative TTL

@@ -20,37 +20,45 @@ type clusterState struct {
 	pods   []*corev1.Pod
 }
 
-// buildClusterZone makes the cluster domain's records (sections 2.2 to 2.6 of the spec).
-func buildClusterZone(domain string, ttl uint32, st clusterState) *zone {
-	// A Service has a name, a name per port (SRV) and one per endpoint with a hostname.
-	z := newSizedZone(domain, ttl, 3*len(st.services))
+// newClusterZone is the cluster domain with no Service and no Pod yet: its apex and the
+// schema version.
+func newClusterZone(domain string, ttl uint32, names int) *zone {
+	z := newSizedZone(domain, ttl, names)
 	z.add(&dns.TXT{Hdr: dns.RR_Header{Name: "dns-version." + z.origin, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: []string{SchemaVersion}})
+	z.pods = &podIndex{byNamespace: map[string]map[netip.Addr]int32{}}
+	return z
+}
+
+// buildClusterZone makes the cluster domain's records (sections 2.2 to 2.6 of the spec) from
+// whole state at once; the server files the same records one object at a time (update.go).
+func buildClusterZone(domain string, ttl uint32, st clusterState) *zone {
+	z := newClusterZone(domain, ttl, len(st.services))
 	for _, svc := range st.services {
-		addService(z, ttl, svc, st.slices[svc.Namespace+"/"+svc.Name])
+		key := svc.Namespace + "/" + svc.Name
+		z.setService(key, svc, st.slices[key])
 	}
-	z.pods = &podIndex{byNamespace: map[string]map[netip.Addr]bool{}}
 	for _, p := range st.pods {
-		// A finished pod's address is free for the next one; a hostNetwork pod's is its node's.
-		if p.Spec.HostNetwork || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		for _, ip := range p.Status.PodIPs {
-			a, err := netip.ParseAddr(ip.IP)
-			if err != nil {
-				continue
-			}
-			ns := strings.ToLower(p.Namespace)
-			if z.pods.byNamespace[ns] == nil {
-				z.pods.byNamespace[ns] = map[netip.Addr]bool{}
-			}
-			z.pods.byNamespace[ns][a] = true
-		}
+		z.setPod(nil, p)
 	}
 	return z
 }
 
-func addService(z *zone, ttl uint32, svc *corev1.Service, slices []*discoveryv1.EndpointSlice) {
-	base := strings.ToLower(svc.Name + "." + svc.Namespace + ".svc." + z.origin)
+// serviceRecords are one Service's records, made before they are filed in the zone.
+type serviceRecords struct {
+	rrs  []dns.RR
+	ptrs []*dns.PTR
+}
+
+func (r *serviceRecords) add(rr dns.RR)           { r.rrs = append(r.rrs, rr) }
+func (r *serviceRecords) addReverse(ptr *dns.PTR) { r.ptrs = append(r.ptrs, ptr) }
+
+// serviceBase is a Service's name in the zone: <service>.<namespace>.svc.<zone>.
+func serviceBase(name, namespace, origin string) string {
+	return strings.ToLower(name + "." + namespace + ".svc." + origin)
+}
+
+// addService makes svc's records; base is its name (serviceBase).
+func addService(z *serviceRecords, base string, ttl uint32, svc *corev1.Service, slices []*discoveryv1.EndpointSlice) {
 	hdr := func(name string, t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
 	}
@@ -88,7 +96,7 @@ func addService(z *zone, ttl uint32, svc *corev1.Service, slices []*discoveryv1.
 // addHeadless gives each ready endpoint (every one with publishNotReadyAddresses) its address
 // under the Service's name and under its hostname, a PTR, and an SRV target per named port.
 // With no such endpoint, the name does not exist (section 2.4.1: NXDOMAIN).
-func addHeadless(z *zone, ttl uint32, base string, svc *corev1.Service, slices []*discoveryv1.EndpointSlice) {
+func addHeadless(z *serviceRecords, ttl uint32, base string, svc *corev1.Service, slices []*discoveryv1.EndpointSlice) {
 	var srvs []*dns.SRV
 	for _, s := range slices {
 		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {

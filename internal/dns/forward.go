@@ -3,6 +3,7 @@ package dns
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/miekg/dns"
@@ -21,13 +22,18 @@ type forwarder struct {
 	now     func() time.Time
 }
 
+// udpTry is how long one question over UDP waits for the upstream; it is sent twice (a lost
+// datagram is the usual failure under load), so the answer or SERVFAIL comes back within
+// 1.6 s, before a client's 2 s timeout: a question is never left without an answer.
+const udpTry = 800 * time.Millisecond
+
 // ednsSize is the UDP payload weft offers upstream and to clients: the DNS flag day 2020 size,
 // which avoids IP fragmentation on common paths.
 const ednsSize = 1232
 
 func newForwarder(upstreams func(name string) []string, c *answerCache, m *metrics) *forwarder {
 	return &forwarder{upstreams: upstreams, cache: c, metrics: m, now: time.Now,
-		udp: &dns.Client{Net: "udp", Timeout: 2 * time.Second, UDPSize: ednsSize},
+		udp: &dns.Client{Net: "udp", Timeout: udpTry, UDPSize: ednsSize},
 		tcp: &dns.Client{Net: "tcp", Timeout: 4 * time.Second}}
 }
 
@@ -76,6 +82,9 @@ func (f *forwarder) exchange(req *dns.Msg) (*dns.Msg, error) {
 	var errs []error
 	for _, up := range ups {
 		m, _, err := f.udp.Exchange(out, up)
+		if isTimeout(err) {
+			m, _, err = f.udp.Exchange(out, up) // once more: the first datagram may be lost
+		}
 		if err == nil && m.Truncated {
 			m, _, err = f.tcp.Exchange(out, up)
 		}
@@ -89,4 +98,9 @@ func (f *forwarder) exchange(req *dns.Msg) (*dns.Msg, error) {
 		errs = append(errs, fmt.Errorf("upstream %s: %w", up, err))
 	}
 	return nil, errors.Join(errs...)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -234,3 +234,43 @@ func TestUpstreamsFromResolvConf(t *testing.T) {
 		t.Fatalf("upstreams %v", got)
 	}
 }
+
+// TestForwardSendsALostQuestionAgain: an upstream that drops the first copy of every question
+// (a datagram lost under load) still answers the client, from the second copy.
+func TestForwardSendsALostQuestionAgain(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Skip("no loopback UDP:", err)
+	}
+	defer pc.Close()
+	var seen atomic.Int32
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if seen.Add(1)%2 == 1 {
+				continue // the first copy is lost
+			}
+			var req dns.Msg
+			if req.Unpack(buf[:n]) != nil {
+				continue
+			}
+			m := new(dns.Msg)
+			m.SetReply(&req)
+			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: req.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 1)}}
+			b, _ := m.Pack()
+			_, _ = pc.WriteTo(b, from)
+		}
+	}()
+	f := newForwarder(func(string) []string { return []string{pc.LocalAddr().String()} }, newCache(10, time.Minute), newMetrics(nil))
+	m, err := f.forward(question("lost.example.", dns.TypeA))
+	if err != nil || len(m.Answer) != 1 {
+		t.Fatalf("answer %v, err %v: want the address from the second copy", m, err)
+	}
+	if n := seen.Load(); n != 2 {
+		t.Fatalf("upstream saw %d copies, want 2", n)
+	}
+}

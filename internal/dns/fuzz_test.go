@@ -46,7 +46,7 @@ func FuzzName(f *testing.F) {
 	for _, s := range []string{"10-42-1-5", "2001-cafe-42-1--5", "--1", "fe80--1-2", "1-2-3", "a.b.pod.cluster.local."} {
 		f.Add(s)
 	}
-	idx := &podIndex{byNamespace: map[string]map[netip.Addr]bool{"default": {netip.MustParseAddr("10.42.1.5"): true}}}
+	idx := &podIndex{byNamespace: map[string]map[netip.Addr]int32{"default": {netip.MustParseAddr("10.42.1.5"): 1}}}
 	f.Fuzz(func(t *testing.T, s string) {
 		if a, ok := undashed(s); ok {
 			back, ok := undashed(dashed(a))

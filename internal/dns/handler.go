@@ -157,7 +157,7 @@ func (h *handler) partialName(req *dns.Msg) *dns.Msg {
 		return nil
 	}
 	res, ok := z.lookup(dns.Question{Name: full, Qtype: q.Qtype, Qclass: q.Qclass})
-	if !ok || !z.exists[full] && len(res.answer) == 0 {
+	if !ok || !z.has(full) && len(res.answer) == 0 {
 		return nil
 	}
 	m := new(dns.Msg)

@@ -59,7 +59,26 @@ func labelsUnder(name, origin string) []string {
 // podIndex holds each namespace's pod addresses: a dashed name answers only for a pod that
 // exists (the spec's deprecated pod records, in CoreDNS's "pods verified" manner).
 type podIndex struct {
-	byNamespace map[string]map[netip.Addr]bool
+	// byNamespace counts the pods holding each address: for a moment two may (a pod being
+	// deleted and the next one given its address).
+	byNamespace map[string]map[netip.Addr]int32
+}
+
+// count adds d to the pods holding a in namespace ns.
+func (p *podIndex) count(ns string, a netip.Addr, d int32) {
+	m := p.byNamespace[ns]
+	if m == nil {
+		m = map[netip.Addr]int32{}
+		p.byNamespace[ns] = m
+	}
+	if c := m[a] + d; c > 0 {
+		m[a] = c
+	} else {
+		delete(m, a)
+	}
+	if len(m) == 0 {
+		delete(p.byNamespace, ns)
+	}
 }
 
 // lookup answers a-b-c-d.<ns>.pod.<origin>.
@@ -69,7 +88,7 @@ func (p *podIndex) lookup(name, origin string, ttl uint32) []dns.RR {
 		return nil
 	}
 	a, ok := undashed(l[0])
-	if !ok || !p.byNamespace[l[1]][a] {
+	if !ok || p.byNamespace[l[1]][a] == 0 {
 		return nil
 	}
 	return []dns.RR{addressRR(name, a, ttl)}

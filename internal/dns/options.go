@@ -35,13 +35,18 @@ type Options struct {
 	// CacheSize is how many forwarded answers are kept; CacheMaxTTL caps how long.
 	CacheSize   int
 	CacheMaxTTL time.Duration
+	// Handover is the abstract unix socket name through which an exiting agent's bridge hands
+	// the DNS sockets to the next agent ("": the sockets close with the process).
+	Handover string
+	// Kubeconfig is the agent's, for the bridge it starts on its way out ("": in-cluster).
+	Kubeconfig string
 }
 
 // Defaults are K3s's domain, CoreDNS's usual 5 s TTL (the spec leaves it open) and the kube-dns
 // Service every cluster's pods are pointed at.
 func Defaults() Options {
 	return Options{Mode: "weft", Domain: "cluster.local", TTL: 5 * time.Second, ResolvConf: "/etc/resolv.conf",
-		Service: "kube-system/kube-dns", CacheSize: 10000, CacheMaxTTL: 5 * time.Minute}
+		Service: "kube-system/kube-dns", CacheSize: 10000, CacheMaxTTL: 5 * time.Minute, Handover: "weft-dns-handover"}
 }
 
 // AddFlags binds the options.
@@ -57,6 +62,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Log, "dns-log", o.Log, "log every DNS query with its answer code and duration")
 	fs.IntVar(&o.CacheSize, "dns-cache-size", o.CacheSize, "how many forwarded answers the DNS cache keeps (0: no cache)")
 	fs.DurationVar(&o.CacheMaxTTL, "dns-cache-max-ttl", o.CacheMaxTTL, "longest time a forwarded answer is cached, whatever its TTL")
+	fs.StringVar(&o.Handover, "dns-handover", o.Handover, "abstract unix socket name through which a restarting agent hands its DNS sockets to the next one, so no question is lost (empty: off)")
 }
 
 // Validate names every problem.

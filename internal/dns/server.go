@@ -15,10 +15,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	corev1informers "k8s.io/client-go/informers/core/v1"
 	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
@@ -40,8 +38,8 @@ type Server struct {
 	log     *slog.Logger
 	handler *handler
 	serve   *listeners
-	// minSync spaces rebuilds in a burst of changes; the first change after a quiet spell is
-	// answered at once.
+	// minSync spaces changes of the addresses served in a burst of changes to the kube-dns
+	// Service; the first change after a quiet spell is applied at once.
 	minSync time.Duration
 
 	stubs map[string][]string // resolvers by zone, from --dns-stub-zone
@@ -75,10 +73,11 @@ type dnsInformers struct {
 	pods     corev1informers.PodInformer
 }
 
-// RunWith serves until ctx ends, with informers from the agent's shared factory. Informers
-// only kick the worker; it rebuilds the whole zone (at most every minSync) and swaps it in, and
-// repairs the addresses and the table every resync. With the API server gone the informers keep
-// their last objects, so the node keeps answering from them.
+// RunWith serves until ctx ends, with informers from the agent's shared factory. Each informer
+// event files its object's records in the zone at once (follow.go); a worker puts the DNS
+// addresses in place when the kube-dns Service's change, and repairs them and the table every
+// resync. With the API server gone the informers keep their last objects, so the node keeps
+// answering from them.
 func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFactory, resync time.Duration) error {
 	inf := dnsInformers{services: factory.Core().V1().Services(), slices: factory.Discovery().V1().EndpointSlices(), pods: factory.Core().V1().Pods()}
 	// Pods are the DNS feature's alone in the shared factory: keep only what a record needs.
@@ -86,31 +85,55 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		return fmt.Errorf("pod informer: %w", err)
 	}
 	kick := make(chan struct{}, 1)
-	mark := func(any) {
+	z := newClusterZone(s.opts.Domain, uint32(s.opts.TTL/time.Second), 0)
+	synced, err := s.follow(inf, z, func() {
 		select {
 		case kick <- struct{}{}:
 		default:
 		}
-	}
-	h := cache.ResourceEventHandlerFuncs{AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark}
-	for _, i := range []cache.SharedIndexInformer{inf.services.Informer(), inf.slices.Informer(), inf.pods.Informer()} {
-		if _, err := i.AddEventHandler(h); err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	s.loadUpstreams()
-	defer s.serve.close()
-	// A restarted agent finds its addresses still on lo and in the table: it listens at once,
-	// and questions wait for the first sync rather than meet a closed port.
-	if prev, err := tableAddrs(ctx, s.nft); err == nil && len(prev) > 0 {
+	// A restarted agent takes the sockets from the bridge its predecessor left (handover.go);
+	// failing that, it finds its addresses still on lo and in the table and listens at once.
+	// Either way questions wait for the first sync rather than meet a closed port.
+	// The bridge's sockets are read only once this agent has synced: until then the bridge
+	// answers them, where a question read here would wait for the sync.
+	bridge, files := takeOver(s.opts.Handover)
+	defer closeAll(files)
+	defer func() {
+		if s.opts.Handover != "" {
+			if err := s.handOver(); err != nil {
+				s.log.Error("DNS handover failed: questions go unanswered until the next agent listens", "err", err)
+				s.serve.close()
+				return
+			}
+			s.serve.drain()
+			return
+		}
+		s.serve.close()
+	}()
+	if prev, err := tableAddrs(ctx, s.nft); err == nil && len(prev) > 0 && len(files) == 0 {
 		if err := s.serve.set(prev); err != nil {
 			s.log.Warn("cannot listen at the previous DNS addresses yet", "err", err)
 		}
 	}
 	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), inf.services.Informer().HasSynced, inf.slices.Informer().HasSynced, inf.pods.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
+	s.handler.cluster.Store(z)
+	close(s.handler.synced)
+	if len(files) > 0 {
+		if err := s.serve.adopt(files); err != nil {
+			s.log.Warn("some DNS sockets from the bridge are unusable", "err", err)
+		}
+		files = nil
+		s.log.Info("took the DNS sockets over from the bridge")
+	}
+	release(bridge)
 	if resync <= 0 {
 		resync = time.Minute
 	}
@@ -122,8 +145,8 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	backoff := time.Second
 	for {
 		start := time.Now()
-		if err := s.sync(ctx, inf); err != nil {
-			s.log.Error("DNS sync failed; retrying", "err", err, "in", backoff)
+		if err := s.hold(ctx, s.wanted(inf)); err != nil {
+			s.log.Error("DNS addresses failed; retrying", "err", err, "in", backoff)
 			retry.Reset(backoff)
 			backoff = min(2*backoff, 30*time.Second)
 		} else {
@@ -147,30 +170,54 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	}
 }
 
-// sync rebuilds the zone from the caches, then puts the DNS addresses in place and serves them.
-func (s *Server) sync(ctx context.Context, inf dnsInformers) error {
-	svcs, err := inf.services.Lister().List(labels.Everything())
+// RunBridge takes the sockets of the exiting agent listening at the abstract unix socket
+// from, answers on them from its own informers, and hands them on to the next agent
+// (handover.go); it returns once that agent has synced.
+func (s *Server) RunBridge(ctx context.Context, factory informers.SharedInformerFactory, from string) error {
+	agent, files := takeOver(from)
+	if len(files) == 0 {
+		return errNoSockets
+	}
+	defer closeAll(files)
+	inf := dnsInformers{services: factory.Core().V1().Services(), slices: factory.Discovery().V1().EndpointSlices(), pods: factory.Core().V1().Pods()}
+	z := newClusterZone(s.opts.Domain, uint32(s.opts.TTL/time.Second), 0)
+	synced, err := s.follow(inf, z, func() {})
 	if err != nil {
 		return err
 	}
-	all, err := inf.slices.Lister().List(labels.Everything())
+	// Listening before the exiting agent goes: the next agent may start right after it.
+	ln, err := listenHandover(s.opts.Handover)
 	if err != nil {
 		return err
 	}
-	pods, err := inf.pods.Lister().List(labels.Everything())
+	s.loadUpstreams()
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		ln.Close()
+		return ctx.Err()
+	}
+	s.handler.cluster.Store(z)
+	close(s.handler.synced)
+	// Reading only now: until the bridge is synced the exiting agent answers every question.
+	if err := s.serve.adopt(files); err != nil {
+		return err
+	}
+	files = nil
+	offered, err := s.serve.files()
 	if err != nil {
 		return err
 	}
-	st := clusterState{services: svcs, pods: pods, slices: map[string][]*discoveryv1.EndpointSlice{}}
-	for _, sl := range all {
-		if name := sl.Labels[discoveryv1.LabelServiceName]; name != "" {
-			st.slices[sl.Namespace+"/"+name] = append(st.slices[sl.Namespace+"/"+name], sl)
-		}
+	defer closeAll(offered)
+	release(agent)
+	s.log.Info("bridging the DNS sockets until the next agent has synced")
+	life, cancel := context.WithTimeout(ctx, bridgeLife)
+	defer cancel()
+	err = offerSockets(life, ln, offered)
+	s.serve.drain()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no agent took the DNS sockets over in %s", bridgeLife)
 	}
-	if s.handler.cluster.Swap(buildClusterZone(s.opts.Domain, uint32(s.opts.TTL/time.Second), st)) == nil {
-		close(s.handler.synced)
-	}
-	return s.hold(ctx, s.wanted(inf))
+	return err
 }
 
 // wanted are the DNS Service's cluster IPs and the --dns-address ones.
@@ -285,8 +332,13 @@ func (s *Server) currentUpstreams(name string) []string {
 	return out
 }
 
-// Cleanup removes what a previous run left: the addresses on lo and the table.
+// Cleanup removes what a previous run left: the addresses on lo, the table, and a bridge still
+// holding the sockets for a next agent that will not serve them.
 func (s *Server) Cleanup(ctx context.Context) error {
+	if c, files := takeOver(s.opts.Handover); c != nil {
+		closeAll(files)
+		release(c)
+	}
 	addrs, err := tableAddrs(ctx, s.nft)
 	if err != nil {
 		return err

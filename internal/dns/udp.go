@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -21,8 +22,8 @@ const udpBatch = 64
 // (and a goroutine each) become two per batch; a question that needs an upstream exchange gets
 // a goroutine of its own, so it never holds up the others. The socket is bound to one address,
 // so answers leave from the address the question came to without control messages. It returns
-// when the socket is closed.
-func serveUDP(pc *net.UDPConn, h *handler) {
+// when the socket is closed, or when stop is set (and a read deadline wakes it).
+func serveUDP(pc *net.UDPConn, h *handler, stop *atomic.Bool) {
 	// ipv4.PacketConn's batch calls are recvmmsg/sendmmsg on any UDP socket, IPv6 ones too.
 	bc := ipv4.NewPacketConn(pc)
 	in := make([]ipv4.Message, udpBatch)
@@ -36,10 +37,10 @@ func serveUDP(pc *net.UDPConn, h *handler) {
 		bufs[i] = make([]byte, 0, 4096)
 	}
 	local := pc.LocalAddr()
-	for {
+	for !stop.Load() {
 		n, err := bc.ReadBatch(in, 0)
 		if err != nil {
-			if isClosed(err) {
+			if isClosed(err) || stop.Load() {
 				return
 			}
 			time.Sleep(time.Millisecond) // a transient error (ENOBUFS ...): try again

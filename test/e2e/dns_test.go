@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -250,6 +251,33 @@ spec:
 			t.Fatalf("node-1 still hears from the API server: unseen answers %s", out)
 		}
 		expect(t, "answers without the API server", contains(web.Spec.ClusterIPs[0]), "web.default.svc.cluster.local", map[bool]string{true: "AAAA", false: "A"}[strings.Contains(web.Spec.ClusterIPs[0], ":")])
+	})
+	t.Run("agent-restart-loses-no-question", func(t *testing.T) {
+		// A steady stream of single-try questions (one every 100 ms, 2 s each to answer)
+		// across a graceful restart: the agent hands its sockets to a bridge and the next
+		// agent takes them from it, so every one is answered.
+		pid := agentPID(l, "node-1")
+		if pid == 0 {
+			t.Fatal("no agent process in node-1")
+		}
+		want := map[bool]string{true: "AAAA", false: "A"}[strings.Contains(web.Spec.ClusterIPs[0], ":")]
+		stream := fmt.Sprintf("for i in $(seq 80); do dig @%s +short +time=2 +tries=1 web.default.svc.cluster.local %s || echo NO-ANSWER; sleep 0.1; done", dnsIP, want)
+		done := make(chan string, 1)
+		go func() {
+			out, _ := l.in("node-1", "sh", "-c", stream)
+			done <- out
+		}()
+		time.Sleep(time.Second)
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			t.Fatalf("SIGTERM to the agent: %v", err)
+		}
+		out := <-done
+		if got := strings.Count(out, web.Spec.ClusterIPs[0]+"\n"); got != 80 {
+			t.Fatalf("%d of 80 questions answered across the agent restart:\n%s", got, out)
+		}
+		if p := agentPID(l, "node-1"); p == 0 || p == pid {
+			t.Fatalf("the agent was not restarted (pid %d, before %d)", p, pid)
+		}
 	})
 	t.Run("agent-restart", func(t *testing.T) {
 		killAgent(t, l, "node-1")
