@@ -26,6 +26,8 @@ type Options struct {
 	Backend string
 	// Proxy is the service proxy: weft's own, or none (kube-proxy or another serves Services).
 	Proxy string
+	// Policy enforces NetworkPolicy: weft's own, or none (another controller does, or nobody).
+	Policy string
 	// Conntrack are the TCP conntrack timeouts weft's proxy sets, as kube-proxy does.
 	Conntrack proxy.ConntrackTimeouts
 	Resync    time.Duration
@@ -53,7 +55,7 @@ type Options struct {
 // Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
 // one-minute repair resync.
 func Defaults() Options {
-	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Conntrack: proxy.DefaultConntrackTimeouts(),
+	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Policy: "weft", Conntrack: proxy.DefaultConntrackTimeouts(),
 		Resync: time.Minute, MetricsAddress: ":9810",
 		DNS: clusterdns.Defaults()}
 }
@@ -65,6 +67,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the node interface's MTU less the backend's overhead)")
 	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: vxlan (tunnels; nodes need only reach each other), host-gw (routes via node addresses; nodes on one L2 segment) or none (another CNI or the fabric routes)")
 	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "service proxy: weft (nftables table inet weft-proxy, replaces kube-proxy) or none")
+	fs.StringVar(&o.Policy, "policy", o.Policy, "NetworkPolicy enforcement: weft (nftables table inet weft-policy) or none")
 	fs.StringSliceVar(&o.externalIPText, "node-external-ip", nil, "address(es), one per family, that other nodes reach this node at (default: its InternalIPs)")
 	fs.BoolVar(&o.UseExternalIP, "use-external-ip", o.UseExternalIP, "reach nodes at their Nodes' ExternalIP addresses rather than InternalIPs (K3s's --flannel-external-ip)")
 	fs.StringSliceVar(&o.clusterCIDRText, "cluster-cidr", nil, "the cluster's pod ranges; pods' traffic leaving them is masqueraded to the node's address")
@@ -118,6 +121,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Proxy != "weft" && o.Proxy != "none" {
 		errs = append(errs, fmt.Errorf("--proxy %q: use weft or none", o.Proxy))
+	}
+	if o.Policy != "weft" && o.Policy != "none" {
+		errs = append(errs, fmt.Errorf("--policy %q: use weft or none", o.Policy))
 	}
 	for flag, d := range map[string]time.Duration{"--conntrack-tcp-timeout-established": o.Conntrack.Established, "--conntrack-tcp-timeout-close-wait": o.Conntrack.CloseWait} {
 		if d < 0 || (d > 0 && d < time.Second) {

@@ -37,7 +37,9 @@ type Options struct {
 	NoMasqueradeCIDRs  []string
 	IPv6Masquerade     bool
 	// Proxy is what serves Services on the nodes: weft's agent, or the upstream kube-proxy.
-	Proxy   string
+	Proxy string
+	// Policy is what enforces NetworkPolicy on the nodes: weft's agent, or none.
+	Policy  string
 	APIPort int
 	DataDir string
 	// ImagesDir holds image content the lab cannot make (the agnhost binary); nodes see it live.
@@ -60,6 +62,7 @@ func Defaults() Options {
 		APIPort:            6443,
 		Backend:            overlay.BackendVXLAN,
 		Proxy:              ProxyWeft,
+		Policy:             "weft",
 		DataDir:            "/var/lib/weft",
 		clusterCIDRText:    "10.42.0.0/16",
 		serviceCIDRText:    "10.43.0.0/16",
@@ -84,6 +87,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the LAN's 1500 less the backend's overhead)")
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses instead of the node's (routed networks); repeatable")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade pods' IPv6 traffic that leaves the cluster too (K3s's --flannel-ipv6-masq)")
+	fs.StringVar(&o.Policy, "policy", o.Policy, "what enforces NetworkPolicy on the nodes: weft (the agent's nftables table inet weft-policy) or none")
 	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "what serves Services on the nodes: weft (weft agent's nftables proxy), kube-proxy-nftables or kube-proxy-iptables (the upstream kube-proxy in that mode, to compare like for like)")
 	fs.BoolVar(&o.ExternalSubnet, "external-subnet", o.ExternalSubnet, "add 192.168.2.0/24 behind the router, with a host 192.168.2.10 that only the nodes can route to")
 	fs.IntVar(&o.APIPort, "https-listen-port", o.APIPort, "loopback port on this machine that forwards to the lab's API server")
@@ -160,6 +164,9 @@ func (o *Options) Validate() error {
 	}
 	if !slices.Contains(overlay.Backends, o.Backend) {
 		add("--backend %q: use one of %s", o.Backend, strings.Join(overlay.Backends, ", "))
+	}
+	if o.Policy != "weft" && o.Policy != "none" {
+		add("--policy %q: use weft or none", o.Policy)
 	}
 	if !slices.Contains(Proxies, o.Proxy) {
 		add("--proxy %q: use one of %s", o.Proxy, strings.Join(Proxies, ", "))

@@ -67,7 +67,8 @@ type Plan struct {
 	LBPools            []string       `json:"lbPools,omitempty"`
 	NoMasqueradeCIDRs  []string       `json:"noMasqueradeCIDRs,omitempty"`
 	IPv6Masquerade     bool           `json:"ipv6Masquerade,omitempty"`
-	Proxy              string         `json:"proxy,omitempty"` // empty in plans older than the flag: weft
+	Proxy              string         `json:"proxy,omitempty"`  // empty in plans older than the flag: weft
+	Policy             string         `json:"policy,omitempty"` // empty in plans older than the flag: weft
 	KubeconfigMode     uint32         `json:"kubeconfigMode"`
 	LAN                Host           `json:"lan"`
 	Router             Host           `json:"router"`
@@ -106,6 +107,7 @@ func NewPlan(o Options) Plan {
 		NoMasqueradeCIDRs:  o.NoMasqueradeCIDRs,
 		IPv6Masquerade:     o.IPv6Masquerade,
 		Proxy:              o.Proxy,
+		Policy:             o.Policy,
 		KubeconfigMode:     uint32(o.KubeconfigMode),
 		LAN:                Host{Name: "lan", NetNS: NetNSName(o.Name, "lan")},
 		Router:             host("router", 1),

@@ -1,0 +1,203 @@
+// Package policy enforces NetworkPolicy in the table inet weft-policy. Each agent enforces its
+// own node's pods: ingress where a pod receives, egress where it sends. Every verdict is a set
+// lookup keyed by the pod's address (see addSkeleton), and a change of policies, pods or
+// namespace labels rewrites only the set elements it touches, in one transaction.
+package policy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/syncrunner"
+)
+
+// RBACRules are what policy reads; the agent's ClusterRole must include them.
+var RBACRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"get", "list", "watch"}},
+}
+
+// Options configure policy on one node.
+type Options struct {
+	NodeName string
+	Resync   time.Duration
+	Log      *slog.Logger
+}
+
+// Policy keeps one node's table in line with the cluster's NetworkPolicies.
+type Policy struct {
+	opts   Options
+	client kubernetes.Interface
+	nft    knftables.Interface
+
+	mu       sync.Mutex
+	have     desired // what the kernel holds, nil until a full sync succeeded
+	problems map[string]bool
+}
+
+// New makes the feature; nft is the table's interface (knftables.New(knftables.InetFamily, Table)).
+func New(opts Options, client kubernetes.Interface, nft knftables.Interface) *Policy {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	return &Policy{opts: opts, client: client, nft: nft, problems: map[string]bool{}}
+}
+
+// RunWith enforces until ctx ends. NetworkPolicies, Namespaces and the Node come from the
+// shared factory; Pods from a factory of policy's own, because the shared one's pod informer
+// keeps only what DNS needs (no labels, no container ports).
+func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFactory) error {
+	pods := informers.NewSharedInformerFactoryWithOptions(p.client, p.opts.Resync, informers.WithTransform(stripPod))
+	podInf := pods.Core().V1().Pods()
+	nps, nss, nodes := factory.Networking().V1().NetworkPolicies(), factory.Core().V1().Namespaces(), factory.Core().V1().Nodes()
+	runner := syncrunner.New(func(ctx context.Context) error {
+		err := p.sync(ctx, podInf.Lister().List, nss.Lister().List, nps.Lister().List, func() ([]netip.Prefix, error) {
+			n, err := nodes.Lister().Get(p.opts.NodeName)
+			if err != nil {
+				return nil, err
+			}
+			return parsePrefixes(n.Spec.PodCIDRs), nil
+		})
+		if err != nil {
+			p.opts.Log.Error("policy sync failed; retrying", "err", err)
+		}
+		return err
+	}, syncrunner.Options{MaxInterval: p.opts.Resync})
+	mark := func(any) { runner.Run() }
+	h := cache.ResourceEventHandlerFuncs{AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark}
+	for _, inf := range []cache.SharedIndexInformer{podInf.Informer(), nps.Informer(), nss.Informer(), nodes.Informer()} {
+		if _, err := inf.AddEventHandler(h); err != nil {
+			return err
+		}
+	}
+	factory.Start(ctx.Done())
+	pods.Start(ctx.Done())
+	defer pods.Shutdown()
+	// Until every informer has listed, the table of a restarted agent stays as it was.
+	if !cache.WaitForCacheSync(ctx.Done(), podInf.Informer().HasSynced, nps.Informer().HasSynced, nss.Informer().HasSynced, nodes.Informer().HasSynced) {
+		return ctx.Err()
+	}
+	runner.Run()
+	_ = runner.Loop(ctx)
+	return nil
+}
+
+type (
+	podLister    func(labels.Selector) ([]*corev1.Pod, error)
+	nsLister     func(labels.Selector) ([]*corev1.Namespace, error)
+	policyLister func(labels.Selector) ([]*networkingv1.NetworkPolicy, error)
+)
+
+// sync builds the whole desired table and sends what changed since the last sync (all of it
+// after a failure or at start).
+func (p *Policy) sync(ctx context.Context, listPods podLister, listNS nsLister, listPolicies policyLister, podCIDRs func() ([]netip.Prefix, error)) error {
+	start := time.Now()
+	w, policies, cidrs, err := read(listPods, listNS, listPolicies, podCIDRs)
+	if err != nil {
+		return err
+	}
+	want, problems := compute(w, policies, p.opts.NodeName, cidrs)
+	p.report(problems)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	full := p.have == nil
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	n, err := apply(ctx, p.nft, full, p.have, want)
+	if err != nil {
+		p.have = nil
+		return err
+	}
+	p.have = want
+	if n > 0 || full {
+		p.opts.Log.Info("policy synced", "full", full, "changed", n, "policies", len(policies), "took", time.Since(start))
+	}
+	return nil
+}
+
+func read(listPods podLister, listNS nsLister, listPolicies policyLister, podCIDRs func() ([]netip.Prefix, error)) (*world, []*networkingv1.NetworkPolicy, []netip.Prefix, error) {
+	all, err := listPods(labels.Everything())
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("pods: %w", err)
+	}
+	w := &world{namespaces: map[string]map[string]string{}}
+	for _, o := range all {
+		if pd, ok := podOf(o); ok {
+			w.pods = append(w.pods, pd)
+		}
+	}
+	nss, err := listNS(labels.Everything())
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("namespaces: %w", err)
+	}
+	for _, ns := range nss {
+		w.namespaces[ns.Name] = ns.Labels
+	}
+	policies, err := listPolicies(labels.Everything())
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("networkpolicies: %w", err)
+	}
+	cidrs, err := podCIDRs()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("own Node: %w", err)
+	}
+	return w, policies, cidrs, nil
+}
+
+// report logs each problem once, when it first appears.
+func (p *Policy) report(problems []string) {
+	seen := map[string]bool{}
+	for _, pr := range problems {
+		seen[pr] = true
+		if !p.problems[pr] {
+			p.opts.Log.Warn("part of a NetworkPolicy cannot be enforced as written; it matches nothing", "problem", pr)
+		}
+	}
+	p.problems = seen
+}
+
+// Cleanup removes the table, for when policy is off (--policy none).
+func (p *Policy) Cleanup(ctx context.Context) error { return cleanup(ctx, p.nft) }
+
+func parsePrefixes(ss []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// stripPod keeps what policy reads of a Pod.
+func stripPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion, Labels: p.Labels},
+		Spec:       corev1.PodSpec{HostNetwork: p.Spec.HostNetwork, NodeName: p.Spec.NodeName},
+		Status:     corev1.PodStatus{Phase: p.Status.Phase, PodIPs: p.Status.PodIPs},
+	}
+	for _, c := range p.Spec.Containers {
+		if len(c.Ports) > 0 {
+			out.Spec.Containers = append(out.Spec.Containers, corev1.Container{Name: c.Name, Ports: c.Ports})
+		}
+	}
+	return out, nil
+}
