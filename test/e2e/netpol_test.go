@@ -307,4 +307,5 @@ func TestNetworkPolicy(t *testing.T) {
 	m.lab.t = t
 	t.Run("services", func(t *testing.T) { m.lab.t = t; checkNetpolServices(t, m) })
 	t.Run("examples", func(t *testing.T) { m.lab.t = t; checkNetpolExamples(t, m) })
+	t.Run("windows", func(t *testing.T) { m.lab.t = t; checkNetpolWindows(t, m) })
 }
