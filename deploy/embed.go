@@ -1,5 +1,5 @@
-// Package deploy holds weft's manifests for real clusters. The EgressRoute CRD is embedded so
-// that the lab installs the very file a real cluster applies.
+// Package deploy holds weft's manifests for real clusters. The CRDs are embedded so that the
+// lab installs the very files a real cluster applies.
 package deploy
 
 import _ "embed"
@@ -8,3 +8,12 @@ import _ "embed"
 //
 //go:embed egressroute-crd.yaml
 var EgressRouteCRD []byte
+
+// ClusterNetworkPolicyCRD is clusternetworkpolicy-crd.yaml, the CustomResourceDefinition of
+// policy.networking.k8s.io's ClusterNetworkPolicy as sigs.k8s.io/network-policy-api publishes it.
+//
+//go:embed clusternetworkpolicy-crd.yaml
+var ClusterNetworkPolicyCRD []byte
+
+// CRDs are every CustomResourceDefinition the lab installs, by file name.
+var CRDs = map[string][]byte{"egressroute-crd.yaml": EgressRouteCRD, "clusternetworkpolicy-crd.yaml": ClusterNetworkPolicyCRD}

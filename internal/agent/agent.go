@@ -47,17 +47,19 @@ type Agent struct {
 	proxy       *proxy.Proxy
 	dns         *clusterdns.Server
 	policy      *policy.Policy
+	dyn         dynamic.Interface // weft's own resources and ClusterNetworkPolicies
 	metrics     *prometheus.Registry
 }
 
-// New makes an agent; Run starts it. dyn reads weft's own resources (EgressRoutes).
+// New makes an agent; Run starts it. dyn reads weft's own resources (EgressRoutes) and
+// ClusterNetworkPolicies.
 func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *slog.Logger) (*Agent, error) {
 	h, err := netlink.NewHandle()
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
 	a := &Agent{opts: opts, client: client, log: log, overlay: overlay.New(opts.Backend, overlay.Netlink{Handle: h}), externalIPs: opts.NodeExternalIPs,
-		metrics: prometheus.NewRegistry()}
+		metrics: prometheus.NewRegistry(), dyn: dyn}
 	if len(opts.ClusterCIDRs) > 0 {
 		nft, err := knftables.New(knftables.InetFamily, egress.Table)
 		if err != nil {
@@ -126,7 +128,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if a.opts.Policy != "weft" {
 			return a.policy.Cleanup(ctx)
 		}
-		return a.policy.RunWith(ctx, factory)
+		return a.policy.RunWith(ctx, factory, a.dyn)
 	})
 	err := a.runNodes(ctx, factory)
 	return errors.Join(err, <-routesDone, <-proxyDone, <-dnsDone, <-policyDone)

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/netaddr"
@@ -19,6 +20,7 @@ import (
 // stands for.
 type element struct {
 	key     []string
+	value   string // a verdict map's verdict
 	comment string
 }
 
@@ -40,7 +42,13 @@ func (d desired) add(set string, e element) {
 //	in-isolated  local pods some policy selects for ingress; out-isolated, for egress
 //	in-any       pod . peer range: every protocol and port allowed in; out-any, out
 //	in-ports     pod . peer range . protocol . port range: allowed in; out-ports, out
+//
+// and the ClusterNetworkPolicy tiers' verdict maps, keyed like in-any and in-ports:
+// in-admin-any, in-admin-ports, in-baseline-any, in-baseline-ports, and out- the same.
 var setKinds = []string{"known", "gated", "in-isolated", "out-isolated", "in-any", "out-any", "in-ports", "out-ports"}
+
+var mapKinds = []string{"in-admin-any", "in-admin-ports", "in-baseline-any", "in-baseline-ports",
+	"out-admin-any", "out-admin-ports", "out-baseline-any", "out-baseline-ports"}
 
 type portKey struct {
 	addr  netip.Addr
@@ -60,10 +68,10 @@ func newAllowed() allowed {
 // compute is the whole desired content of the table for node: which of its pods are isolated
 // in each direction and what each may receive and send. problems are the parts of policies
 // that cannot be enforced as written; they match nothing (fail closed).
-func compute(w *world, policies []*networkingv1.NetworkPolicy, node string, podCIDRs []netip.Prefix) (desired, []string) {
+func compute(w *world, policies []*networkingv1.NetworkPolicy, cnps []*cnp.ClusterNetworkPolicy, node string, podCIDRs []netip.Prefix) (desired, []string) {
 	d := desired{}
 	var problems []string
-	if len(policies) > 0 {
+	if len(policies)+len(cnps) > 0 {
 		for _, p := range cidr.Merge(podCIDRs) {
 			d.add("gated-"+netaddr.OfPrefix(p).Suffix(), element{key: []string{p.String()}})
 		}
@@ -124,6 +132,7 @@ func compute(w *world, policies []*networkingv1.NetworkPolicy, node string, podC
 	}
 	in.emit(d, "in")
 	out.emit(d, "out")
+	computeCNPs(d, w, cnps, local, &problems)
 	return d, problems
 }
 

@@ -79,12 +79,11 @@ func FuzzPolicy(f *testing.F) {
 			binary.BigEndian.PutUint16(b[:], seed)
 			c.pods[1].Spec.Containers[0].Ports[0].ContainerPort = int32(b[0])<<8 | int32(b[1])
 		}
-		pods, nss, nps := c.listers()
-		w, policies, cidrs, err := read(pods, nss, nps, func() ([]netip.Prefix, error) { return node1CIDRs, nil })
+		in, err := read(c.sources(), "node-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, _ := compute(w, policies, "node-1", cidrs)
+		d, _ := compute(in.world, in.policies, in.cnps, "node-1", in.podCIDRs)
 		for set, els := range d {
 			for _, e := range els {
 				want := map[string]int{"in-any-v4": 2, "out-any-v4": 2, "in-ports-v4": 4, "out-ports-v4": 4, "in-any-v6": 2, "out-any-v6": 2, "in-ports-v6": 4, "out-ports-v6": 4}[set]

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,12 +22,17 @@ func setType(kind string, f netaddr.Family) (typ string, interval bool) {
 	switch kind {
 	case "gated":
 		return addr, true
-	case "in-any", "out-any":
-		return addr + " . " + addr, true
-	case "in-ports", "out-ports":
-		return addr + " . " + addr + " . inet_proto . inet_service", true
+	case "in-any", "out-any", "in-admin-any", "out-admin-any", "in-baseline-any", "out-baseline-any":
+		typ = addr + " . " + addr
+	case "in-ports", "out-ports", "in-admin-ports", "out-admin-ports", "in-baseline-ports", "out-baseline-ports":
+		typ = addr + " . " + addr + " . inet_proto . inet_service"
+	default:
+		return addr, false
 	}
-	return addr, false
+	if isMap(kind) {
+		typ += " : verdict"
+	}
+	return typ, true
 }
 
 // addSkeleton writes the table, its sets and its chains. The chains are the same whatever
@@ -48,6 +54,10 @@ func addSkeleton(tx *knftables.Transaction) {
 			}
 			tx.Add(s)
 		}
+		for _, kind := range mapKinds {
+			typ, _ := setType(kind, f)
+			tx.Add(&knftables.Map{Name: kind + "-" + f.Suffix(), Type: typ, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+		}
 	}
 	for _, c := range []struct{ name, hook string }{{"forward", "forward"}, {"input", "input"}} {
 		tx.Add(&knftables.Chain{Name: c.name, Type: ptr.To(knftables.FilterType), Hook: ptr.To(knftables.BaseChainHook(c.hook)), Priority: ptr.To(knftables.FilterPriority)})
@@ -55,8 +65,10 @@ func addSkeleton(tx *knftables.Transaction) {
 	}
 	for _, f := range netaddr.Families {
 		for _, dir := range []string{"ingress", "egress"} {
-			tx.Add(&knftables.Chain{Name: dir + "-" + f.Suffix()})
-			tx.Flush(&knftables.Chain{Name: dir + "-" + f.Suffix()})
+			for _, stage := range []string{"", "-np", "-baseline"} {
+				tx.Add(&knftables.Chain{Name: dir + stage + "-" + f.Suffix()})
+				tx.Flush(&knftables.Chain{Name: dir + stage + "-" + f.Suffix()})
+			}
 		}
 	}
 	rule := func(chain, comment string, parts ...string) {
@@ -68,17 +80,25 @@ func addSkeleton(tx *knftables.Transaction) {
 		m, s := f.Match(), f.Suffix()
 		rule("forward", "a new local pod waits until its policies are read", m, "daddr @gated-"+s, m, "daddr != @known-"+s, "drop")
 		rule("forward", "a new local pod waits until its policies are read", m, "saddr @gated-"+s, m, "saddr != @known-"+s, "drop")
-		rule("forward", "pods some NetworkPolicy isolates for ingress", m, "daddr @in-isolated-"+s, "jump ingress-"+s)
-		rule("forward", "pods some NetworkPolicy isolates for egress", m, "saddr @out-isolated-"+s, "jump egress-"+s)
-		rule("input", "pods some NetworkPolicy isolates for egress, to their node", m, "saddr @out-isolated-"+s, "jump egress-"+s)
+		rule("forward", "ingress to this node's pods", m, "daddr @known-"+s, "jump ingress-"+s)
+		rule("forward", "egress from this node's pods", m, "saddr @known-"+s, "jump egress-"+s)
+		rule("input", "egress from this node's pods to their node", m, "saddr @known-"+s, "jump egress-"+s)
 		for _, d := range []struct{ chain, set, pod, peer, what string }{
 			{"ingress", "in", "daddr", "saddr", "ingress that no NetworkPolicy of the destination pod allows"},
 			{"egress", "out", "saddr", "daddr", "egress that no NetworkPolicy of the source pod allows"},
 		} {
-			chain := d.chain + "-" + s
-			rule(chain, "allowed by a rule without ports", m, d.pod, ".", m, d.peer, "@"+d.set+"-any-"+s, "return")
-			rule(chain, "allowed by a rule with ports", "meta l4proto { tcp, udp, sctp }", m, d.pod, ".", m, d.peer, ". meta l4proto . th dport", "@"+d.set+"-ports-"+s, "return")
-			rule(chain, d.what, "counter drop")
+			chain, np, baseline := d.chain+"-"+s, d.chain+"-np-"+s, d.chain+"-baseline-"+s
+			ports, other := []string{"meta l4proto { tcp, udp, sctp }", m, d.pod, ".", m, d.peer, ". meta l4proto . th dport"}, []string{"meta l4proto != { tcp, udp, sctp }", m, d.pod, ".", m, d.peer}
+			// Tiers in order: Admin ClusterNetworkPolicies, NetworkPolicies, Baseline.
+			rule(chain, "ClusterNetworkPolicy tier Admin: first matching rule", append(ports, "vmap @"+d.set+"-admin-ports-"+s)...)
+			rule(chain, "ClusterNetworkPolicy tier Admin: first matching rule", append(other, "vmap @"+d.set+"-admin-any-"+s)...)
+			rule(chain, "NetworkPolicy", "goto "+np)
+			rule(np, "not isolated by any NetworkPolicy", m, d.pod, "!= @"+d.set+"-isolated-"+s, "goto "+baseline)
+			rule(np, "allowed by a rule without ports", m, d.pod, ".", m, d.peer, "@"+d.set+"-any-"+s, "return")
+			rule(np, "allowed by a rule with ports", append(ports, "@"+d.set+"-ports-"+s, "return")...)
+			rule(np, d.what, "counter drop")
+			rule(baseline, "ClusterNetworkPolicy tier Baseline: first matching rule", append(ports, "vmap @"+d.set+"-baseline-ports-"+s)...)
+			rule(baseline, "ClusterNetworkPolicy tier Baseline: first matching rule", append(other, "vmap @"+d.set+"-baseline-any-"+s)...)
 		}
 	}
 }
@@ -91,12 +111,16 @@ func writeElements(tx *knftables.Transaction, have, want desired) int {
 	names := setNames()
 	for _, set := range names {
 		if have == nil {
-			tx.Flush(&knftables.Set{Name: set})
+			if isMap(set) {
+				tx.Flush(&knftables.Map{Name: set})
+			} else {
+				tx.Flush(&knftables.Set{Name: set})
+			}
 			continue
 		}
 		for k, e := range have[set] {
-			if w, ok := want[set][k]; !ok || w.comment != e.comment {
-				tx.Delete(&knftables.Element{Set: set, Key: e.key})
+			if w, ok := want[set][k]; !ok || w.value != e.value || w.comment != e.comment {
+				tx.Delete(elementOf(set, e))
 				n++
 			}
 		}
@@ -109,10 +133,10 @@ func writeElements(tx *knftables.Transaction, have, want desired) int {
 		sort.Strings(keys)
 		for _, k := range keys {
 			e := want[set][k]
-			if h, ok := have[set][k]; ok && h.comment == e.comment {
+			if h, ok := have[set][k]; ok && h.value == e.value && h.comment == e.comment {
 				continue
 			}
-			el := &knftables.Element{Set: set, Key: e.key}
+			el := elementOf(set, e)
 			if e.comment != "" {
 				el.Comment = ptr.To(e.comment)
 			}
@@ -126,11 +150,23 @@ func writeElements(tx *knftables.Transaction, have, want desired) int {
 func setNames() []string {
 	var out []string
 	for _, f := range netaddr.Families {
-		for _, kind := range setKinds {
+		for _, kind := range append(slices.Clone(setKinds), mapKinds...) {
 			out = append(out, kind+"-"+f.Suffix())
 		}
 	}
 	return out
+}
+
+// isMap says whether a set kind or name is a tier's verdict map.
+func isMap(name string) bool {
+	return strings.Contains(name, "-admin-") || strings.Contains(name, "-baseline-")
+}
+
+func elementOf(set string, e element) *knftables.Element {
+	if isMap(set) {
+		return &knftables.Element{Map: set, Key: e.key, Value: []string{e.value}}
+	}
+	return &knftables.Element{Set: set, Key: e.key}
 }
 
 // apply runs one transaction: the whole table when full, else only the elements that changed.

@@ -57,6 +57,7 @@ func protocolOr(p corev1.Protocol) corev1.Protocol {
 // world is the cluster as one sync sees it.
 type world struct {
 	pods       []pod
+	nodes      []node
 	namespaces map[string]map[string]string // name -> labels
 }
 

@@ -17,10 +17,13 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/knftables"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	"github.com/weftnet/weft/internal/syncrunner"
 )
@@ -29,6 +32,7 @@ import (
 var RBACRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{"policy.networking.k8s.io"}, Resources: []string{"clusternetworkpolicies"}, Verbs: []string{"get", "list", "watch"}},
 }
 
 // Options configure policy on one node.
@@ -60,18 +64,28 @@ func New(opts Options, client kubernetes.Interface, nft knftables.Interface) *Po
 // RunWith enforces until ctx ends. NetworkPolicies, Namespaces and the Node come from the
 // shared factory; Pods from a factory of policy's own, because the shared one's pod informer
 // keeps only what DNS needs (no labels, no container ports).
-func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFactory) error {
+func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFactory, dyn dynamic.Interface) error {
 	pods := informers.NewSharedInformerFactoryWithOptions(p.client, p.opts.Resync, informers.WithTransform(stripPod))
 	podInf := pods.Core().V1().Pods()
 	nps, nss, nodes := factory.Networking().V1().NetworkPolicies(), factory.Core().V1().Namespaces(), factory.Core().V1().Nodes()
+	informers := []cache.SharedIndexInformer{podInf.Informer(), nps.Informer(), nss.Informer(), nodes.Informer()}
+	src := sources{
+		pods: podInf.Lister().List, namespaces: nss.Lister().List, policies: nps.Lister().List, nodes: nodes.Lister().List,
+		cnps: func() ([]*cnp.ClusterNetworkPolicy, error) { return nil, nil },
+	}
+	// ClusterNetworkPolicies only where their CRD is installed: without it, NetworkPolicy
+	// must not wait on a list that never succeeds.
+	var cnpFactory dynamicinformer.DynamicSharedInformerFactory
+	if dyn != nil && p.cnpServed() {
+		cnpFactory = dynamicinformer.NewDynamicSharedInformerFactory(dyn, p.opts.Resync)
+		inf := cnpFactory.ForResource(CNPResource)
+		informers = append(informers, inf.Informer())
+		src.cnps = func() ([]*cnp.ClusterNetworkPolicy, error) { return listCNPs(inf.Lister()) }
+	} else {
+		p.opts.Log.Info("ClusterNetworkPolicy is not served (install its CRD and restart the agent to enforce it)")
+	}
 	runner := syncrunner.New(func(ctx context.Context) error {
-		err := p.sync(ctx, podInf.Lister().List, nss.Lister().List, nps.Lister().List, func() ([]netip.Prefix, error) {
-			n, err := nodes.Lister().Get(p.opts.NodeName)
-			if err != nil {
-				return nil, err
-			}
-			return parsePrefixes(n.Spec.PodCIDRs), nil
-		})
+		err := p.sync(ctx, src)
 		if err != nil {
 			p.opts.Log.Error("policy sync failed; retrying", "err", err)
 		}
@@ -79,16 +93,22 @@ func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	}, syncrunner.Options{MaxInterval: p.opts.Resync})
 	mark := func(any) { runner.Run() }
 	h := cache.ResourceEventHandlerFuncs{AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark}
-	for _, inf := range []cache.SharedIndexInformer{podInf.Informer(), nps.Informer(), nss.Informer(), nodes.Informer()} {
+	synced := make([]cache.InformerSynced, 0, len(informers))
+	for _, inf := range informers {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return err
 		}
+		synced = append(synced, inf.HasSynced)
 	}
 	factory.Start(ctx.Done())
 	pods.Start(ctx.Done())
 	defer pods.Shutdown()
+	if cnpFactory != nil {
+		cnpFactory.Start(ctx.Done())
+		defer cnpFactory.Shutdown()
+	}
 	// Until every informer has listed, the table of a restarted agent stays as it was.
-	if !cache.WaitForCacheSync(ctx.Done(), podInf.Informer().HasSynced, nps.Informer().HasSynced, nss.Informer().HasSynced, nodes.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
 	runner.Run()
@@ -96,21 +116,24 @@ func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	return nil
 }
 
-type (
-	podLister    func(labels.Selector) ([]*corev1.Pod, error)
-	nsLister     func(labels.Selector) ([]*corev1.Namespace, error)
-	policyLister func(labels.Selector) ([]*networkingv1.NetworkPolicy, error)
-)
+// sources list what one sync reads.
+type sources struct {
+	pods       func(labels.Selector) ([]*corev1.Pod, error)
+	namespaces func(labels.Selector) ([]*corev1.Namespace, error)
+	policies   func(labels.Selector) ([]*networkingv1.NetworkPolicy, error)
+	nodes      func(labels.Selector) ([]*corev1.Node, error)
+	cnps       func() ([]*cnp.ClusterNetworkPolicy, error)
+}
 
 // sync builds the whole desired table and sends what changed since the last sync (all of it
 // after a failure or at start).
-func (p *Policy) sync(ctx context.Context, listPods podLister, listNS nsLister, listPolicies policyLister, podCIDRs func() ([]netip.Prefix, error)) error {
+func (p *Policy) sync(ctx context.Context, src sources) error {
 	start := time.Now()
-	w, policies, cidrs, err := read(listPods, listNS, listPolicies, podCIDRs)
+	in, err := read(src, p.opts.NodeName)
 	if err != nil {
 		return err
 	}
-	want, problems := compute(w, policies, p.opts.NodeName, cidrs)
+	want, problems := compute(in.world, in.policies, in.cnps, p.opts.NodeName, in.podCIDRs)
 	p.report(problems)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -124,38 +147,54 @@ func (p *Policy) sync(ctx context.Context, listPods podLister, listNS nsLister, 
 	}
 	p.have = want
 	if n > 0 || full {
-		p.opts.Log.Info("policy synced", "full", full, "changed", n, "policies", len(policies), "took", time.Since(start))
+		p.opts.Log.Info("policy synced", "full", full, "changed", n, "policies", len(in.policies), "clusterPolicies", len(in.cnps), "took", time.Since(start))
 	}
 	return nil
 }
 
-func read(listPods podLister, listNS nsLister, listPolicies policyLister, podCIDRs func() ([]netip.Prefix, error)) (*world, []*networkingv1.NetworkPolicy, []netip.Prefix, error) {
-	all, err := listPods(labels.Everything())
+type input struct {
+	world    *world
+	policies []*networkingv1.NetworkPolicy
+	cnps     []*cnp.ClusterNetworkPolicy
+	podCIDRs []netip.Prefix
+}
+
+func read(src sources, nodeName string) (input, error) {
+	var in input
+	all, err := src.pods(labels.Everything())
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("pods: %w", err)
+		return in, fmt.Errorf("pods: %w", err)
 	}
-	w := &world{namespaces: map[string]map[string]string{}}
+	in.world = &world{namespaces: map[string]map[string]string{}}
 	for _, o := range all {
 		if pd, ok := podOf(o); ok {
-			w.pods = append(w.pods, pd)
+			in.world.pods = append(in.world.pods, pd)
 		}
 	}
-	nss, err := listNS(labels.Everything())
+	nss, err := src.namespaces(labels.Everything())
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("namespaces: %w", err)
+		return in, fmt.Errorf("namespaces: %w", err)
 	}
 	for _, ns := range nss {
-		w.namespaces[ns.Name] = ns.Labels
+		in.world.namespaces[ns.Name] = ns.Labels
 	}
-	policies, err := listPolicies(labels.Everything())
+	if in.policies, err = src.policies(labels.Everything()); err != nil {
+		return in, fmt.Errorf("networkpolicies: %w", err)
+	}
+	if in.cnps, err = src.cnps(); err != nil {
+		return in, fmt.Errorf("clusternetworkpolicies: %w", err)
+	}
+	nodes, err := src.nodes(labels.Everything())
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("networkpolicies: %w", err)
+		return in, fmt.Errorf("nodes: %w", err)
 	}
-	cidrs, err := podCIDRs()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("own Node: %w", err)
+	for _, n := range nodes {
+		in.world.nodes = append(in.world.nodes, nodeOf(n))
+		if n.Name == nodeName {
+			in.podCIDRs = parsePrefixes(n.Spec.PodCIDRs)
+		}
 	}
-	return w, policies, cidrs, nil
+	return in, nil
 }
 
 // report logs each problem once, when it first appears.
