@@ -88,7 +88,7 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 	}
-	a.policy = policy.New(policy.Options{NodeName: opts.NodeName, Resync: opts.Resync, Log: log.With("feature", "policy")}, client, policyTable)
+	a.policy = policy.New(policy.Options{NodeName: opts.NodeName, Resync: opts.Resync, Log: log.With("feature", "policy"), Metrics: a.metrics}, client, policyTable)
 	kernel, err := egressroute.NewKernel()
 	if err != nil {
 		return nil, err

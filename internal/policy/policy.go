@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -40,6 +41,8 @@ type Options struct {
 	NodeName string
 	Resync   time.Duration
 	Log      *slog.Logger
+	// Metrics registers the feature's metrics (nil: not exported).
+	Metrics prometheus.Registerer
 }
 
 // Policy keeps one node's table in line with the cluster's NetworkPolicies.
@@ -48,6 +51,7 @@ type Policy struct {
 	client kubernetes.Interface
 	nft    knftables.Interface
 
+	metrics  *metrics
 	mu       sync.Mutex
 	have     desired // what the kernel holds, nil until a full sync succeeded
 	problems map[string]bool
@@ -58,7 +62,7 @@ func New(opts Options, client kubernetes.Interface, nft knftables.Interface) *Po
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Policy{opts: opts, client: client, nft: nft, problems: map[string]bool{}}
+	return &Policy{opts: opts, client: client, nft: nft, problems: map[string]bool{}, metrics: newMetrics(opts.Metrics)}
 }
 
 // RunWith enforces until ctx ends. NetworkPolicies, Namespaces and the Node come from the
@@ -141,10 +145,26 @@ func (p *Policy) sync(ctx context.Context, src sources) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	n, err := apply(ctx, p.nft, full, p.have, want)
+	kind := map[bool]string{true: "full", false: "partial"}[full]
+	if !full && n == 0 {
+		kind = "unchanged"
+	}
 	if err != nil {
 		p.have = nil
+		p.metrics.syncs.WithLabelValues(kind, "error").Inc()
 		return err
 	}
+	p.metrics.syncs.WithLabelValues(kind, "ok").Inc()
+	p.metrics.duration.Observe(time.Since(start).Seconds())
+	if !full {
+		p.metrics.changed.Add(float64(n))
+	}
+	for _, set := range setNames() {
+		p.metrics.elements.WithLabelValues(set).Set(float64(len(want[set])))
+	}
+	p.metrics.problems.Set(float64(len(problems)))
+	p.metrics.policies.WithLabelValues("NetworkPolicy").Set(float64(len(in.policies)))
+	p.metrics.policies.WithLabelValues("ClusterNetworkPolicy").Set(float64(len(in.cnps)))
 	p.have = want
 	if n > 0 || full {
 		p.opts.Log.Info("policy synced", "full", full, "changed", n, "policies", len(in.policies), "clusterPolicies", len(in.cnps), "took", time.Since(start))

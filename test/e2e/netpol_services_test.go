@@ -15,7 +15,7 @@ import (
 // its NodePort there. (A pod's connection to another node's address leaves the cluster network
 // and is masqueraded to its node's address, which is what the endpoint's node then judges.)
 func checkNetpolServices(t *testing.T, m *netpolLab) {
-	m.kubectl("delete", "networkpolicies", "--all", "--all-namespaces")
+	m.clearPolicies()
 	m.apply(t, `apiVersion: v1
 kind: Service
 metadata: {name: svc-a, namespace: "x"}
@@ -77,7 +77,7 @@ spec:
 // checkNetpolExamples applies the repository's examples as written: deny-all-ingress and
 // allow-from-y in x leave x/a reachable from y on TCP 80 only, and the rest of x unreachable.
 func checkNetpolExamples(t *testing.T, m *netpolLab) {
-	m.kubectl("delete", "networkpolicies", "--all", "--all-namespaces")
+	m.clearPolicies()
 	for _, f := range []string{"../../examples/netpol-deny-all-ingress.yaml", "../../examples/netpol-allow-from-y.yaml"} {
 		if out := m.kubectl("apply", "-n", "x", "-f", f); !strings.Contains(out, "created") {
 			t.Errorf("apply %s: %s", f, out)
@@ -86,5 +86,5 @@ func checkNetpolExamples(t *testing.T, m *netpolLab) {
 	m.check(t, expected(func(f, to peer, port string) bool {
 		return to.ns() != "x" || (to == "x/a" && f.ns() == "y" && port == "80")
 	}))
-	m.kubectl("delete", "networkpolicies", "--all", "--all-namespaces")
+	m.clearPolicies()
 }

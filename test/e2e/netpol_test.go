@@ -284,8 +284,14 @@ func (m *netpolLab) check(t *testing.T, want matrix) {
 	t.Errorf("reachability differs from the expected:\n%s", last)
 }
 
-func (m *netpolLab) runCase(t *testing.T, steps []step) {
+// clearPolicies deletes every NetworkPolicy and ClusterNetworkPolicy.
+func (m *netpolLab) clearPolicies() {
 	m.kubectl("delete", "networkpolicies", "--all", "--all-namespaces")
+	m.kubectl("delete", "clusternetworkpolicies", "--all")
+}
+
+func (m *netpolLab) runCase(t *testing.T, steps []step) {
+	m.clearPolicies()
 	for _, s := range steps {
 		if s.apply != "" {
 			m.apply(t, s.apply)
@@ -299,7 +305,7 @@ func (m *netpolLab) runCase(t *testing.T, steps []step) {
 
 func TestNetworkPolicy(t *testing.T) {
 	m := startNetpolLab(t, "e2e-netpol", 16472)
-	for _, c := range netpolCases(m) {
+	for _, c := range append(netpolCases(m), cnpCases()...) {
 		if !t.Run(c.name, func(t *testing.T) { m.lab.t = t; m.runCase(t, c.steps) }) && c.name == "no-policy" {
 			t.Fatal("without any policy not every pod reaches every pod: the lab itself is broken")
 		}

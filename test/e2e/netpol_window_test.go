@@ -30,7 +30,7 @@ func (m *netpolLab) prober(from peer, addrs []string, d time.Duration) <-chan st
 // agent is killed and comes back; then it keeps trying every address of node-1's pod range
 // while a new pod, x/d, starts there. Neither may ever answer.
 func checkNetpolWindows(t *testing.T, m *netpolLab) {
-	m.kubectl("delete", "networkpolicies", "--all", "--all-namespaces")
+	m.clearPolicies()
 	m.apply(t, np("x", "deny", "  podSelector: {}\n  policyTypes: [Ingress]\n"))
 	m.check(t, expected(func(f, to peer, _ string) bool { return to.ns() != "x" }))
 
