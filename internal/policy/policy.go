@@ -19,7 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -77,16 +76,13 @@ func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		pods: podInf.Lister().List, namespaces: nss.Lister().List, policies: nps.Lister().List, nodes: nodes.Lister().List,
 		cnps: func() ([]*cnp.ClusterNetworkPolicy, error) { return nil, nil },
 	}
-	// ClusterNetworkPolicies only where their CRD is installed: without it, NetworkPolicy
-	// must not wait on a list that never succeeds.
-	var cnpFactory dynamicinformer.DynamicSharedInformerFactory
+	// ClusterNetworkPolicies once their CRD is served: NetworkPolicy must not wait on a list
+	// that cannot succeed, and a CRD installed later (the lab installs it while the nodes
+	// start) is picked up within cnpPoll.
+	cnps := &cnpWatch{}
+	src.cnps = cnps.list
 	if dyn != nil && p.cnpServed() {
-		cnpFactory = dynamicinformer.NewDynamicSharedInformerFactory(dyn, p.opts.Resync)
-		inf := cnpFactory.ForResource(CNPResource)
-		informers = append(informers, inf.Informer())
-		src.cnps = func() ([]*cnp.ClusterNetworkPolicy, error) { return listCNPs(inf.Lister()) }
-	} else {
-		p.opts.Log.Info("ClusterNetworkPolicy is not served (install its CRD and restart the agent to enforce it)")
+		informers = append(informers, cnps.start(ctx, dyn, p.opts.Resync, nil))
 	}
 	runner := syncrunner.New(func(ctx context.Context) error {
 		err := p.sync(ctx, src)
@@ -96,7 +92,7 @@ func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		return err
 	}, syncrunner.Options{MaxInterval: p.opts.Resync})
 	mark := func(any) { runner.Run() }
-	h := cache.ResourceEventHandlerFuncs{AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark}
+	h := &cache.ResourceEventHandlerFuncs{AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark}
 	synced := make([]cache.InformerSynced, 0, len(informers))
 	for _, inf := range informers {
 		if _, err := inf.AddEventHandler(h); err != nil {
@@ -104,13 +100,13 @@ func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		}
 		synced = append(synced, inf.HasSynced)
 	}
+	if dyn != nil && !cnps.started() {
+		p.opts.Log.Info("ClusterNetworkPolicy is not served yet; checking again every " + cnpPoll.String())
+		go p.waitForCNPs(ctx, cnps, dyn, h, runner)
+	}
 	factory.Start(ctx.Done())
 	pods.Start(ctx.Done())
 	defer pods.Shutdown()
-	if cnpFactory != nil {
-		cnpFactory.Start(ctx.Done())
-		defer cnpFactory.Shutdown()
-	}
 	// Until every informer has listed, the table of a restarted agent stays as it was.
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
