@@ -71,18 +71,15 @@ func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	pods := informers.NewSharedInformerFactoryWithOptions(p.client, p.opts.Resync, informers.WithTransform(stripPod))
 	podInf := pods.Core().V1().Pods()
 	nps, nss, nodes := factory.Networking().V1().NetworkPolicies(), factory.Core().V1().Namespaces(), factory.Core().V1().Nodes()
-	informers := []cache.SharedIndexInformer{podInf.Informer(), nps.Informer(), nss.Informer(), nodes.Informer()}
-	src := sources{
-		pods: podInf.Lister().List, namespaces: nss.Lister().List, policies: nps.Lister().List, nodes: nodes.Lister().List,
-		cnps: func() ([]*cnp.ClusterNetworkPolicy, error) { return nil, nil },
-	}
+	infs := []cache.SharedIndexInformer{podInf.Informer(), nps.Informer(), nss.Informer(), nodes.Informer()}
+	src := sources{pods: podInf.Lister().List, namespaces: nss.Lister().List, policies: nps.Lister().List, nodes: nodes.Lister().List}
 	// ClusterNetworkPolicies once their CRD is served: NetworkPolicy must not wait on a list
 	// that cannot succeed, and a CRD installed later (the lab installs it while the nodes
 	// start) is picked up within cnpPoll.
 	cnps := &cnpWatch{}
 	src.cnps = cnps.list
 	if dyn != nil && p.cnpServed() {
-		informers = append(informers, cnps.start(ctx, dyn, p.opts.Resync, nil))
+		infs = append(infs, cnps.start(ctx, dyn, p.opts.Resync, nil))
 	}
 	runner := syncrunner.New(func(ctx context.Context) error {
 		err := p.sync(ctx, src)
@@ -93,8 +90,8 @@ func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFa
 	}, syncrunner.Options{MaxInterval: p.opts.Resync})
 	mark := func(any) { runner.Run() }
 	h := &cache.ResourceEventHandlerFuncs{AddFunc: mark, UpdateFunc: func(_, o any) { mark(o) }, DeleteFunc: mark}
-	synced := make([]cache.InformerSynced, 0, len(informers))
-	for _, inf := range informers {
+	synced := make([]cache.InformerSynced, 0, len(infs))
+	for _, inf := range infs {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return err
 		}
