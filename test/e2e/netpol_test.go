@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -83,7 +85,9 @@ func startNetpolLab(t *testing.T, name string, port int) *netpolLab {
 		t.Fatal(note)
 	}
 	downAtCleanupAndCompareHost(t, l)
-	l.weft(append([]string{"lab", "up", "--nodes", "2", "--https-listen-port", strconv.Itoa(port), "--images-dir", images,
+	// WEFT_E2E_NETPOL_BACKEND=host-gw runs the same cases across nodes without a tunnel.
+	backend := cmp.Or(os.Getenv("WEFT_E2E_NETPOL_BACKEND"), "vxlan")
+	l.weft(append([]string{"lab", "up", "--nodes", "2", "--https-listen-port", strconv.Itoa(port), "--images-dir", images, "--backend", backend,
 		"--cluster-cidr", "10.42.0.0/16,2001:cafe:42::/56", "--service-cidr", "10.43.0.0/16,2001:cafe:43::/112"}, l.labFlags()...)...)
 	l.apply(t, netpolPods())
 	m := &netpolLab{lab: l, ips: map[peer]map[string]string{}}
