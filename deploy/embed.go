@@ -13,3 +13,12 @@ var EgressRouteCRD []byte
 //
 //go:embed weft.yaml
 var Manifest []byte
+
+// ClusterNetworkPolicyCRD is clusternetworkpolicy-crd.yaml, the CustomResourceDefinition of
+// policy.networking.k8s.io's ClusterNetworkPolicy as sigs.k8s.io/network-policy-api publishes it.
+//
+//go:embed clusternetworkpolicy-crd.yaml
+var ClusterNetworkPolicyCRD []byte
+
+// CRDs are every CustomResourceDefinition the lab installs, by file name.
+var CRDs = map[string][]byte{"egressroute-crd.yaml": EgressRouteCRD, "clusternetworkpolicy-crd.yaml": ClusterNetworkPolicyCRD}

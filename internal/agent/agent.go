@@ -29,6 +29,7 @@ import (
 	"github.com/weftnet/weft/internal/egress"
 	"github.com/weftnet/weft/internal/egressroute"
 	"github.com/weftnet/weft/internal/overlay"
+	"github.com/weftnet/weft/internal/policy"
 	"github.com/weftnet/weft/internal/proxy"
 	"github.com/weftnet/weft/internal/syncrunner"
 	"github.com/weftnet/weft/internal/wireguard"
@@ -47,17 +48,20 @@ type Agent struct {
 	routes      *egressroute.Controller
 	proxy       *proxy.Proxy
 	dns         *clusterdns.Server
+	policy      *policy.Policy
+	dyn         dynamic.Interface // weft's own resources and ClusterNetworkPolicies
 	metrics     *prometheus.Registry
 	status      statusBoard
 }
 
-// New makes an agent; Run starts it. dyn reads weft's own resources (EgressRoutes).
+// New makes an agent; Run starts it. dyn reads weft's own resources (EgressRoutes) and
+// ClusterNetworkPolicies.
 func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *slog.Logger) (*Agent, error) {
 	h, err := netlink.NewHandle()
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	a := &Agent{opts: opts, client: client, log: log, externalIPs: opts.NodeExternalIPs, metrics: prometheus.NewRegistry()}
+	a := &Agent{opts: opts, client: client, log: log, externalIPs: opts.NodeExternalIPs, metrics: prometheus.NewRegistry(), dyn: dyn}
 	var wg overlay.WireGuard
 	if opts.Backend == overlay.BackendWireGuard {
 		if a.wg, err = wireguard.New(overlay.WireGuardDevice, opts.StateDir, opts.WireGuardPort, log.With("feature", "wireguard")); err != nil {
@@ -90,6 +94,11 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
 	}
 	a.dns = clusterdns.New(opts.DNS, dnsTable, clusterdns.Loopback{Handle: h}, log.With("feature", "dns"), a.metrics)
+	policyTable, err := knftables.New(knftables.InetFamily, policy.Table)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
+	}
+	a.policy = policy.New(policy.Options{NodeName: opts.NodeName, Resync: opts.Resync, Log: log.With("feature", "policy"), Metrics: a.metrics}, client, policyTable)
 	kernel, err := egressroute.NewKernel()
 	if err != nil {
 		return nil, err
@@ -125,8 +134,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return a.dns.RunWith(ctx, factory, a.opts.Resync)
 	})
+	policyDone := a.runFeature(ctx, "NetworkPolicy", func(ctx context.Context) error {
+		if a.opts.Policy != "weft" {
+			return a.policy.Cleanup(ctx)
+		}
+		return a.policy.RunWith(ctx, factory, a.dyn)
+	})
 	err := a.runNodes(ctx, factory)
-	return errors.Join(err, <-routesDone, <-proxyDone, <-dnsDone)
+	return errors.Join(err, <-routesDone, <-proxyDone, <-dnsDone, <-policyDone)
 }
 
 // runFeature runs one feature until ctx ends. The node's network must not go down with one
@@ -246,7 +261,7 @@ func (a *Agent) syncNode(ctx context.Context, lister listersv1.NodeLister, servi
 // Cleanup removes what the agent made in the kernel: overlay devices and routes, the egress
 // tables, rules and routes, the DNS addresses and table. The CNI configuration stays, so existing pods can still be torn down.
 func (a *Agent) Cleanup(ctx context.Context) error {
-	errs := []error{a.overlay.Cleanup(), a.routes.Cleanup(ctx), a.proxy.Cleanup(ctx), a.dns.Cleanup(ctx)}
+	errs := []error{a.overlay.Cleanup(), a.routes.Cleanup(ctx), a.proxy.Cleanup(ctx), a.dns.Cleanup(ctx), a.policy.Cleanup(ctx)}
 	if a.masq != nil {
 		errs = append(errs, a.masq.Cleanup(ctx))
 	}

@@ -26,6 +26,8 @@ type Options struct {
 	Backend string
 	// Proxy is the service proxy: weft's own, or none (kube-proxy or another serves Services).
 	Proxy string
+	// Policy enforces NetworkPolicy: weft's own, or none (another controller does, or nobody).
+	Policy string
 	// Conntrack are the TCP conntrack timeouts weft's proxy sets, as kube-proxy does.
 	Conntrack proxy.ConntrackTimeouts
 	Resync    time.Duration
@@ -59,7 +61,7 @@ type Options struct {
 // Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
 // one-minute repair resync.
 func Defaults() Options {
-	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Conntrack: proxy.DefaultConntrackTimeouts(),
+	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Policy: "weft", Conntrack: proxy.DefaultConntrackTimeouts(),
 		Resync: time.Minute, MetricsAddress: ":9810", StateDir: "/var/lib/weft", WireGuardPort: overlay.DefaultWireGuardPort,
 		DNS: clusterdns.Defaults()}
 }
@@ -74,6 +76,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.WireGuardKeyRotation, "wireguard-key-rotation", o.WireGuardKeyRotation, "make a new WireGuard key pair when the key is this old, e.g. 24h (0: only on `weft wireguard rotate`)")
 	fs.StringVar(&o.StateDir, "state-dir", o.StateDir, "directory for what the agent keeps across restarts (the WireGuard private key, mode 0600)")
 	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "service proxy: weft (nftables table inet weft-proxy, replaces kube-proxy) or none")
+	fs.StringVar(&o.Policy, "policy", o.Policy, "NetworkPolicy enforcement: weft (nftables table inet weft-policy) or none")
 	fs.StringSliceVar(&o.externalIPText, "node-external-ip", nil, "address(es), one per family, that other nodes reach this node at (default: its InternalIPs)")
 	fs.BoolVar(&o.UseExternalIP, "use-external-ip", o.UseExternalIP, "reach nodes at their Nodes' ExternalIP addresses rather than InternalIPs (K3s's --flannel-external-ip)")
 	fs.StringSliceVar(&o.clusterCIDRText, "cluster-cidr", nil, "the cluster's pod ranges; pods' traffic leaving them is masqueraded to the node's address")
@@ -136,6 +139,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Proxy != "weft" && o.Proxy != "none" {
 		errs = append(errs, fmt.Errorf("--proxy %q: use weft or none", o.Proxy))
+	}
+	if o.Policy != "weft" && o.Policy != "none" {
+		errs = append(errs, fmt.Errorf("--policy %q: use weft or none", o.Policy))
 	}
 	for flag, d := range map[string]time.Duration{"--conntrack-tcp-timeout-established": o.Conntrack.Established, "--conntrack-tcp-timeout-close-wait": o.Conntrack.CloseWait} {
 		if d < 0 || (d > 0 && d < time.Second) {

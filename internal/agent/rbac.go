@@ -5,6 +5,7 @@ import (
 
 	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/egressroute"
+	"github.com/weftnet/weft/internal/policy"
 	"github.com/weftnet/weft/internal/proxy"
 )
 
@@ -22,5 +23,6 @@ var ownRules = []rbacv1.PolicyRule{
 func RBACRules() []rbacv1.PolicyRule {
 	rules := append(append([]rbacv1.PolicyRule{}, ownRules...), egressroute.RBACRules...)
 	rules = append(rules, clusterdns.RBACRules...)
+	rules = append(rules, policy.RBACRules...)
 	return append(rules, proxy.RBACRules...)
 }

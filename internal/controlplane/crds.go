@@ -16,8 +16,9 @@ import (
 	"github.com/weftnet/weft/deploy"
 )
 
-// EnsureCRDs installs weft's CustomResourceDefinitions (the very files in deploy/) and waits
-// until the API server serves them, so `kubectl apply` of an EgressRoute works right after up.
+// EnsureCRDs installs the CustomResourceDefinitions weft serves or enforces (the very files in
+// deploy/) and waits until the API server serves them, so `kubectl apply` of an EgressRoute or
+// a ClusterNetworkPolicy works right after up, and agents find them when they start.
 func EnsureCRDs(ctx context.Context, adminKubeconfig string) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", adminKubeconfig)
 	if err != nil {
@@ -27,9 +28,18 @@ func EnsureCRDs(ctx context.Context, adminKubeconfig string) error {
 	if err != nil {
 		return err
 	}
+	for file, data := range deploy.CRDs {
+		if err := ensureCRD(ctx, client, file, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ensureCRD(ctx context.Context, client apiextensions.Interface, file string, data []byte) error {
 	var crd apiextensionsv1.CustomResourceDefinition
-	if err := yaml.UnmarshalStrict(deploy.EgressRouteCRD, &crd); err != nil {
-		return fmt.Errorf("deploy/egressroute-crd.yaml: %w", err)
+	if err := yaml.UnmarshalStrict(data, &crd); err != nil {
+		return fmt.Errorf("deploy/%s: %w", file, err)
 	}
 	crds := client.ApiextensionsV1().CustomResourceDefinitions()
 	if _, err := crds.Create(ctx, &crd, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {

@@ -70,8 +70,9 @@ type Plan struct {
 	LBPools              []string      `json:"lbPools,omitempty"`
 	NoMasqueradeCIDRs    []string      `json:"noMasqueradeCIDRs,omitempty"`
 	IPv6Masquerade       bool          `json:"ipv6Masquerade,omitempty"`
-	Proxy                string        `json:"proxy,omitempty"` // empty in plans older than the flag: weft
-	Agent                string        `json:"agent,omitempty"` // empty in plans older than the flag: process
+	Proxy                string        `json:"proxy,omitempty"`  // empty in plans older than the flag: weft
+	Agent                string        `json:"agent,omitempty"`  // empty in plans older than the flag: process
+	Policy               string        `json:"policy,omitempty"` // empty in plans older than the flag: weft
 	KubeconfigMode       uint32        `json:"kubeconfigMode"`
 	LAN                  Host          `json:"lan"`
 	Router               Host          `json:"router"`
@@ -112,6 +113,7 @@ func NewPlan(o Options) Plan {
 		IPv6Masquerade:       o.IPv6Masquerade,
 		Proxy:                o.Proxy,
 		Agent:                o.Agent,
+		Policy:               o.Policy,
 		KubeconfigMode:       uint32(o.KubeconfigMode),
 		LAN:                  Host{Name: "lan", NetNS: NetNSName(o.Name, "lan")},
 		Router:               host("router", 1),

@@ -290,6 +290,9 @@ func (p Plan) agentArgs() []string {
 		// kube-proxy serves Services; the agent removes its own proxy's table if one is left.
 		args = append(args, "--agent-arg=--proxy=none")
 	}
+	if p.Policy == "none" {
+		args = append(args, "--agent-arg=--policy=none")
+	}
 	return args
 }
 
