@@ -29,6 +29,7 @@ type Options struct {
 	Backend       string
 	Proxy         string
 	DNS           string
+	Policy        string
 	ClusterDomain string
 	Image         string
 	// APIServer is the API server as the nodes reach it, https://HOST:PORT: the agent cannot
@@ -46,7 +47,7 @@ const DefaultImage = "ghcr.io/weftnet/weft:latest"
 // Defaults are K3s's ranges and weft's own choices.
 func Defaults() Options {
 	return Options{ClusterCIDR: "10.42.0.0/16", ServiceCIDR: "10.43.0.0/16", Backend: overlay.BackendVXLAN,
-		Proxy: "weft", DNS: "weft", ClusterDomain: "cluster.local", Image: DefaultImage, Timeout: 5 * time.Minute}
+		Proxy: "weft", DNS: "weft", Policy: "weft", ClusterDomain: "cluster.local", Image: DefaultImage, Timeout: 5 * time.Minute}
 }
 
 // AddFlags binds the options to fs.
@@ -56,6 +57,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Backend, "backend", o.Backend, "how pods reach pods on other nodes: "+strings.Join(overlay.Backends, ", "))
 	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "service proxy: weft (replaces kube-proxy: remove kube-proxy first) or none (kube-proxy stays)")
 	fs.StringVar(&o.DNS, "dns", o.DNS, "cluster DNS: weft (every node answers the kube-dns Service's addresses) or none")
+	fs.StringVar(&o.Policy, "policy", o.Policy, "NetworkPolicy and ClusterNetworkPolicy enforcement: weft (nftables) or none (another enforcer)")
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "the kubelets' --cluster-domain")
 	fs.StringVar(&o.Image, "image", o.Image, "weft's image")
 	fs.StringVar(&o.APIServer, "api-server", o.APIServer, "the API server as the nodes reach it, https://HOST:PORT (default: the kubeconfig's server, unless that is a loopback address)")
@@ -64,7 +66,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 }
 
 // configMapFlags are the agent flags the ConfigMap sets: --agent-arg may not set them again.
-var configMapFlags = []string{"--node-name", "--cluster-cidr", "--service-cidr", "--backend", "--proxy", "--dns", "--cluster-domain"}
+var configMapFlags = []string{"--node-name", "--cluster-cidr", "--service-cidr", "--backend", "--proxy", "--dns", "--policy", "--cluster-domain"}
 
 // Validate names every problem with the flag that has it and what to give instead.
 func (o *Options) Validate() error {
@@ -93,6 +95,9 @@ func (o *Options) Validate() error {
 	}
 	if o.DNS != "weft" && o.DNS != "none" {
 		add("--dns %q: use weft or none", o.DNS)
+	}
+	if o.Policy != "weft" && o.Policy != "none" {
+		add("--policy %q: use weft or none", o.Policy)
 	}
 	if msgs := validation.IsDNS1123Subdomain(o.ClusterDomain); len(msgs) > 0 {
 		add("--cluster-domain %q: %s; give a domain such as cluster.local", o.ClusterDomain, strings.Join(msgs, "; "))

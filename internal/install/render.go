@@ -76,6 +76,7 @@ func configure(cm *corev1.ConfigMap, o Options) error {
 	cm.Data["backend"] = o.Backend
 	cm.Data["proxy"] = o.Proxy
 	cm.Data["dns"] = o.DNS
+	cm.Data["policy"] = o.Policy
 	cm.Data["cluster-domain"] = o.ClusterDomain
 	if o.APIServer != "" {
 		host, port, err := apiServerHostPort(o.APIServer)

@@ -44,12 +44,12 @@ func rendered(t *testing.T, o Options) (*corev1.ConfigMap, *appsv1.DaemonSet, []
 // TestRenderCarriesEveryOption: each option lands where the agent reads it.
 func TestRenderCarriesEveryOption(t *testing.T) {
 	o := Options{ClusterCIDR: "10.60.0.0/16,2001:db8:60::/56", ServiceCIDR: "10.61.0.0/16,2001:db8:61::/112",
-		Backend: "host-gw", Proxy: "none", DNS: "none", ClusterDomain: "example.internal",
+		Backend: "host-gw", Proxy: "none", DNS: "none", Policy: "none", ClusterDomain: "example.internal",
 		Image: "registry.example/weft:v9", APIServer: "https://192.0.2.10:6444",
 		AgentArgs: []string{"--mtu=1400", "--resync=10s"}}
 	cm, ds, objs := rendered(t, o)
 	want := map[string]string{"cluster-cidr": o.ClusterCIDR, "service-cidr": o.ServiceCIDR, "backend": "host-gw", "proxy": "none",
-		"dns": "none", "cluster-domain": "example.internal", "kubernetes-service-host": "192.0.2.10", "kubernetes-service-port": "6444"}
+		"dns": "none", "policy": "none", "cluster-domain": "example.internal", "kubernetes-service-host": "192.0.2.10", "kubernetes-service-port": "6444"}
 	for k, v := range want {
 		if cm.Data[k] != v {
 			t.Errorf("ConfigMap %s = %q, want %q", k, cm.Data[k], v)
@@ -110,6 +110,7 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{"backend", func(o *Options) { o.Backend = "flannel" }, "--backend"},
 		{"proxy", func(o *Options) { o.Proxy = "ipvs" }, "--proxy"},
 		{"dns", func(o *Options) { o.DNS = "coredns" }, "--dns"},
+		{"policy", func(o *Options) { o.Policy = "calico" }, "--policy"},
 		{"domain", func(o *Options) { o.ClusterDomain = "Cluster Local" }, "--cluster-domain"},
 		{"image", func(o *Options) { o.Image = "" }, "--image"},
 		{"api server scheme", func(o *Options) { o.APIServer = "http://192.0.2.1:6443" }, "--api-server"},

@@ -70,11 +70,14 @@ func (p Plan) installOptions() install.Options {
 	if p.KubeProxyMode() != "" {
 		o.Proxy = "none"
 	}
+	if !p.weftPolicy() {
+		o.Policy = "none"
+	}
 	o.AgentArgs = []string{"--resync=10s"}
 	for _, a := range p.agentArgs() {
 		flag := strings.TrimPrefix(a, "--agent-arg=")
 		name, _, _ := strings.Cut(flag, "=")
-		if !slices.Contains([]string{"--cluster-domain", "--proxy"}, name) { // set by the ConfigMap
+		if !slices.Contains([]string{"--cluster-domain", "--proxy", "--policy"}, name) { // set by the ConfigMap
 			o.AgentArgs = append(o.AgentArgs, flag)
 		}
 	}

@@ -76,15 +76,7 @@ func (p Plan) kubeProxyArgs(n Node, kubeconfig string) []string {
 // namespaces, as kube-proxy's DaemonSet pod would run with host networking. Node runtimes must
 // have started: kube-proxy joins the namespaces they made.
 func (s *supervisor) addKubeProxies(cp controlplane.Config) {
-	s.mu.Lock()
-	var nodes []*child
-	for _, c := range s.children {
-		if c.node != nil {
-			nodes = append(nodes, c)
-		}
-	}
-	s.mu.Unlock()
-	for _, nc := range nodes {
+	for _, nc := range s.nodeChildren() {
 		kp := &child{name: "kube-proxy-" + nc.node.Name, netns: nc.netns, args: s.plan.kubeProxyArgs(*nc.node, cp.KubeProxyKubeconfig(nc.node.Name))}
 		// Without the node's namespaces held open, a child with node set would build a second,
 		// empty node world; kube-proxy then runs in the node's network namespace alone.
@@ -95,4 +87,17 @@ func (s *supervisor) addKubeProxies(cp controlplane.Config) {
 		}
 		s.add(kp)
 	}
+}
+
+// nodeChildren are the node runtimes among the supervised children.
+func (s *supervisor) nodeChildren() []*child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var nodes []*child
+	for _, c := range s.children {
+		if c.node != nil {
+			nodes = append(nodes, c)
+		}
+	}
+	return nodes
 }

@@ -43,7 +43,8 @@ type Options struct {
 	Proxy string
 	// Agent is how the nodes run weft's agent: the DaemonSet from deploy/, or a process.
 	Agent string
-	// Policy is what enforces NetworkPolicy on the nodes: weft's agent, or none.
+	// Policy is what enforces NetworkPolicy on the nodes: weft's agent, the upstream
+	// kube-network-policies, or nothing.
 	Policy  string
 	APIPort int
 	DataDir string
@@ -68,7 +69,7 @@ func Defaults() Options {
 		Backend:            overlay.BackendVXLAN,
 		Proxy:              ProxyWeft,
 		Agent:              AgentProcess,
-		Policy:             "weft",
+		Policy:             PolicyWeft,
 		DataDir:            "/var/lib/weft",
 		clusterCIDRText:    "10.42.0.0/16",
 		serviceCIDRText:    "10.43.0.0/16",
@@ -94,7 +95,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MTU, "mtu", o.MTU, "MTU of pod interfaces and overlay devices (default: the LAN's 1500 less the backend's overhead)")
 	fs.StringSliceVar(&o.NoMasqueradeCIDRs, "no-masquerade-cidr", o.NoMasqueradeCIDRs, "destinations that see pods' own addresses instead of the node's (routed networks); repeatable")
 	fs.BoolVar(&o.IPv6Masquerade, "ipv6-masq", o.IPv6Masquerade, "masquerade pods' IPv6 traffic that leaves the cluster too (K3s's --flannel-ipv6-masq)")
-	fs.StringVar(&o.Policy, "policy", o.Policy, "what enforces NetworkPolicy on the nodes: weft (the agent's nftables table inet weft-policy) or none")
+	fs.StringVar(&o.Policy, "policy", o.Policy, "what enforces NetworkPolicy on the nodes: weft (the agent's nftables table inet weft-policy), kube-network-policies (the upstream agent, to compare like for like) or none")
 	fs.StringVar(&o.Proxy, "proxy", o.Proxy, "what serves Services on the nodes: weft (weft agent's nftables proxy), kube-proxy-nftables or kube-proxy-iptables (the upstream kube-proxy in that mode, to compare like for like)")
 	fs.StringVar(&o.Agent, "agent", o.Agent, "how the nodes run weft's agent: daemonset (installed from deploy/ as `weft install` does: the DaemonSet's pods, weft-cni from its init container) or process (beside each node runtime, for debugging)")
 	fs.BoolVar(&o.ExternalSubnet, "external-subnet", o.ExternalSubnet, "add 192.168.2.0/24 behind the router, with a host 192.168.2.10 that only the nodes can route to")
@@ -176,8 +177,8 @@ func (o *Options) Validate() error {
 	if o.WireGuardKeyRotation != 0 && (o.Backend != overlay.BackendWireGuard || o.WireGuardKeyRotation < 10*time.Second) {
 		add("--wireguard-key-rotation %s: give 10s or more, with --backend wireguard", o.WireGuardKeyRotation)
 	}
-	if o.Policy != "weft" && o.Policy != "none" {
-		add("--policy %q: use weft or none", o.Policy)
+	if !slices.Contains(Policies, o.Policy) {
+		add("--policy %q: use one of %s", o.Policy, strings.Join(Policies, ", "))
 	}
 	if !slices.Contains(Proxies, o.Proxy) {
 		add("--proxy %q: use one of %s", o.Proxy, strings.Join(Proxies, ", "))

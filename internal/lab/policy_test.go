@@ -6,13 +6,13 @@ import (
 	"testing"
 )
 
-// TestPolicyFlag: --policy none turns the agents' NetworkPolicy off, weft (the default) leaves
-// it on, anything else is refused by name.
+// TestPolicyFlag: --policy none and kube-network-policies turn the agents' NetworkPolicy off,
+// weft (the default) leaves it on, anything else is refused by name.
 func TestPolicyFlag(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		off  bool
-	}{{nil, false}, {[]string{"--policy", "weft"}, false}, {[]string{"--policy", "none"}, true}} {
+	}{{nil, false}, {[]string{"--policy", "weft"}, false}, {[]string{"--policy", "none"}, true}, {[]string{"--policy", "kube-network-policies"}, true}} {
 		o, err := completed(t, tc.args...)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.args, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -13,9 +14,9 @@ import (
 
 var errNotRoot = errors.New("weft lab needs root to create network namespaces: run it with sudo")
 
-// Preflight checks, before anything is built, that this machine can run a lab: root, and the
-// kernel features the lab uses, tried for real in a throwaway namespace.
-func Preflight() error {
+// Preflight checks, before anything is built, that this machine can run the lab p: root, and
+// the kernel features the lab uses, tried for real in a throwaway namespace.
+func Preflight(p Plan) error {
 	if os.Geteuid() != 0 {
 		return errNotRoot
 	}
@@ -27,11 +28,12 @@ func Preflight() error {
 	if !kernelHasFS("overlay") {
 		return errors.New("the kernel lacks the overlay file system, which gives each lab node its own /etc and /var/lib: load it with `modprobe overlay`")
 	}
-	return probeLinks()
+	return probeLinks(p)
 }
 
-// probeLinks creates a bridge and a veth pair in a namespace of its own and removes it again.
-func probeLinks() error {
+// probeLinks creates a bridge and a veth pair in a namespace of its own, tries what p's
+// optional parts need from nftables there, and removes the namespace again.
+func probeLinks(p Plan) error {
 	name := fmt.Sprintf("weft-preflight-%d", os.Getpid())
 	if err := netns.Create(name); err != nil {
 		return fmt.Errorf("cannot create a network namespace: %w", err)
@@ -48,7 +50,27 @@ func probeLinks() error {
 	if err := h.h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "probe-a"}, PeerName: "probe-b"}); err != nil {
 		return fmt.Errorf("the kernel cannot create veth pairs (%w): load the veth module with `modprobe veth`", err)
 	}
+	if p.Policy == PolicyKubeNetworkPolicies {
+		return probeQueue(name)
+	}
 	return nil
+}
+
+// probeQueue checks that nftables can send packets to a userspace queue, which
+// kube-network-policies needs for every new connection: without the kernel's nft_queue the
+// upstream agent fails each sync with a bare "no such file or directory".
+func probeQueue(ns string) error {
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader("table inet weft-preflight { chain c { type filter hook forward priority 0; queue num 100 bypass; }; }\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("--policy kube-network-policies: this kernel cannot queue packets to userspace from nftables (nft_queue: %s), which kube-network-policies needs: load it with `modprobe nft_queue`, or use --policy weft", strings.TrimSpace(firstLine(string(out))))
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func kernelHasFS(fs string) bool {

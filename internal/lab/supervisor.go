@@ -177,6 +177,10 @@ func (s *supervisor) build(ctx context.Context) error {
 	} else {
 		s.progress.step("starting kube-controller-manager and kube-scheduler")
 	}
+	if p.Policy == PolicyKubeNetworkPolicies {
+		s.addKubeNetworkPolicies(cp)
+		s.progress.step("starting kube-network-policies on %d node(s)", len(p.Nodes))
+	}
 	if err := s.startPending(); err != nil {
 		return err
 	}
@@ -290,7 +294,9 @@ func (p Plan) agentArgs() []string {
 		// kube-proxy serves Services; the agent removes its own proxy's table if one is left.
 		args = append(args, "--agent-arg=--proxy=none")
 	}
-	if p.Policy == "none" {
+	if !p.weftPolicy() {
+		// Nothing, or kube-network-policies, enforces NetworkPolicy; the agent removes its own
+		// table if one is left.
 		args = append(args, "--agent-arg=--policy=none")
 	}
 	return args

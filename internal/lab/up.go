@@ -48,7 +48,7 @@ func Up(o Options, out io.Writer, log *slog.Logger) (Plan, error) {
 	if err := noteRunNetNS(o.DataDir); err != nil {
 		return plan, cleanup(err)
 	}
-	if err := Preflight(); err != nil {
+	if err := Preflight(plan); err != nil {
 		return plan, cleanup(err)
 	}
 	// Holding the port from here on means no other program can take it before the supervisor,
