@@ -70,8 +70,8 @@ func TestKernelTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tx.elementsOnly() {
-		t.Errorf("want an element swap, sent:\n%s", tx)
+	if !tx.ElementsOnly() || k.(*realKernel).swaps != 1 {
+		t.Errorf("want an element swap over netlink (%d sent), sent:\n%s", k.(*realKernel).swaps, tx)
 	}
 	if got := listTable(t, ns); !strings.Contains(got, "10.43.0.1 . 80 : goto svc-db") {
 		t.Errorf("the swap did not reach the kernel:\n%s", got)

@@ -35,6 +35,8 @@ type realKernel struct {
 	ns     string
 	nft    knftables.Interface
 	nl     *netlinkElements
+	// swaps counts the transactions sent over netlink, for tests.
+	swaps int
 }
 
 func (k *realKernel) Table() string { return string(k.family) + " " + k.name }
@@ -49,9 +51,10 @@ func (k *realKernel) inNS(fn func() error) error {
 }
 
 func (k *realKernel) Run(ctx context.Context, tx *Tx) error {
-	if tx.elementsOnly() {
+	if tx.ElementsOnly() {
 		switch err := k.nl.write(tx); {
 		case err == nil:
+			k.swaps++
 			return nil
 		case !errors.Is(err, errNeedsNFT):
 			return fmt.Errorf("table %s: %w", k.Table(), err)

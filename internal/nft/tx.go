@@ -1,7 +1,9 @@
 package nft
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -45,8 +47,9 @@ func (tx *Tx) add(v verb, obj any) { tx.ops = append(tx.ops, op{v, obj}) }
 // Len is the number of commands in tx.
 func (tx *Tx) Len() int { return len(tx.ops) }
 
-// elementsOnly says whether tx only swaps elements: what most syncs send.
-func (tx *Tx) elementsOnly() bool {
+// ElementsOnly says whether tx only swaps elements: what most syncs send, and what New
+// sends over netlink.
+func (tx *Tx) ElementsOnly() bool {
 	for _, o := range tx.ops {
 		if _, ok := o.obj.(*Element); !ok {
 			return false
@@ -79,6 +82,9 @@ func (tx *Tx) String() string {
 				kind = "map"
 			}
 			b.WriteString(kind + " " + obj.Name)
+			if o.verb == opAdd {
+				b.WriteString(" { " + obj.declaration() + "}")
+			}
 		case *Element:
 			b.WriteString("element " + obj.Set + " { " + strings.Join(obj.Key, " . "))
 			if len(obj.Value) > 0 {
@@ -105,25 +111,33 @@ func (t *Table) writeFull(tx *Tx, have Names) {
 	}
 	keep := map[string]bool{}
 	// Declarations first, then rules (which refer to chains and sets), then elements (whose
-	// verdicts refer to chains). In map order: sorting a full sync's hundreds of thousands of
-	// objects would cost more than the rest of building it, and nftables does not care.
-	var chains []*Chain
+	// verdicts refer to chains). Declarations in order of name, so that the kernel lists a
+	// table the same way each time; elements in map order: sorting a full sync's hundreds of
+	// thousands of them would cost more than the rest of building it, and nftables does not
+	// care.
+	var decls []objectID
 	for id := range t.holders {
+		if id.kind != elementObject {
+			decls = append(decls, id)
+		}
+	}
+	slices.SortFunc(decls, func(a, b objectID) int { return cmp.Or(cmp.Compare(a.kind, b.kind), strings.Compare(a.name, b.name)) })
+	var chains []*Chain
+	for _, id := range decls {
 		switch id.kind {
 		case chainObject:
 			c := t.wanted(id).(*Chain)
 			chains = append(chains, c)
 			tx.add(opAdd, c)
 			tx.add(opFlush, c)
-			keep[id.name] = true
 		case setObject:
 			s := t.wanted(id).(*Set)
 			tx.add(opAdd, s)
 			if !s.dynamic() {
 				tx.add(opFlush, s)
 			}
-			keep[id.name] = true
 		}
+		keep[id.name] = true
 	}
 	for _, c := range chains {
 		for _, r := range c.Rules {
@@ -156,6 +170,23 @@ func (t *Table) writeFull(tx *Tx, have Names) {
 			tx.add(opDelete, &Set{Name: name, Type: " : "})
 		}
 	}
+}
+
+// declaration is the set's type, flags and timeout as nft writes them, each ended by " ; ".
+func (s *Set) declaration() string {
+	var b strings.Builder
+	if s.TypeOf != "" {
+		b.WriteString("typeof " + s.TypeOf + " ; ")
+	} else {
+		b.WriteString("type " + s.Type + " ; ")
+	}
+	if len(s.Flags) > 0 {
+		b.WriteString("flags " + strings.Join(s.Flags, ",") + " ; ")
+	}
+	if s.Timeout > 0 {
+		fmt.Fprintf(&b, "timeout %ds ; ", int(s.Timeout.Seconds()))
+	}
+	return b.String()
 }
 
 // dynamic sets are filled by packets (update @set): a full sync keeps their contents.
