@@ -19,6 +19,8 @@ type Kernel interface {
 	Run(ctx context.Context, tx *Tx) error
 	// List names the table's chains, sets and maps (none, and no error, without a table).
 	List(ctx context.Context) (Names, error)
+	// holds says whether the kernel's table holds exactly w (see verify.go).
+	holds(ctx context.Context, w written) (bool, error)
 }
 
 // Names are a table's objects by name, as a full sync in place lists them.

@@ -93,6 +93,39 @@ func TestKernelTable(t *testing.T) {
 	if got := listTable(t, ns); strings.Contains(got, "stray") || !strings.Contains(got, "goto svc-db") {
 		t.Errorf("the full sync did not repair the table:\n%s", got)
 	}
+	// Untouched, it is compared and left alone: ranges of an interval set (adjacent ones
+	// too), an address, a rule's comment.
+	ranges := NewContents()
+	ranges.AddSet(&Set{Name: "ranges", Type: "ipv4_addr", Flags: []string{"interval"}})
+	for _, r := range []string{"10.96.0.0/25", "10.96.0.128/25", "10.43.0.0/16", "192.168.1.11"} {
+		ranges.AddElement("ranges", []string{r})
+	}
+	tbl.Set("ranges", ranges)
+	if _, err := tbl.Sync(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if tx, err := tbl.Sync(ctx, true); err != nil || tx != nil {
+		t.Errorf("a full sync of an untouched table sent %v, %v", tx, err)
+	}
+	for _, cmd := range []string{"delete element inet weft-test ranges { 10.96.0.128/25 }", "flush chain inet weft-test svc-db", "delete element inet weft-test services { 10.43.0.2 . 80 }"} {
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, strings.Fields(cmd)...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		if tx, err := tbl.Sync(ctx, true); err != nil || tx == nil || !strings.HasPrefix(tx.String(), "add table") {
+			t.Errorf("after %q, want the table rewritten; sent %v, %v", cmd, tx, err)
+		}
+	}
+	if got := listTable(t, ns); !strings.Contains(got, "10.96.0.128/25") || !strings.Contains(got, "10.43.0.2 . 80 : goto svc-db") || !strings.Contains(got, "10.42.0.6:80") {
+		t.Errorf("the full syncs did not repair the table:\n%s", got)
+	}
+	// A table written by another Table (an agent restarted): its first sync sends nothing.
+	again := NewTable(k, "weft: a test")
+	for _, o := range []string{"skeleton", "default/web", "default/db", "ranges"} {
+		again.Set(o, tbl.Owner(o))
+	}
+	if tx, err := again.Sync(ctx, false); err != nil || tx != nil {
+		t.Errorf("the first sync of a table the kernel holds sent %v, %v", tx, err)
+	}
 	if err := tbl.Delete(ctx); err != nil {
 		t.Fatal(err)
 	}

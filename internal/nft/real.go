@@ -69,3 +69,7 @@ func (k *realKernel) Run(ctx context.Context, tx *Tx) error {
 func (k *realKernel) List(ctx context.Context) (Names, error) {
 	return k.nl.list()
 }
+
+func (k *realKernel) holds(ctx context.Context, w written) (bool, error) {
+	return k.nl.holds(w)
+}

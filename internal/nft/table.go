@@ -153,6 +153,21 @@ func (t *Table) Sync(ctx context.Context, full bool) (*Tx, error) {
 		// A set's declaration changed: nftables cannot change one in place.
 		t.fresh = true
 	}
+	if !t.fresh {
+		switch same, err := t.kernelHolds(ctx); {
+		case err != nil:
+			t.needFull = true
+			return nil, fmt.Errorf("compare table %s: %w", t.kernel.Table(), err)
+		case same && t.needFull:
+			// The kernel already holds what is wanted (an agent restarted): nothing to write.
+			t.needFull = false
+			t.commit(true)
+			return nil, nil
+		case same:
+			// Nobody touched the table: what changed since the last sync is all there is to send.
+			return t.Sync(ctx, false)
+		}
+	}
 	var have Names
 	if !t.fresh {
 		var err error
@@ -184,6 +199,16 @@ func (t *Table) Delete(ctx context.Context) error {
 	t.sizes = [3]int{}
 	t.needFull = true
 	return nil
+}
+
+// kernelHolds compares the kernel's table with what was written last, or, on a first sync
+// or after a failure (when what was written may not be what the kernel holds), with what is
+// wanted now.
+func (t *Table) kernelHolds(ctx context.Context) (bool, error) {
+	if !t.needFull {
+		return t.kernel.holds(ctx, t.snapshot())
+	}
+	return t.kernel.holds(ctx, t.wantedSnapshot())
 }
 
 // pendingSet is what a partial sync sends: the objects to add, rewrite and remove, each

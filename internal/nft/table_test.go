@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/knftables"
 )
 
 // skeleton is a small table's fixed part: a base chain that looks service addresses up in a
@@ -141,13 +143,55 @@ func TestFailureMakesTheNextSyncFull(t *testing.T) {
 	if !strings.HasPrefix(got, "add table\n") || strings.Contains(got, "delete table") {
 		t.Errorf("after a failed partial sync, want a full one in place; sent:\n%s", got)
 	}
-	fake.Err = errors.New("refused")
+	// A full sync that fails while writing (here the first, as the kernel holds nothing yet):
+	// the next one remakes the table.
+	fresh := NewFake(InetFamily, "weft-test")
+	tbl = NewTable(fresh, "")
+	tbl.Set("skeleton", skeleton())
+	fresh.Err = errors.New("refused")
 	if _, err := tbl.Sync(context.Background(), true); err == nil {
 		t.Fatal("the sync should have failed")
 	}
-	fake.Err = nil
+	fresh.Err = nil
 	if got := sync(t, tbl, false); !strings.HasPrefix(got, "add table\ndelete table\nadd table\n") {
 		t.Errorf("after a failed full sync, want the table remade; sent:\n%s", got)
+	}
+}
+
+// A full sync that finds the kernel's table as the last sync left it sends only what changed
+// since; one that finds it changed rewrites it; a first sync that finds the table it wants
+// already there (an agent restarted) sends nothing.
+func TestFullSyncComparesFirst(t *testing.T) {
+	fake := NewFake(InetFamily, "weft-test")
+	tbl := NewTable(fake, "")
+	tbl.Set("skeleton", skeleton())
+	tbl.Set("default/web", service("web", "10.43.0.1", "10.42.0.5:80"))
+	sync(t, tbl, true)
+	if got := sync(t, tbl, true); got != "" {
+		t.Errorf("a full sync of an untouched table sent:\n%s", got)
+	}
+	tbl.Set("default/db", service("db", "10.43.0.2", "10.42.0.6:80"))
+	if got := sync(t, tbl, true); strings.Contains(got, "add table") || !strings.Contains(got, "svc-db") {
+		t.Errorf("a full sync of an untouched table should send the change alone:\n%s", got)
+	}
+	tx := fake.Fake.NewTransaction()
+	tx.Delete(&knftables.Element{Map: "services", Key: []string{"10.43.0.2", "80"}})
+	if err := fake.Fake.Run(context.Background(), tx); err != nil {
+		t.Fatal(err)
+	}
+	if got := sync(t, tbl, true); !strings.Contains(got, "add table") || !strings.Contains(fake.Dump(), "10.43.0.2 . 80") {
+		t.Errorf("a full sync should repair an element someone deleted; sent:\n%s", got)
+	}
+	restarted := NewTable(fake, "")
+	restarted.Set("skeleton", skeleton())
+	restarted.Set("default/web", service("web", "10.43.0.1", "10.42.0.5:80"))
+	restarted.Set("default/db", service("db", "10.43.0.2", "10.42.0.6:80"))
+	if got := sync(t, restarted, false); got != "" {
+		t.Errorf("the first sync of a table the kernel already holds sent:\n%s", got)
+	}
+	restarted.Set("default/db", nil)
+	if got := sync(t, restarted, false); !strings.Contains(got, "delete chain svc-db") {
+		t.Errorf("after a first sync that sent nothing, a change should go alone:\n%s", got)
 	}
 }
 
