@@ -3,14 +3,16 @@ package nft
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/google/nftables"
+
+	"github.com/weftnet/weft/internal/cidr"
 )
 
 // A full sync mostly finds the kernel's table as the last sync left it: a periodic repair on
@@ -222,7 +224,7 @@ func sameIntervals(got []nftables.SetElement, want []*Element) bool {
 			}
 		}
 		start := p.Masked().Addr()
-		end := lastOf(p).Next()
+		end := cidr.Last(p).Next()
 		var endBytes []byte
 		if end.IsValid() {
 			endBytes = end.AsSlice()
@@ -241,16 +243,6 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// lastOf is the last address of p.
-func lastOf(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 // ruleComment reads a rule's comment from its user data, as nft stores it: a type byte (0
