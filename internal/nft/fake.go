@@ -54,3 +54,6 @@ func (f *Fake) List(ctx context.Context) (Names, error) {
 
 // Dump is the table as `nft list table` would print it, sorted, for golden tests.
 func (f *Fake) Dump() string { return f.Fake.Dump() }
+
+// generation is unknown to the fake: a full sync always compares the table.
+func (f *Fake) generation() (uint32, bool) { return 0, false }

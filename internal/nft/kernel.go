@@ -19,8 +19,10 @@ type Kernel interface {
 	Run(ctx context.Context, tx *Tx) error
 	// List names the table's chains, sets and maps (none, and no error, without a table).
 	List(ctx context.Context) (Names, error)
-	// holds says whether the kernel's table holds exactly w (see verify.go).
-	holds(ctx context.Context, w written) (bool, error)
+	// holds says whether the kernel's table holds exactly what w gives (see verify.go).
+	holds(ctx context.Context, w func() written) (bool, error)
+	// generation is the namespace's ruleset generation (gen.go); ok false: unknown.
+	generation() (gen uint32, ok bool)
 }
 
 // Names are a table's objects by name, as a full sync in place lists them.

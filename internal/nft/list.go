@@ -1,5 +1,11 @@
 package nft
 
+import (
+	"slices"
+
+	"github.com/google/nftables"
+)
+
 // list names the table's chains, sets and maps over netlink. nft 1.0.6 reads every element of
 // every set to answer even that (about 0.75 s per listing with 30k services, three listings per
 // full sync); netlink asks for the names alone.
@@ -17,16 +23,8 @@ func (w *netlinkElements) list() (Names, error) {
 			have.Chains[c.Name] = true
 		}
 	}
-	tables, err := w.conn.ListTablesOfFamily(w.table.Family)
-	if err != nil {
-		return have, w.reset(err)
-	}
-	found := false
-	for _, t := range tables {
-		found = found || t.Name == w.table.Name
-	}
-	if !found {
-		return have, nil // no table yet: asking for its sets would be an error
+	if found, err := w.hasTable(); err != nil || !found {
+		return have, err // no table yet: asking for its sets would be an error
 	}
 	sets, err := w.conn.GetSets(w.table)
 	if err != nil {
@@ -42,4 +40,13 @@ func (w *netlinkElements) list() (Names, error) {
 		}
 	}
 	return have, nil
+}
+
+// hasTable says whether the table is there.
+func (w *netlinkElements) hasTable() (bool, error) {
+	tables, err := w.conn.ListTablesOfFamily(w.table.Family)
+	if err != nil {
+		return false, w.reset(err)
+	}
+	return slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == w.table.Name }), nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 )
 
 // netlinkElements writes element swaps of one table over netlink, in one transaction. Most
@@ -27,6 +28,8 @@ type netlinkElements struct {
 	conn *nftables.Conn
 	// layouts caches the parsed types, by type text.
 	layouts map[string]layout
+	// genConn reads the ruleset's generation (gen.go), lasting too.
+	genConn *netlink.Conn
 }
 
 // errNeedsNFT says a change has to go through nft (an interval set, an unknown type).

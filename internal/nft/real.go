@@ -70,6 +70,11 @@ func (k *realKernel) List(ctx context.Context) (Names, error) {
 	return k.nl.list()
 }
 
-func (k *realKernel) holds(ctx context.Context, w written) (bool, error) {
+func (k *realKernel) holds(ctx context.Context, w func() written) (bool, error) {
 	return k.nl.holds(w)
+}
+
+func (k *realKernel) generation() (uint32, bool) {
+	gen, err := k.nl.generation()
+	return gen, err == nil
 }

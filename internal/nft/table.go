@@ -27,6 +27,9 @@ type Table struct {
 	// needFull makes the next sync a full one (the first, and after any failure); fresh makes
 	// it delete and remake the table, not rewrite it in place (after a full one failed).
 	needFull, fresh bool
+	// gen is the ruleset's generation when the kernel last held what was written (gen.go).
+	gen      uint32
+	genKnown bool
 }
 
 // NewTable is a table written through k; comment says what the table is for.
@@ -148,6 +151,7 @@ func (t *Table) Sync(ctx context.Context, full bool) (*Tx, error) {
 				return nil, err
 			}
 			t.commit(false)
+			t.noteGeneration()
 			return tx, nil
 		}
 		// A set's declaration changed: nftables cannot change one in place.
@@ -162,8 +166,10 @@ func (t *Table) Sync(ctx context.Context, full bool) (*Tx, error) {
 			// The kernel already holds what is wanted (an agent restarted): nothing to write.
 			t.needFull = false
 			t.commit(true)
+			t.noteGeneration()
 			return nil, nil
 		case same:
+			t.noteGeneration()
 			// Nobody touched the table: what changed since the last sync is all there is to send.
 			return t.Sync(ctx, false)
 		}
@@ -184,6 +190,7 @@ func (t *Table) Sync(ctx context.Context, full bool) (*Tx, error) {
 	}
 	t.needFull, t.fresh = false, false
 	t.commit(true)
+	t.noteGeneration()
 	return tx, nil
 }
 
@@ -206,9 +213,17 @@ func (t *Table) Delete(ctx context.Context) error {
 // wanted now.
 func (t *Table) kernelHolds(ctx context.Context) (bool, error) {
 	if !t.needFull {
-		return t.kernel.holds(ctx, t.snapshot())
+		if gen, ok := t.kernel.generation(); ok && t.genKnown && gen == t.gen {
+			return true, nil
+		}
+		return t.kernel.holds(ctx, t.snapshot)
 	}
-	return t.kernel.holds(ctx, t.wantedSnapshot())
+	return t.kernel.holds(ctx, t.wantedSnapshot)
+}
+
+// noteGeneration records the ruleset's generation once the kernel holds what was written.
+func (t *Table) noteGeneration() {
+	t.gen, t.genKnown = t.kernel.generation()
 }
 
 // pendingSet is what a partial sync sends: the objects to add, rewrite and remove, each

@@ -59,7 +59,7 @@ func snapshotOf(objs map[objectID]any) written {
 }
 
 // holds compares the kernel's table with w over netlink; a difference is false, not an error.
-func (n *netlinkElements) holds(w written) (bool, error) {
+func (n *netlinkElements) holds(snapshot func() written) (bool, error) {
 	if err := n.connect(); err != nil {
 		return false, err
 	}
@@ -67,6 +67,10 @@ func (n *netlinkElements) holds(w written) (bool, error) {
 	if err != nil {
 		return false, n.reset(err)
 	}
+	if found, err := n.hasTable(); err != nil || !found {
+		return false, err // no table: nothing to compare, and asking for its sets would fail
+	}
+	w := snapshot() // after the listing: without a table there is nothing to compare
 	seen := 0
 	for _, c := range chains {
 		if c.Table == nil || c.Table.Name != n.table.Name {
@@ -265,10 +269,11 @@ func ruleComment(ud []byte) string {
 func (s *Set) has(f string) bool { return slices.Contains(s.Flags, f) }
 
 // holds is the fake's comparison: the table it holds against one written afresh from w.
-func (f *Fake) holds(ctx context.Context, w written) (bool, error) {
+func (f *Fake) holds(ctx context.Context, snapshot func() written) (bool, error) {
 	if f.Fake.Table == nil {
 		return false, nil
 	}
+	w := snapshot()
 	fresh := NewFake(f.family, f.name)
 	t := NewTable(fresh, "")
 	c := NewContents()

@@ -69,19 +69,52 @@ func BenchmarkFullSyncKernel(b *testing.B) {
 }
 
 // BenchmarkResyncKernel is the periodic full sync that repairs the table, with nothing to
-// repair: the table is in the kernel, and the same services sync again. Needs root.
+// repair: the table is in the kernel, and the same services sync again. Alone, nothing else
+// in the namespace's nftables moved; with others, another table was written in between (as
+// the agent's other features do), so the proxy's table is read back and compared. Needs root.
 //
 //	sudo go test -run XXX -bench ResyncKernel -benchtime 3x ./internal/proxy/
 func BenchmarkResyncKernel(b *testing.B) {
 	for _, n := range []int{10000, 30000} {
 		services := syntheticServices(n)
-		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
-			tbl := tableOf(scratchNFT(b, "pxb"), services, benchServiceCIDRs, benchClusterCIDRs)
-			applyFull(b, tbl)
-			for b.Loop() {
+		for _, others := range []bool{false, true} {
+			b.Run(fmt.Sprintf("services=%d/others=%v", n, others), func(b *testing.B) {
+				k := scratchNFT(b, "pxb")
+				tbl := tableOf(k, services, benchServiceCIDRs, benchClusterCIDRs)
 				applyFull(b, tbl)
-			}
-		})
+				other := otherTable(b, k.path)
+				i := 0
+				for b.Loop() {
+					if others {
+						b.StopTimer()
+						i++
+						other(i)
+						b.StartTimer()
+					}
+					applyFull(b, tbl)
+				}
+			})
+		}
+	}
+}
+
+// otherTable is another feature's table in the namespace at path: other(i) writes to it.
+func otherTable(b *testing.B, path string) func(int) { return otherTableT(b, path) }
+
+func otherTableT(b testing.TB, path string) func(int) {
+	k, err := nft.New(nft.InetFamily, "weft-other", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := nft.NewTable(k, "")
+	return func(i int) {
+		c := nft.NewContents()
+		c.AddSet(&nft.Set{Name: "s", Type: "inet_service"})
+		c.AddElement("s", []string{fmt.Sprint(i % 2)})
+		t.Set("o", c)
+		if _, err := t.Sync(context.Background(), false); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
