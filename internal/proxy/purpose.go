@@ -90,13 +90,14 @@ func serviceComment(sp *servicePort, why string) string {
 	if port == "" {
 		port = strconv.Itoa(sp.port)
 	}
-	svc := sp.namespace + "/" + sp.name + ":" + port
-	if len(svc)+1+len(why) > maxComment {
-		// Names of 63 characters each: the purpose matters more to the tracer than the
-		// whole name, which the chain's name also holds.
-		svc = svc[:maxComment-1-len(why)]
+	ns, name := sp.namespace, sp.name
+	// Names of 63 characters each do not fit beside the purpose: each is cut to its share,
+	// keeping the "/" and ":port" the tracer reads (the chain's name holds them whole).
+	if room := maxComment - len(why) - len(port) - 3; len(ns)+len(name) > room {
+		ns = ns[:min(len(ns), room/2)]
+		name = name[:min(len(name), room-len(ns))]
 	}
-	return svc + " " + why
+	return ns + "/" + name + ":" + port + " " + why
 }
 
 // ParseComment splits a rule's comment into the service port it serves ("" for a shared rule)
