@@ -18,3 +18,13 @@ func TestResyncWritesNothingWhenUntouched(t *testing.T) {
 		t.Fatalf("a full sync of an untouched table sent %v, %v", tx, err)
 	}
 }
+
+// TestRestartWritesNothing: a new proxy's first sync over the table a previous one left
+// compares and sends nothing. Needs root.
+func TestRestartWritesNothing(t *testing.T) {
+	k := scratchNFT(t, "rst")
+	applyFull(t, tableOf(k, syntheticServices(50), benchServiceCIDRs, benchClusterCIDRs))
+	if tx, err := tableOf(k, syntheticServices(50), benchServiceCIDRs, benchClusterCIDRs).sync(context.Background(), true); err != nil || tx != nil {
+		t.Fatalf("the first sync after a restart sent %v, %v", tx, err)
+	}
+}

@@ -52,19 +52,38 @@ func BenchmarkFullSyncBuild(b *testing.B) {
 	}
 }
 
-// BenchmarkFullSyncKernel applies a full sync to the kernel (nft in a namespace of its own):
-// the time one full sync takes at 1k, 10k and 30k services. Needs root.
+// BenchmarkFullSyncKernel applies a full sync to the kernel (in a namespace of its own): the
+// time one full sync takes at 1k, 10k and 30k services. written: into a namespace without the
+// table (a node's first sync; the table is deleted between runs, untimed); restart: a new
+// proxy's first sync over the table a previous one left (an agent restarted), which compares
+// and writes nothing. Needs root.
 //
 //	sudo go test -run XXX -bench SyncKernel -benchtime 3x ./internal/proxy/
 func BenchmarkFullSyncKernel(b *testing.B) {
 	for _, n := range []int{1000, 10000, 30000} {
 		services := syntheticServices(n)
-		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
-			k := scratchNFT(b, "pxb")
-			for b.Loop() {
-				applyFull(b, tableOf(k, services, benchServiceCIDRs, benchClusterCIDRs))
-			}
-		})
+		for _, kind := range []string{"written", "restart"} {
+			b.Run(fmt.Sprintf("services=%d/%s", n, kind), func(b *testing.B) {
+				k := scratchNFT(b, "pxb")
+				for b.Loop() {
+					tbl := tableOf(k, services, benchServiceCIDRs, benchClusterCIDRs)
+					tx, err := tbl.sync(context.Background(), true)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if (tx == nil) != (kind == "restart") && b.N > 1 {
+						b.Fatalf("%s: sent %d commands", kind, tx.Len())
+					}
+					if kind == "written" {
+						b.StopTimer()
+						if err := tbl.nft.Delete(context.Background()); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+					}
+				}
+			})
+		}
 	}
 }
 
