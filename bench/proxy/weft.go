@@ -9,8 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/knftables"
 
+	"github.com/weftnet/weft/internal/nft"
 	"github.com/weftnet/weft/internal/proxy"
 )
 
@@ -18,17 +18,12 @@ import (
 // LoadBalancer addresses and UDP conntrack (no such services here). Run's error is reported on
 // errc: a proxy that stops is a failed measurement.
 func startWeft(ctx context.Context, opts options, client kubernetes.Interface, errc chan<- error) (syncSource, error) {
-	nft, err := knftables.New(knftables.InetFamily, proxy.Table)
-	if err != nil {
-		return syncSource{}, fmt.Errorf("nftables for table inet %s: %w", proxy.Table, err)
-	}
-	elements, err := proxy.NetlinkElements("")
+	table, err := nft.New(nft.InetFamily, proxy.Table, "")
 	if err != nil {
 		return syncSource{}, err
 	}
 	reg := prometheus.NewRegistry()
 	p := proxy.New(proxy.Options{
-		Elements:     elements,
 		NodeName:     nodeName,
 		ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix(clusterCIDR)},
 		Resync:       opts.syncPeriod,
@@ -37,7 +32,7 @@ func startWeft(ctx context.Context, opts options, client kubernetes.Interface, e
 		MinSyncInterval: opts.minSyncPeriod,
 		Log:             slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		Metrics:         reg,
-	}, client, nft, nil)
+	}, client, table, nil)
 	go func() {
 		if err := p.Run(ctx); err != nil {
 			errc <- fmt.Errorf("weft proxy: %w", err)

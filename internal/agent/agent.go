@@ -28,6 +28,7 @@ import (
 	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/egress"
 	"github.com/weftnet/weft/internal/egressroute"
+	"github.com/weftnet/weft/internal/nft"
 	"github.com/weftnet/weft/internal/overlay"
 	"github.com/weftnet/weft/internal/policy"
 	"github.com/weftnet/weft/internal/proxy"
@@ -78,17 +79,13 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 		keep := slices.Concat(opts.ClusterCIDRs, opts.ServiceCIDRs, opts.NoMasqueradeCIDRs)
 		a.masq = egress.NewMasquerade(nft, opts.ClusterCIDRs, keep, opts.IPv6Masquerade)
 	}
-	nft, err := knftables.New(knftables.InetFamily, proxy.Table)
+	proxyTable, err := nft.New(nft.InetFamily, proxy.Table, "")
 	if err != nil {
-		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
-	}
-	elements, err := proxy.NetlinkElements("")
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (install the nftables package)", err)
 	}
 	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: opts.ClusterCIDRs, LBPools: opts.LBPools, Resync: opts.Resync,
-		Log: log.With("feature", "proxy"), Metrics: a.metrics, Elements: elements, Conntrack: opts.Conntrack,
-		HealthAddress: proxy.ProxyHealthAddress, StatusAddress: proxy.ProxyStatusAddress}, client, nft, h)
+		Log: log.With("feature", "proxy"), Metrics: a.metrics, Conntrack: opts.Conntrack,
+		HealthAddress: proxy.ProxyHealthAddress, StatusAddress: proxy.ProxyStatusAddress}, client, proxyTable, h)
 	dnsTable, err := knftables.New(knftables.InetFamily, clusterdns.Table)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)

@@ -15,3 +15,13 @@ func Join(ps []netip.Prefix) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// Last is the highest address of p: every host bit set.
+func Last(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}

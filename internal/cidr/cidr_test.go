@@ -26,3 +26,12 @@ func TestOfServiceCIDRs(t *testing.T) {
 		t.Errorf("OfServiceCIDRs = %s", got)
 	}
 }
+
+func TestLast(t *testing.T) {
+	for p, want := range map[string]string{"10.96.0.0/25": "10.96.0.127", "10.43.0.0/16": "10.43.255.255", "192.168.1.11/32": "192.168.1.11",
+		"2001:cafe:43::/112": "2001:cafe:43::ffff", "0.0.0.0/0": "255.255.255.255", "10.96.0.5/24": "10.96.0.255"} {
+		if got := Last(netip.MustParsePrefix(p)).String(); got != want {
+			t.Errorf("Last(%s) = %s, want %s", p, got, want)
+		}
+	}
+}

@@ -29,7 +29,7 @@ func (tr *tracer) chain(t *table, c *chain, depth int) (verdictKind, error) {
 // rule evaluates r's items in order. stop says the chain ends here with v.
 func (tr *tracer) rule(t *table, c *chain, r *rule, depth int) (v verdictKind, stop bool, err error) {
 	tr.cur = c.name + ": " + r.text
-	step := Step{Hook: tr.hook, Table: t.String(), Chain: c.name, Rule: r.text}
+	step := Step{Hook: tr.hook, Table: t.String(), Chain: c.name, Rule: r.text, Comment: r.comment}
 	var actions []string
 	// record keeps the step once the rule matched or did something; a rule that failed a
 	// match before any effect is left out, or the trace would list every rule.

@@ -68,7 +68,9 @@ type Step struct {
 	Hook  string // prerouting, input, forward, output, postrouting
 	Table string // "inet weft-proxy"; empty for routing steps
 	Chain string
-	Rule  string // the rule's text; empty for a policy or a routing step
+	Rule  string // the rule's text, without its comment; empty for a policy or a routing step
+	// Comment is what the rule says it is for (its comment), "" without one.
+	Comment string
 	// Matched lists what the rule read from the packet, `ip daddr . th dport = 10.43.0.1 . 80`.
 	Matched []string
 	Action  string // "goto svc-x", "dnat to 10.42.0.5:8080", "policy drop", "route: forward"

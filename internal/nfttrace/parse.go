@@ -46,6 +46,14 @@ func parseRule(text string) (*rule, error) {
 		if err != nil {
 			return nil, err
 		}
+		if c, ok := it.(comment); ok {
+			// What the rule says it is for: kept apart from what it does.
+			r.comment = string(c)
+			if i := strings.LastIndex(r.text, ` comment "`); i >= 0 {
+				r.text = strings.TrimSpace(r.text[:i])
+			}
+			continue
+		}
 		r.items = append(r.items, it)
 	}
 	return r, nil
@@ -68,10 +76,11 @@ func (p *parser) item() (item, error) {
 		return noop{}, nil
 	case "comment":
 		p.next()
-		if !strings.HasPrefix(p.next(), `"`) {
+		quoted := p.next()
+		if !strings.HasPrefix(quoted, `"`) {
 			return nil, fmt.Errorf("comment: expected a quoted string")
 		}
-		return noop{}, nil
+		return comment(strings.Trim(quoted, `"`)), nil
 	case "log":
 		return p.log()
 	case "masquerade":

@@ -6,8 +6,9 @@ import "net/netip"
 // walks them left to right as the kernel does: a match that fails ends the rule, a
 // statement takes effect, a verdict ends it.
 type rule struct {
-	text  string
-	items []item
+	text    string // without the comment
+	comment string
+	items   []item
 }
 
 type item interface{ isItem() }
@@ -88,6 +89,11 @@ type setUpdate struct {
 	set string
 	key []selector
 }
+
+// comment is a rule's comment: what it says it is for. It never reaches the items.
+type comment string
+
+func (comment) isItem() {}
 
 // noop is a statement with no effect on where the packet goes: counter, log, comment.
 type noop struct{}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/weftnet/weft/internal/cidr"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // serviceContribution is what one Service's ports put in the table. A plain port (no ClientIP
@@ -54,7 +55,7 @@ func firewall(c *contribution, sp *servicePort, f fam, port string) {
 	for i, r := range sp.sourceRanges {
 		ranges[i] = r.String()
 	}
-	c.chain(chain, fmt.Sprintf("%s saddr != { %s } drop", f.match, strings.Join(ranges, ", ")))
+	c.chain(chain, nft.Rule{Text: fmt.Sprintf("%s saddr != { %s } drop", f.match, strings.Join(ranges, ", ")), Comment: serviceComment(sp, whySourceRanges)})
 	for _, ip := range sp.lbIPs {
 		c.element("firewall-ips-"+f.suffix, []string{ip.String(), sp.protocol, port}, "goto "+chain)
 	}

@@ -2,9 +2,8 @@ package proxy
 
 import (
 	"fmt"
-	"slices"
 
-	"sigs.k8s.io/knftables"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // A plain port's packets reach its pick chain through sets, not a verdict map. Adding an
@@ -20,13 +19,11 @@ import (
 // plain service tests the gates, then the sets of the pick chains in use (a handful: one per
 // protocol and endpoint count); any other new connection tests the gates alone.
 
-// dispatchOwner owns the dispatch chains; Service keys always hold a '/'.
-const dispatchOwner = "dispatch"
-
 // dispatchRule is the rule that sends a pick chain's set to the chain, and the dispatch chain
 // it belongs in.
 type dispatchRule struct {
-	chain, rule string
+	chain string
+	rule  nft.Rule
 }
 
 // plainChain holds the family's dispatch rules for cluster IPs, plainExternalChain those for
@@ -48,13 +45,13 @@ func (c *contribution) toPick(f fam, chain, proto, ip, port string, external boo
 		c.element(plainIPsSet(f), []string{ip, proto, port})
 	}
 	c.dispatchSet(chain, f.addrType+" . inet_service", []string{ip, port},
-		dispatchRule{dispatch, fmt.Sprintf("%s daddr . %s dport @%s goto %s", f.match, proto, pickSet(chain), chain)})
+		dispatchRule{dispatch, rule(whyDispatch, fmt.Sprintf("%s daddr . %s dport @%s goto %s", f.match, proto, pickSet(chain), chain))})
 }
 
 // toNodePortPick sends a node port to the nodeport-pick chain.
 func (c *contribution) toNodePortPick(f fam, chain, proto, nodePort string) {
 	c.dispatchSet(chain, "inet_service", []string{nodePort},
-		dispatchRule{plainNodePortsChain(f), fmt.Sprintf("%s dport @%s goto %s", proto, pickSet(chain), chain)})
+		dispatchRule{plainNodePortsChain(f), rule(whyDispatch, fmt.Sprintf("%s dport @%s goto %s", proto, pickSet(chain), chain))})
 	c.element(plainNodePortsSet(f), []string{proto, nodePort})
 }
 
@@ -63,50 +60,7 @@ func (c *contribution) dispatchSet(chain, typ string, key []string, d dispatchRu
 	if c.dispatch == nil {
 		c.dispatch = map[string]dispatchRule{}
 	}
-	c.sets[set] = &knftables.Set{Name: set, Type: typ}
+	c.AddSet(&nft.Set{Name: set, Type: typ})
 	c.dispatch[set] = d
 	c.element(set, key)
-}
-
-// settle brings the dispatch chains in line with the pick sets in use: a rule for each, in a
-// stable order. The chains always exist, empty or not: the skeleton's gate rules go to them.
-func (t *table) settle() {
-	if !t.dispatchChanged {
-		return
-	}
-	t.dispatchChanged = false
-	c := newContribution()
-	for _, f := range fams {
-		c.chains[plainChain(f)] = []string{}
-		c.chains[plainExternalChain(f)] = []string{}
-		c.chains[plainNodePortsChain(f)] = []string{}
-	}
-	sets := make([]string, 0, len(t.dispatch))
-	for s := range t.dispatch {
-		sets = append(sets, s)
-	}
-	slices.Sort(sets)
-	for _, s := range sets {
-		d := t.dispatch[s]
-		c.chains[d.chain] = append(c.chains[d.chain], d.rule)
-	}
-	t.set(dispatchOwner, c)
-}
-
-// noteDispatch follows the pick sets as they gain their first holder or lose their last.
-func (t *table) noteDispatch(id objectID, owner string, held bool) {
-	if id.kind != setObject {
-		return
-	}
-	if !held {
-		if _, ok := t.dispatch[id.name]; ok {
-			delete(t.dispatch, id.name)
-			t.dispatchChanged = true
-		}
-		return
-	}
-	if d, ok := t.owners[owner].dispatch[id.name]; ok {
-		t.dispatch[id.name] = d
-		t.dispatchChanged = true
-	}
 }

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"sigs.k8s.io/knftables"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden rulesets in testdata/golden")
@@ -20,45 +20,35 @@ var (
 	testNodeIPs = []netip.Addr{netip.MustParseAddr("192.168.1.11"), netip.MustParseAddr("fd00:1::11")}
 )
 
-// tableOf is the table a sync makes of these services (by key) and ranges.
-func tableOf(services map[string][]*servicePort, serviceCIDRs, clusterCIDRs []netip.Prefix) *table {
-	t := newTable()
-	for k, ps := range services {
-		t.set(k, serviceContribution(ps, len(clusterCIDRs) > 0))
+// tableOf is the table a sync makes of these services (by key) and ranges, written to k.
+func tableOf(k nft.Kernel, services map[string][]*servicePort, serviceCIDRs, clusterCIDRs []netip.Prefix) *table {
+	t := newTable(k)
+	for key, ps := range services {
+		t.set(key, serviceContribution(ps, len(clusterCIDRs) > 0))
 	}
 	t.set(cidrsOwner, cidrContribution(serviceCIDRs, clusterCIDRs, testNodeIPs))
 	return t
 }
 
-// applyFull runs a full sync's transaction of t on nft, in place.
-func applyFull(t testing.TB, nft knftables.Interface, tbl *table) {
+// applyFull runs a full sync of tbl, in place.
+func applyFull(t testing.TB, tbl *table) {
 	t.Helper()
-	have, err := listPresent(context.Background(), nft)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx := nft.NewTransaction()
-	writeFull(tx, newSkeleton(), tbl, have, false, batchesElements(nft))
-	if err := nft.Run(context.Background(), tx); err != nil {
+	if _, err := tbl.sync(context.Background(), true); err != nil {
 		t.Fatalf("full sync: %v", err)
 	}
-	tbl.commit(true)
 }
 
-// applyChanges runs a partial sync's transaction and returns its text ("" when there was
+// applyChanges runs a partial sync and returns its transaction's text ("" when there was
 // nothing to send).
-func applyChanges(t testing.TB, nft knftables.Interface, tbl *table) string {
+func applyChanges(t testing.TB, tbl *table) string {
 	t.Helper()
-	p := tbl.pending()
-	if p.empty() {
+	tx, err := tbl.sync(context.Background(), false)
+	if err != nil {
+		t.Fatalf("partial sync: %v", err)
+	}
+	if tx == nil {
 		return ""
 	}
-	tx := nft.NewTransaction()
-	tbl.writePending(tx, p)
-	if err := nft.Run(context.Background(), tx); err != nil {
-		t.Fatalf("partial sync: %v\n%s", err, tx)
-	}
-	tbl.commit(false)
 	return tx.String()
 }
 
@@ -84,9 +74,3 @@ func golden(t *testing.T, name, got string) {
 }
 
 var node1 = topology{node: "node-1"}
-
-// writeSwaps sends p's elements through w, as a partial sync of only element swaps does.
-func writeSwaps(w ElementWriter, tbl *table, p pending) error {
-	dels, adds := tbl.swaps(p)
-	return w.WriteElements(dels, adds, setTypes(newSkeleton(), tbl))
-}

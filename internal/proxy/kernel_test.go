@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // nsNFT runs nft inside a network namespace, whatever thread the proxy's worker is on: every
@@ -52,9 +53,17 @@ func (n nsNFT) ListElements(ctx context.Context, objectType, name string) (eleme
 	return elements, err
 }
 
+// scratchTable is the proxy's table in a network namespace of a test's own: written through
+// the Kernel, read back with nft.
+type scratchTable struct {
+	nft.Kernel
+	path string
+	read nsNFT
+}
+
 // scratchNFT makes a network namespace of the test's (or benchmark's) own, removed when it
-// ends, and returns nft running in it. Not root: it is skipped.
-func scratchNFT(tb testing.TB, name string) nsNFT {
+// ends, and returns the proxy's table in it. Not root: it is skipped.
+func scratchNFT(tb testing.TB, name string) scratchTable {
 	tb.Helper()
 	if os.Geteuid() != 0 {
 		tb.Skip("needs root: writes nftables in a network namespace of its own")
@@ -64,7 +73,17 @@ func scratchNFT(tb testing.TB, name string) nsNFT {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = netns.Delete(ns) })
-	return nftIn(tb, netns.Path(ns))
+	return tableIn(tb, netns.Path(ns))
+}
+
+// tableIn is the proxy's table in the network namespace at path.
+func tableIn(tb testing.TB, path string) scratchTable {
+	tb.Helper()
+	k, err := nft.New(nft.InetFamily, Table, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return scratchTable{Kernel: k, path: path, read: nftIn(tb, path)}
 }
 
 // nftIn is nft for table inet Table in the network namespace at path.
@@ -250,17 +269,12 @@ func TestProxyInNamespaces(t *testing.T) {
 		kernelSlice("sticky", discoveryv1.AddressTypeIPv4, "10.42.0.2", "10.42.0.3"),
 		kernelSlice("local", discoveryv1.AddressTypeIPv4, "10.42.0.2"),
 	)
-	nft := nftIn(t, netns.Path(l.node))
 	// Partial syncs that only swap elements go over netlink, as in the agent.
-	writer, err := NetlinkElements(netns.Path(l.node))
-	if err != nil {
-		t.Fatal(err)
-	}
-	elements := &countedElements{ElementWriter: writer}
+	elements := &countedElements{Kernel: tableIn(t, netns.Path(l.node))}
 	p := New(Options{NodeName: "n", ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24"), netip.MustParsePrefix("fd00:42::/64")},
 		// Full syncs every 300 ms: they must keep affinity and every answer below as it is.
-		Resync: 300 * time.Millisecond, MinSyncInterval: 10 * time.Millisecond, Elements: elements,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, client, nft, nil)
+		Resync: 300 * time.Millisecond, MinSyncInterval: 10 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, client, elements, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -342,15 +356,16 @@ func TestProxyInNamespaces(t *testing.T) {
 	eventually(t, "deleted service: dropped", l.node, "10.43.0.10:80", func(_ string, err error) bool { return timedOut(err) })
 }
 
-// countedElements counts the element swaps sent over netlink.
+// countedElements counts the transactions that only swap elements, which the kernel's table
+// sends over netlink.
 type countedElements struct {
-	ElementWriter
+	nft.Kernel
 	n atomic.Int32
 }
 
-func (c *countedElements) WriteElements(dels, adds []*knftables.Element, types SetTypes) error {
-	err := c.ElementWriter.WriteElements(dels, adds, types)
-	if err == nil {
+func (c *countedElements) Run(ctx context.Context, tx *nft.Tx) error {
+	err := c.Kernel.Run(ctx, tx)
+	if err == nil && tx.ElementsOnly() {
 		c.n.Add(1)
 	}
 	return err

@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/nft"
 )
 
 func service(name string, ips []string, ports ...corev1.ServicePort) *corev1.Service {
@@ -142,8 +144,8 @@ func TestTopologyHints(t *testing.T) {
 }
 
 func TestRulesetGolden(t *testing.T) {
-	fake := knftables.NewFake(knftables.InetFamily, Table)
-	applyFull(t, fake, tableOf(scenarioServices(), labServiceCIDRs, labClusterCIDRs))
+	fake := nft.NewFake(nft.InetFamily, Table)
+	applyFull(t, tableOf(fake, scenarioServices(), labServiceCIDRs, labClusterCIDRs))
 	golden(t, "scenarios.nft", sortedElements(fake.Dump()))
 }
 
@@ -151,11 +153,11 @@ func TestRulesetGolden(t *testing.T) {
 // sync sends only the changed service's objects, and the table always ends up exactly as a
 // full sync would write it.
 func TestPartialSyncsConverge(t *testing.T) {
-	fake := knftables.NewFake(knftables.InetFamily, Table)
+	fake := nft.NewFake(nft.InetFamily, Table)
 	services := scenarioServices()
-	tbl := tableOf(services, labServiceCIDRs, labClusterCIDRs)
-	applyFull(t, fake, tbl)
-	if tx := applyChanges(t, fake, tbl); tx != "" {
+	tbl := tableOf(fake, services, labServiceCIDRs, labClusterCIDRs)
+	applyFull(t, tbl)
+	if tx := applyChanges(t, tbl); tx != "" {
 		t.Errorf("nothing changed, yet a sync sent:\n%s", tx)
 	}
 	var sent strings.Builder
@@ -165,9 +167,9 @@ func TestPartialSyncsConverge(t *testing.T) {
 			delete(services, s.key)
 		}
 		tbl.set(s.key, serviceContribution(s.ports, true))
-		fmt.Fprintf(&sent, "# %s\n%s", s.name, applyChanges(t, fake, tbl))
-		fresh := knftables.NewFake(knftables.InetFamily, Table)
-		applyFull(t, fresh, tableOf(services, labServiceCIDRs, labClusterCIDRs))
+		fmt.Fprintf(&sent, "# %s\n%s", s.name, applyChanges(t, tbl))
+		fresh := nft.NewFake(nft.InetFamily, Table)
+		applyFull(t, tableOf(fresh, services, labServiceCIDRs, labClusterCIDRs))
 		if got, want := sortedElements(fake.Dump()), sortedElements(fresh.Dump()); got != want {
 			t.Fatalf("after %q the table differs from a full sync's:\n--- partial\n%s\n--- full\n%s", s.name, got, want)
 		}
@@ -207,23 +209,23 @@ func convergeSteps() []convergeStep {
 // TestFullSyncInPlace rewrites a table that holds objects of services long gone and a stale
 // element in a pick set: they are deleted, everything else is as a fresh table would have it.
 func TestFullSyncInPlace(t *testing.T) {
-	fake := knftables.NewFake(knftables.InetFamily, Table)
+	fake := nft.NewFake(nft.InetFamily, Table)
 	services := scenarioServices()
-	applyFull(t, fake, tableOf(services, labServiceCIDRs, labClusterCIDRs))
-	tx := fake.NewTransaction()
+	applyFull(t, tableOf(fake, services, labServiceCIDRs, labClusterCIDRs))
+	tx := fake.Fake.NewTransaction()
 	tx.Add(&knftables.Chain{Name: "svc-gone"})
 	tx.Add(&knftables.Rule{Chain: "svc-gone", Rule: "goto reject-chain"})
 	tx.Add(&knftables.Set{Name: "affinity-gone", Type: "ipv4_addr"})
 	tx.Add(&knftables.Element{Map: "service-ips-v4", Key: []string{"10.43.9.9", "tcp", "80"}, Value: []string{"goto svc-gone"}})
 	// A stale element in a pick set that stays (a partial sync that failed halfway, a hand).
 	tx.Add(&knftables.Element{Set: "to-pick-v4-tcp-2", Key: []string{"10.43.9.9", "80"}})
-	if err := fake.Run(context.Background(), tx); err != nil {
+	if err := fake.Fake.Run(context.Background(), tx); err != nil {
 		t.Fatal(err)
 	}
 	delete(services, "default/sticky")
-	applyFull(t, fake, tableOf(services, labServiceCIDRs, labClusterCIDRs))
-	fresh := knftables.NewFake(knftables.InetFamily, Table)
-	applyFull(t, fresh, tableOf(services, labServiceCIDRs, labClusterCIDRs))
+	applyFull(t, tableOf(fake, services, labServiceCIDRs, labClusterCIDRs))
+	fresh := nft.NewFake(nft.InetFamily, Table)
+	applyFull(t, tableOf(fresh, services, labServiceCIDRs, labClusterCIDRs))
 	if got, want := sortedElements(fake.Dump()), sortedElements(fresh.Dump()); got != want {
 		t.Errorf("in place:\n%s\nfresh:\n%s", got, want)
 	}

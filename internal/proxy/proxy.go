@@ -22,8 +22,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/knftables"
 
+	"github.com/weftnet/weft/internal/nft"
 	"github.com/weftnet/weft/internal/syncrunner"
 )
 
@@ -55,9 +55,6 @@ type Options struct {
 	Log             *slog.Logger
 	// Metrics registers the proxy's figures (nil: none).
 	Metrics prometheus.Registerer
-	// Elements sends the partial syncs that only swap elements (nil: every sync goes through
-	// nft). NetlinkElements gives the kernel's.
-	Elements ElementWriter
 	// Conntrack are the TCP conntrack timeouts set on the node when the proxy starts.
 	Conntrack ConntrackTimeouts
 	// HealthAddress and StatusAddress serve kube-proxy's /healthz and /proxyMode (empty: off);
@@ -69,7 +66,6 @@ type Options struct {
 type Proxy struct {
 	opts   Options
 	client kubernetes.Interface
-	nft    knftables.Interface
 	addrs  Addresses
 	ct     Conntrack
 	// tell makes the link's neighbours learn a newly announced address (nil: not at all).
@@ -85,12 +81,9 @@ type Proxy struct {
 	dirty changes
 
 	// The sync worker's own state.
-	skeleton *skeleton
-	table    *table
+	table *table
 	// where is this node, for topology hints.
-	where topology
-	// fresh makes the next full sync delete and remake the table, not rewrite it in place.
-	fresh    bool
+	where    topology
 	services map[string]*serviceState
 	// localPolicy are the Services with an externalTrafficPolicy Local port, loadBalancers
 	// those of type LoadBalancer: the few a sync looks at without walking them all.
@@ -120,17 +113,18 @@ type Kernel interface {
 	Conntrack
 }
 
-// New uses nft, an interface to the proxy's table (knftables.New(knftables.InetFamily, Table)),
-// and the node's kernel for LoadBalancer addresses and stale UDP flows (nil: neither).
-func New(opts Options, client kubernetes.Interface, nft knftables.Interface, k Kernel) *Proxy {
+// New writes the proxy's table through nft (nft.New(nft.InetFamily, Table, "") for the node's
+// own), and uses the node's kernel for LoadBalancer addresses and stale UDP flows (nil:
+// neither).
+func New(opts Options, client kubernetes.Interface, nftables nft.Kernel, k Kernel) *Proxy {
 	if opts.MinSyncInterval <= 0 {
 		opts.MinSyncInterval = 100 * time.Millisecond
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{opts: opts, client: client, nft: nft, reported: map[string]string{}, health: newHealthChecks(),
-		metrics: newMetrics(opts.Metrics), skeleton: newSkeleton(), table: newTable(), services: map[string]*serviceState{}, localPolicy: map[string]bool{}, loadBalancers: map[string]bool{},
+	p := &Proxy{opts: opts, client: client, reported: map[string]string{}, health: newHealthChecks(),
+		metrics: newMetrics(opts.Metrics), table: newTable(nftables), services: map[string]*serviceState{}, localPolicy: map[string]bool{}, loadBalancers: map[string]bool{},
 		dirty: changes{services: map[string]bool{}, full: true, nodes: true}, where: topology{node: opts.NodeName}}
 	if k != nil {
 		p.addrs, p.ct, p.tell = k, k, tellNeighbours
@@ -253,10 +247,8 @@ func (p *Proxy) takeChanges() changes {
 // Cleanup removes the table and the LoadBalancer addresses this node announced, for when the
 // proxy is turned off.
 func (p *Proxy) Cleanup(ctx context.Context) error {
-	tx := p.nft.NewTransaction()
-	tx.Delete(&knftables.Table{})
 	var errs []error
-	if err := p.nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
+	if err := p.table.nft.Delete(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("delete table inet %s: %w", Table, err))
 	}
 	return errors.Join(append(errs, p.withdrawAll())...)

@@ -2,12 +2,11 @@ package proxy
 
 import (
 	"fmt"
-
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/knftables"
+	"strings"
 
 	"github.com/weftnet/weft/internal/fwmark"
 	"github.com/weftnet/weft/internal/netaddr"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // Table is the proxy's nftables table; it touches no other.
@@ -45,82 +44,60 @@ func mark() string { return fwmark.Hex(fwmark.ProxyMasquerade) }
 
 func setMark() string { return "meta mark set meta mark | " + mark() }
 
+// skeletonOwner owns the fixed part of the table; Service keys always hold a '/'.
+const skeletonOwner = "skeleton"
+
 // skeleton is the fixed part of the table: the base chains, and per family the maps that send
 // a packet to its service and the refusals. Services only ever add elements to its maps and
 // chains of their own.
-type skeleton struct {
-	chains []*knftables.Chain
-	sets   []*knftables.Set
-	maps   []*knftables.Map
-	rules  []*knftables.Rule
-}
-
-func newSkeleton() *skeleton {
-	sk := &skeleton{}
-	base := func(name string, t knftables.BaseChainType, h knftables.BaseChainHook, p knftables.BaseChainPriority) {
-		sk.chains = append(sk.chains, &knftables.Chain{Name: name, Type: ptr.To(t), Hook: ptr.To(h), Priority: ptr.To(p)})
+func skeleton() *nft.Contents {
+	sk := nft.NewContents()
+	base := func(name, typ, hook, priority, why string) {
+		sk.AddChain(&nft.Chain{Name: name, Hook: &nft.Hook{Type: typ, Hook: hook, Priority: priority}, Comment: why})
 	}
-	base("nat-prerouting", knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority)
-	base("nat-output", knftables.NATType, knftables.OutputHook, knftables.DNATPriority)
-	base("nat-postrouting", knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority)
-	for _, h := range []knftables.BaseChainHook{knftables.InputHook, knftables.ForwardHook, knftables.OutputHook} {
-		base("filter-"+string(h), knftables.FilterType, h, knftables.BaseChainPriority("filter - 10"))
+	base("nat-prerouting", "nat", "prerouting", "dstnat", "service DNAT of packets arriving")
+	base("nat-output", "nat", "output", "dstnat", "service DNAT of packets this node sends")
+	base("nat-postrouting", "nat", "postrouting", "srcnat", "masquerade of marked and hairpin packets")
+	for _, h := range []string{"input", "forward", "output"} {
+		base("filter-"+h, "filter", h, "filter - 10", "refusals for services without endpoints")
 	}
 	// Before DNAT (dstnat - 10): loadBalancerSourceRanges are checked on the address the
 	// client used.
-	base("firewall-prerouting", knftables.FilterType, knftables.PreroutingHook, knftables.BaseChainPriority("-110"))
-	base("firewall-output", knftables.FilterType, knftables.OutputHook, knftables.BaseChainPriority("-110"))
+	base("firewall-prerouting", "filter", "prerouting", "-110", "loadBalancerSourceRanges, before DNAT")
+	base("firewall-output", "filter", "output", "-110", "loadBalancerSourceRanges, before DNAT")
 	for _, c := range []string{servicesChain, endpointsCheck, rejectChain, firewallCheck} {
-		sk.chains = append(sk.chains, &knftables.Chain{Name: c})
-	}
-	rule := func(chain string, parts ...string) {
-		sk.rules = append(sk.rules, &knftables.Rule{Chain: chain, Rule: knftables.Concat(parts)})
+		sk.AddChain(&nft.Chain{Name: c})
 	}
 	for _, f := range fams {
-		sk.family(rule, f)
+		family(sk, f)
 	}
 	// New connections only, as kube-proxy does: one that was let in stays in when the ranges
 	// change, and a packet of an established flow pays no lookup here.
-	rule("firewall-prerouting", "ct state new jump", firewallCheck)
-	rule("firewall-output", "ct state new jump", firewallCheck)
-	rule("nat-prerouting", "jump", servicesChain)
-	rule("nat-output", "jump", servicesChain)
+	sk.AddRules("firewall-prerouting", rule(whyFirewall, "ct state new jump", firewallCheck))
+	sk.AddRules("firewall-output", rule(whyFirewall, "ct state new jump", firewallCheck))
+	sk.AddRules("nat-prerouting", rule(whyServices, "jump", servicesChain))
+	sk.AddRules("nat-output", rule(whyServices, "jump", servicesChain))
 	for _, f := range fams {
 		// Hairpin: a pod that reaches itself through its service must see another source, or
 		// its reply would go straight back to itself, untranslated.
-		rule("nat-postrouting", "ct status dnat", f.match, "saddr .", f.match, "daddr @hairpin-"+f.suffix, "masquerade fully-random")
+		sk.AddRules("nat-postrouting", rule(whyHairpin, "ct status dnat", f.match, "saddr .", f.match, "daddr @hairpin-"+f.suffix, "masquerade fully-random"))
 	}
-	rule("nat-postrouting", "meta mark &", mark(), "!= 0", "masquerade fully-random")
+	sk.AddRules("nat-postrouting", rule(whyMasquerade, "meta mark &", mark(), "!= 0", "masquerade fully-random"))
 	// A packet conntrack finds out of window (a late retransmission, say) would skip the DNAT
 	// and reach the pod with the service's address, whose RST then kills the real connection:
 	// kube-proxy drops them too.
-	rule("filter-forward", "ct state invalid drop")
+	sk.AddRules("filter-forward", rule(whyInvalid, "ct state invalid drop"))
 	for _, h := range []string{"input", "forward", "output"} {
-		rule("filter-"+h, "ct state new jump", endpointsCheck)
+		sk.AddRules("filter-"+h, rule(whyRefusals, "ct state new jump", endpointsCheck))
 	}
-	rule(rejectChain, "reject")
+	sk.AddRules(rejectChain, rule(whyReject, "reject"))
 	return sk
-}
-
-// typeOf is a skeleton set's or map's type, as SetTypes gives it.
-func (sk *skeleton) typeOf(name string) (typ, typeOf string, ok bool) {
-	for _, m := range sk.maps {
-		if m.Name == name {
-			return m.Type, m.TypeOf, len(m.Flags) == 0
-		}
-	}
-	for _, s := range sk.sets {
-		if s.Name == name {
-			return s.Type, s.TypeOf, len(s.Flags) == 0
-		}
-	}
-	return "", "", false
 }
 
 // family makes one family's lookups: service addresses and node ports to their chains, the
 // endpoints of plain services, and the refusals for what has no endpoint, no such port, or no
 // service at all.
-func (sk *skeleton) family(rule func(string, ...string), f fam) {
+func family(sk *nft.Contents, f fam) {
 	key := f.addrType + " . inet_proto . inet_service"
 	for _, m := range []struct{ name, typ string }{
 		{"service-ips-", key + " : verdict"},
@@ -129,42 +106,47 @@ func (sk *skeleton) family(rule func(string, ...string), f fam) {
 		{"no-endpoint-nodeports-", "inet_proto . inet_service : verdict"},
 		{"firewall-ips-", key + " : verdict"},
 	} {
-		sk.maps = append(sk.maps, &knftables.Map{Name: m.name + f.suffix, Type: m.typ})
+		sk.AddSet(&nft.Set{Name: m.name + f.suffix, Type: m.typ})
 	}
 	// The endpoints of plain services, by service address, port and slot: the slot is what
 	// "numgen random mod N" picks, so one shared chain per endpoint count serves them all. One
 	// map per protocol: nftables 1.0.6 cannot read back a "th dport" typeof from the kernel,
 	// and a protocol's own port expression brings the match a port DNAT needs.
 	for _, proto := range protocols {
-		sk.maps = append(sk.maps,
-			&knftables.Map{Name: backendsMap(f, proto),
-				TypeOf: fmt.Sprintf("%s daddr . %s dport . numgen random mod 1 : %s daddr . %s dport", f.match, proto, f.match, proto)},
-			&knftables.Map{Name: nodePortBackendsMap(f, proto),
-				TypeOf: fmt.Sprintf("%s dport . numgen random mod 1 : %s daddr . %s dport", proto, f.match, proto)})
+		sk.AddSet(&nft.Set{Name: backendsMap(f, proto),
+			TypeOf: fmt.Sprintf("%s daddr . %s dport . numgen random mod 1 : %s daddr . %s dport", f.match, proto, f.match, proto)})
+		sk.AddSet(&nft.Set{Name: nodePortBackendsMap(f, proto),
+			TypeOf: fmt.Sprintf("%s dport . numgen random mod 1 : %s daddr . %s dport", proto, f.match, proto)})
 	}
-	sk.sets = append(sk.sets,
-		&knftables.Set{Name: "cluster-ips-" + f.suffix, Type: f.addrType},
-		&knftables.Set{Name: "hairpin-" + f.suffix, Type: f.addrType + " . " + f.addrType},
-		// With cluster-ips, the gates to the dispatch chains (see dispatch.go).
-		&knftables.Set{Name: plainIPsSet(f), Type: key},
-		&knftables.Set{Name: plainNodePortsSet(f), Type: "inet_proto . inet_service"})
+	sk.AddSet(&nft.Set{Name: "cluster-ips-" + f.suffix, Type: f.addrType})
+	sk.AddSet(&nft.Set{Name: "hairpin-" + f.suffix, Type: f.addrType + " . " + f.addrType})
+	// With cluster-ips, the gates to the dispatch chains (see dispatch.go).
+	sk.AddSet(&nft.Set{Name: plainIPsSet(f), Type: key})
+	sk.AddSet(&nft.Set{Name: plainNodePortsSet(f), Type: "inet_proto . inet_service"})
 	for _, name := range []string{"service-cidrs-", "cluster-cidrs-"} {
-		sk.sets = append(sk.sets, &knftables.Set{Name: name + f.suffix, Type: f.addrType, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+		sk.AddSet(&nft.Set{Name: name + f.suffix, Type: f.addrType, Flags: []string{"interval"}})
 	}
-	sk.sets = append(sk.sets, &knftables.Set{Name: "node-ips-" + f.suffix, Type: f.addrType})
+	sk.AddSet(&nft.Set{Name: "node-ips-" + f.suffix, Type: f.addrType})
 	local := []string{"fib daddr type local", f.match, "daddr !=", f.loopback}
-	rule(firewallCheck, f.match, "daddr . meta l4proto . th dport vmap", "@firewall-ips-"+f.suffix)
-	rule(servicesChain, f.match, "daddr . meta l4proto . th dport vmap", "@service-ips-"+f.suffix)
-	rule(servicesChain, f.match, "daddr", "@cluster-ips-"+f.suffix, "goto", plainChain(f))
-	rule(servicesChain, f.match, "daddr . meta l4proto . th dport", "@"+plainIPsSet(f), "goto", plainExternalChain(f))
-	rule(servicesChain, append(local, "meta l4proto . th dport vmap", "@service-nodeports-"+f.suffix)...)
-	rule(servicesChain, append(local, "meta l4proto . th dport", "@"+plainNodePortsSet(f), "goto", plainNodePortsChain(f))...)
-	rule(endpointsCheck, f.match, "daddr . meta l4proto . th dport vmap", "@no-endpoints-"+f.suffix)
-	rule(endpointsCheck, append(local, "meta l4proto . th dport vmap", "@no-endpoint-nodeports-"+f.suffix)...)
-	// An address a service holds, on a port it does not have: refused like a closed port.
-	rule(endpointsCheck, f.match, "daddr", "@cluster-ips-"+f.suffix, "goto", rejectChain)
-	// An address inside a ServiceCIDR that no service holds: nothing there, not even a refusal.
-	rule(endpointsCheck, f.match, "daddr", "@service-cidrs-"+f.suffix, "drop")
+	sk.AddRules(firewallCheck, rule(whyFirewallIPs, f.match, "daddr . meta l4proto . th dport vmap", "@firewall-ips-"+f.suffix))
+	sk.AddRules(servicesChain,
+		rule(whyServiceIPs, f.match, "daddr . meta l4proto . th dport vmap", "@service-ips-"+f.suffix),
+		rule(whyPlainClusterIP, f.match, "daddr", "@cluster-ips-"+f.suffix, "goto", plainChain(f)),
+		rule(whyPlainExternal, f.match, "daddr . meta l4proto . th dport", "@"+plainIPsSet(f), "goto", plainExternalChain(f)),
+		rule(whyNodePorts, append(local, "meta l4proto . th dport vmap", "@service-nodeports-"+f.suffix)...),
+		rule(whyPlainNodePorts, append(local, "meta l4proto . th dport", "@"+plainNodePortsSet(f), "goto", plainNodePortsChain(f))...))
+	sk.AddRules(endpointsCheck,
+		rule(whyNoEndpoints, f.match, "daddr . meta l4proto . th dport vmap", "@no-endpoints-"+f.suffix),
+		rule(whyNoEndpointNodePorts, append(local, "meta l4proto . th dport vmap", "@no-endpoint-nodeports-"+f.suffix)...),
+		// An address a service holds, on a port it does not have: refused like a closed port.
+		rule(whyNoSuchPort, f.match, "daddr", "@cluster-ips-"+f.suffix, "goto", rejectChain),
+		// An address inside a ServiceCIDR that no service holds: nothing there, not even a refusal.
+		rule(whyUnallocated, f.match, "daddr", "@service-cidrs-"+f.suffix, "drop"))
+}
+
+// rule is a rule of words joined by spaces, with its purpose as comment.
+func rule(why string, parts ...string) nft.Rule {
+	return nft.Rule{Text: strings.Join(parts, " "), Comment: why}
 }
 
 // protocols are the transport protocols a Service port can have, as nftables spells them.
@@ -190,22 +172,23 @@ func nodePickChain(f fam, proto string, n int) string {
 	return fmt.Sprintf("nodeport-pick-%s-%s-%d", f.suffix, proto, n)
 }
 
-func pickRules(f fam, proto string, n int, haveClusterCIDRs bool) []string {
-	var rules []string
+func pickRules(f fam, proto string, n int, haveClusterCIDRs bool) []nft.Rule {
+	var rules []nft.Rule
 	if haveClusterCIDRs {
 		// From outside the pod network (a node, a hostNetwork pod): masquerade, so the
 		// endpoint's reply comes back through this node to be translated back.
-		rules = append(rules, fmt.Sprintf("%s saddr != @cluster-cidrs-%s %s", f.match, f.suffix, setMark()))
+		rules = append(rules, rule(whyMarkOutsiders, f.match, "saddr != @cluster-cidrs-"+f.suffix, setMark()))
 	}
-	return append(rules, dnatByAddress(f, proto, n))
+	return append(rules, rule(whyPickRandom, dnatByAddress(f, proto, n)))
 }
 
-func extPickRules(f fam, proto string, n int) []string {
-	return []string{setMark(), dnatByAddress(f, proto, n)}
+func extPickRules(f fam, proto string, n int) []nft.Rule {
+	return []nft.Rule{rule(whyMarkExternal, setMark()), rule(whyPickRandom, dnatByAddress(f, proto, n))}
 }
 
-func nodePickRules(f fam, proto string, n int) []string {
-	return []string{setMark(), fmt.Sprintf("dnat %s to %s dport . numgen random mod %d map @%s", f.dnat, proto, n, nodePortBackendsMap(f, proto))}
+func nodePickRules(f fam, proto string, n int) []nft.Rule {
+	return []nft.Rule{rule(whyMarkNodePort, setMark()),
+		rule(whyPickRandom, fmt.Sprintf("dnat %s to %s dport . numgen random mod %d map @%s", f.dnat, proto, n, nodePortBackendsMap(f, proto)))}
 }
 
 func dnatByAddress(f fam, proto string, n int) string {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // Kubernetes' documentation adds ServiceCIDR newcidr1 10.96.0.0/24 to a cluster whose range,
@@ -40,20 +41,20 @@ func setElements(t *testing.T, nft knftables.Interface, set string) []string {
 // one, whose addresses are still the cluster's.
 func TestOverlappingServiceCIDRs(t *testing.T) {
 	for _, ranges := range [][]netip.Prefix{docBothRanges, docRangesFirst} {
-		fake := knftables.NewFake(knftables.InetFamily, Table)
-		tbl := tableOf(nil, ranges, labClusterCIDRs)
-		applyFull(t, fake, tbl)
-		if got := setElements(t, fake, "service-cidrs-v4"); !slices.Equal(got, []string{"10.96.0.0/24"}) {
+		fake := nft.NewFake(nft.InetFamily, Table)
+		tbl := tableOf(fake, nil, ranges, labClusterCIDRs)
+		applyFull(t, tbl)
+		if got := setElements(t, fake.Fake, "service-cidrs-v4"); !slices.Equal(got, []string{"10.96.0.0/24"}) {
 			t.Errorf("ranges %v: service-cidrs-v4 holds %v, want only 10.96.0.0/24", ranges, got)
 		}
 		tbl.set(cidrsOwner, cidrContribution(docFirstRange, labClusterCIDRs, nil))
-		tx := applyChanges(t, fake, tbl)
+		tx := applyChanges(t, tbl)
 		// The wide range goes before the narrow one comes, in one transaction.
-		del, add := strings.Index(tx, "delete element inet weft-proxy service-cidrs-v4 { 10.96.0.0/24 }"), strings.Index(tx, "add element inet weft-proxy service-cidrs-v4 { 10.96.0.0/28 }")
+		del, add := strings.Index(tx, "delete element service-cidrs-v4 { 10.96.0.0/24 }"), strings.Index(tx, "add element service-cidrs-v4 { 10.96.0.0/28 }")
 		if del < 0 || add < del {
 			t.Errorf("newcidr1 deleted: want the /24 deleted, then the /28 added:\n%s", tx)
 		}
-		if got := setElements(t, fake, "service-cidrs-v4"); !slices.Equal(got, []string{"10.96.0.0/28"}) {
+		if got := setElements(t, fake.Fake, "service-cidrs-v4"); !slices.Equal(got, []string{"10.96.0.0/28"}) {
 			t.Errorf("after newcidr1 went: service-cidrs-v4 holds %v, want 10.96.0.0/28", got)
 		}
 	}
@@ -85,21 +86,21 @@ func TestOverlappingServiceCIDRsInKernel(t *testing.T) {
 			}
 		}
 	}
-	tbl := tableOf(nil, docBothRanges, labClusterCIDRs)
-	applyFull(t, nft, tbl)
+	tbl := tableOf(nft, nil, docBothRanges, labClusterCIDRs)
+	applyFull(t, tbl)
 	check("both ranges", map[string]bool{"10.96.0.5": true, "10.96.0.142": true, "10.96.1.1": false})
 
 	tbl.set(cidrsOwner, cidrContribution(docFirstRange, labClusterCIDRs, nil))
-	applyChanges(t, nft, tbl)
+	applyChanges(t, tbl)
 	check("newcidr1 deleted", map[string]bool{"10.96.0.5": true, "10.96.0.142": false})
 
 	tbl.set(cidrsOwner, cidrContribution(docBothRanges, labClusterCIDRs, nil))
-	applyChanges(t, nft, tbl)
+	applyChanges(t, tbl)
 	check("newcidr1 added at run time", map[string]bool{"10.96.0.5": true, "10.96.0.142": true})
 
 	// Adjacent ranges do not overlap: they stay two elements, and both load.
 	halves := []netip.Prefix{netip.MustParsePrefix("10.96.0.0/25"), netip.MustParsePrefix("10.96.0.128/25")}
 	tbl.set(cidrsOwner, cidrContribution(halves, labClusterCIDRs, nil))
-	applyChanges(t, nft, tbl)
+	applyChanges(t, tbl)
 	check("two adjacent halves", map[string]bool{"10.96.0.5": true, "10.96.0.142": true, "10.96.1.1": false})
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
-	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/cidr"
 )
@@ -56,13 +54,6 @@ func (p *Proxy) sync(ctx context.Context, inf proxyInformers) error {
 	return nil
 }
 
-// batchesElements says whether full syncs through nft may batch set elements: the kernel's
-// nft reads them, knftables.Fake would not.
-func batchesElements(nft knftables.Interface) bool {
-	_, fake := nft.(*knftables.Fake)
-	return !fake
-}
-
 // tableError is a sync that failed before the table was right: the next sync is full.
 type tableError struct{ error }
 
@@ -102,55 +93,12 @@ func (p *Proxy) syncTable(ctx context.Context, inf proxyInformers, ch *changes) 
 		p.table.set(cidrsOwner, cidrContribution(cidrs, p.opts.ClusterCIDRs, p.nodeIPs(inf)))
 	}
 
-	tx := p.nft.NewTransaction()
-	if ch.full {
-		var have present
-		if !p.fresh {
-			var err error
-			if have, err = p.listPresent(ctx); err != nil {
-				return nil, false, err
-			}
-		}
-		writeFull(tx, p.skeleton, p.table, have, p.fresh, batchesElements(p.nft))
-	} else {
-		pend := p.table.pending()
-		if pend.empty() {
-			return triggers, lbTouched, nil
-		}
-		switch sent, err := p.swapElements(pend); {
-		case err != nil:
-			return nil, false, fmt.Errorf("nftables table inet %s: %w", Table, err)
-		case sent:
-			p.table.commit(false)
-			return triggers, lbTouched, nil
-		}
-		p.table.writePending(tx, pend)
+	if _, err := p.table.sync(ctx, ch.full); err != nil {
+		// The table writes the whole table on the next sync, in place after a partial sync
+		// failed, afresh after a full one did.
+		return nil, false, err
 	}
-	if err := p.nft.Run(ctx, tx); err != nil {
-		// A partial sync that failed is followed by a full one in place; a full one that
-		// failed, by one that makes the table afresh.
-		p.fresh = ch.full
-		return nil, false, fmt.Errorf("nftables table inet %s: %w", Table, err)
-	}
-	p.fresh = false
-	p.table.commit(ch.full)
 	return triggers, lbTouched, nil
-}
-
-// swapElements sends a partial sync that only swaps elements through the ElementWriter, if
-// there is one and it can; sent false means nft has to send it.
-func (p *Proxy) swapElements(pend pending) (sent bool, err error) {
-	if p.opts.Elements == nil || !pend.elementsOnly() {
-		return false, nil
-	}
-	dels, adds := p.table.swaps(pend)
-	switch err := p.opts.Elements.WriteElements(dels, adds, setTypes(p.skeleton, p.table)); {
-	case errors.Is(err, errNeedsNFT):
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return true, nil
 }
 
 // refresh reads the given Services again and hands the table what they now want. It

@@ -8,7 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/nft"
 
 	"github.com/weftnet/weft/internal/nfttrace"
 )
@@ -52,9 +53,9 @@ func traceServices(node string) map[string][]*servicePort {
 // traceRules is the proxy's table on node, built by a full sync, read by the tracer.
 func traceRules(t *testing.T, services map[string][]*servicePort) *nfttrace.Ruleset {
 	t.Helper()
-	fake := knftables.NewFake(knftables.InetFamily, Table)
-	applyFull(t, fake, tableOf(services, labServiceCIDRs, labClusterCIDRs))
-	rs, err := nfttrace.FromFake(fake)
+	fake := nft.NewFake(nft.InetFamily, Table)
+	applyFull(t, tableOf(fake, services, labServiceCIDRs, labClusterCIDRs))
+	rs, err := nfttrace.FromFake(fake.Fake)
 	if err != nil {
 		t.Fatalf("the tracer cannot read the proxy's table: %v", err)
 	}

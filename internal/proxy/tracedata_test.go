@@ -18,7 +18,7 @@ const traceTestdata = "../trace/testdata/weft-proxy.nft"
 // the listing. Needs root.
 func TestTraceTestdataIsCurrent(t *testing.T) {
 	nft := scratchNFT(t, "pxtd")
-	applyFull(t, nft, tableOf(scenarioServices(), labServiceCIDRs, labClusterCIDRs))
+	applyFull(t, tableOf(nft, scenarioServices(), labServiceCIDRs, labClusterCIDRs))
 	out, err := exec.Command("ip", "netns", "exec", filepath.Base(nft.path), "nft", "list", "table", "inet", Table).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nft list table: %v\n%s", err, out)

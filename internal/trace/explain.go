@@ -7,21 +7,22 @@ import (
 	"strings"
 
 	"github.com/weftnet/weft/internal/nfttrace"
+	"github.com/weftnet/weft/internal/proxy"
 )
 
-// The words below know the proxy's chain and set names (internal/proxy: rules.go, chains.go,
-// contrib.go); a name they do not know still gets the rule and its action, only no gloss.
-
-// ownChain reads the service out of the name of a chain of its own, "svc-<hash>-v4-ns/name/tcp/80".
-var ownChain = regexp.MustCompile(`^(svc|ext)-[a-z0-9]+-v[46]-([^/]+)/([^/]+)/([^/]+)/([^/]+)$`)
+// A rule of the proxy says what it is for in its comment (internal/proxy/purpose.go): a
+// purpose, and for a rule of one service's own chains the service port. The glosses below go
+// by that purpose, and by what the rule matched and did; never by the rule's text, so a rule
+// the proxy rewrites keeps its gloss. A rule without a known purpose still shows its text and
+// action, only no gloss.
 
 // gloss says in words what a step did; refusal is set when the step is why the packet was
 // dropped or rejected.
 func gloss(s nfttrace.Step) (words, refusal string) {
-	rule, act := s.Rule, s.Action
+	act := s.Action
 	target := strings.TrimPrefix(strings.TrimPrefix(act, "goto "), "jump ")
-	matched := strings.Join(s.Matched, ", ")
 	value := func() string {
+		matched := strings.Join(s.Matched, ", ")
 		if i := strings.LastIndex(matched, " = "); i >= 0 {
 			return matched[i+3:]
 		}
@@ -34,80 +35,102 @@ func gloss(s nfttrace.Step) (words, refusal string) {
 		return "", ""
 	case act == "policy drop":
 		return "no rule accepted it and the chain's policy is drop", "dropped by the policy of chain " + s.Chain
-	case strings.Contains(rule, "@service-ips-"):
-		return fmt.Sprintf("%s is a service address and port: %s", value(), service(target)), ""
-	case strings.Contains(rule, "@cluster-ips-") && strings.HasPrefix(act, "goto plain-"):
-		return fmt.Sprintf("%s is a service's cluster IP: to the chain that finds a plain service (no affinity, no Local policy) by its endpoint count", value()), ""
-	case strings.Contains(rule, "@plain-external-ips-"):
-		return fmt.Sprintf("%s is an external address and port of a plain service (no affinity, no Local policy): to the chain that finds it by its endpoint count", value()), ""
-	case strings.Contains(rule, "@plain-nodeports-"):
-		return fmt.Sprintf("%s is a node port of a plain service: to the chain that finds its endpoint count", value()), ""
-	case strings.Contains(rule, "@to-"):
-		// The pick chain's name ends in the endpoint count: pick-v4-tcp-2.
-		n := target[strings.LastIndex(target, "-")+1:]
-		return fmt.Sprintf("%s is a service with %s endpoint(s): %s", value(), n, service(target)), ""
-	case strings.Contains(rule, "@service-nodeports-"):
-		return fmt.Sprintf("%s is a node port on this node's address: %s", value(), service(target)), ""
-	case strings.Contains(rule, "@no-endpoints-"):
-		return fmt.Sprintf("%s is a service port without endpoints: rejected", value()), "the service has no endpoints: rejected"
-	case strings.Contains(rule, "@no-endpoint-nodeports-"):
-		return fmt.Sprintf("%s is a node port whose service has no endpoints: rejected", value()), "the node port's service has no endpoints: rejected"
-	case strings.Contains(rule, "@cluster-ips-") && strings.Contains(act, "reject"):
-		return "the address is a service's, but the service has no such port: rejected", "the service has no such port: rejected"
-	case strings.Contains(rule, "@service-cidrs-") && act == "drop":
-		return "the address is in a ServiceCIDR, but no service holds it: dropped", "address in a ServiceCIDR but no service: dropped"
-	case strings.HasPrefix(s.Chain, "ext-") && act == "drop":
-		return "externalTrafficPolicy Local and no endpoint of the service on this node: dropped", "externalTrafficPolicy Local, no endpoint on this node: dropped"
-	case strings.Contains(rule, "@affinity-") && strings.HasPrefix(act, "goto"):
-		return "the client was seen before (ClientIP session affinity): the same endpoint again", ""
-	case strings.HasPrefix(act, "update @affinity-"):
-		return "the client is remembered for session affinity", ""
-	case strings.Contains(rule, "saddr != @cluster-cidrs-") && strings.HasPrefix(act, "mark"):
-		return "the source is outside the pod network: marked to be masqueraded", ""
-	case strings.Contains(rule, "fib saddr type local") && strings.Contains(rule, "@node-ips-"):
-		return "the node sends it from an address other than its node address: marked to be masqueraded", ""
-	case strings.Contains(rule, "fib saddr type local"):
-		return "the node itself sends it: cluster traffic, to every endpoint, " + service(target), ""
-	case strings.Contains(rule, "saddr @cluster-cidrs-"):
-		return "the source is a pod: cluster traffic, to every endpoint, " + service(target), ""
-	case strings.HasPrefix(rule, "numgen random"), strings.Contains(rule, "numgen random") && strings.HasPrefix(act, "dnat"):
-		return pick(s), ""
-	case strings.HasPrefix(act, "mark") && strings.HasPrefix(s.Chain, "ext-pick-"):
-		return "an external or LoadBalancer address: marked to be masqueraded", ""
-	case strings.HasPrefix(act, "mark") && strings.HasPrefix(s.Chain, "nodeport-pick-"):
-		return "a node port: marked to be masqueraded", ""
-	case strings.HasPrefix(act, "mark") && strings.HasPrefix(s.Chain, "ext-"):
-		return "from outside the cluster: marked to be masqueraded", ""
-	case strings.HasPrefix(act, "dnat to "):
-		return "DNAT to endpoint " + strings.TrimPrefix(act, "dnat to "), ""
-	case strings.HasPrefix(act, "masquerade") && strings.Contains(rule, "@hairpin-"):
-		return "hairpin: a pod reaching itself through its service is masqueraded", ""
+	case s.Table == ProxyTable:
+		return proxyGloss(s, value, target)
 	case strings.HasSuffix(s.Table, " weft-egressroute") && strings.HasPrefix(act, "mark"):
-		return "to a destination of EgressRoute " + comment(rule) + ": marked, so that the route's own routing table picks the next hop (not simulated here)", ""
+		return "to a destination of EgressRoute " + named(s.Comment) + ": marked, so that the route's own routing table picks the next hop (not simulated here)", ""
 	case strings.HasSuffix(s.Table, " weft-egressroute") && strings.HasPrefix(act, "masquerade"):
-		return "EgressRoute " + comment(rule) + ": masqueraded to the node's address", ""
+		return "EgressRoute " + named(s.Comment) + ": masqueraded to the node's address", ""
 	case strings.HasSuffix(s.Table, " weft-egress") && strings.HasPrefix(act, "masquerade"):
 		return "a pod's packet leaving the cluster: masqueraded to the node's address", ""
-	case strings.HasPrefix(act, "masquerade"):
+	}
+	return refused(s)
+}
+
+// proxyGloss explains a step in the proxy's table by the purpose its rule's comment states.
+func proxyGloss(s nfttrace.Step, value func() string, target string) (words, refusal string) {
+	svc, purpose := proxy.ParseComment(s.Comment)
+	act := s.Action
+	switch purpose {
+	case proxy.PurposeServiceIPs:
+		return fmt.Sprintf("%s is a service address and port: %s", value(), service(target, svc)), ""
+	case proxy.PurposePlainClusterIP:
+		return fmt.Sprintf("%s is a service's cluster IP: to the chain that finds a plain service (no affinity, no Local policy) by its endpoint count", value()), ""
+	case proxy.PurposePlainExternal:
+		return fmt.Sprintf("%s is an external address and port of a plain service (no affinity, no Local policy): to the chain that finds it by its endpoint count", value()), ""
+	case proxy.PurposePlainNodePorts:
+		return fmt.Sprintf("%s is a node port of a plain service: to the chain that finds its endpoint count", value()), ""
+	case proxy.PurposeDispatch:
+		// The pick chain's name ends in the endpoint count: pick-v4-tcp-2.
+		n := target[strings.LastIndex(target, "-")+1:]
+		return fmt.Sprintf("%s is a service with %s endpoint(s): %s", value(), n, service(target, svc)), ""
+	case proxy.PurposeNodePorts:
+		return fmt.Sprintf("%s is a node port on this node's address: %s", value(), service(target, svc)), ""
+	case proxy.PurposeNoEndpoints:
+		return fmt.Sprintf("%s is a service port without endpoints: rejected", value()), "the service has no endpoints: rejected"
+	case proxy.PurposeNoEndpointNodePorts:
+		return fmt.Sprintf("%s is a node port whose service has no endpoints: rejected", value()), "the node port's service has no endpoints: rejected"
+	case proxy.PurposeNoSuchPort:
+		return "the address is a service's, but the service has no such port: rejected", "the service has no such port: rejected"
+	case proxy.PurposeUnallocated:
+		return "the address is in a ServiceCIDR, but no service holds it: dropped", "address in a ServiceCIDR but no service: dropped"
+	case proxy.PurposeNoLocalEndpoint:
+		return "externalTrafficPolicy Local and no endpoint of the service on this node: dropped", "externalTrafficPolicy Local, no endpoint on this node: dropped"
+	case proxy.PurposeNoInternalEndpoint:
+		return "internalTrafficPolicy Local and no endpoint of the service on this node: dropped", "internalTrafficPolicy Local, no endpoint on this node: dropped"
+	case proxy.PurposeSourceRanges:
+		return "the source is outside the service's loadBalancerSourceRanges: dropped", "the source is outside loadBalancerSourceRanges: dropped"
+	case proxy.PurposeAffinityHit:
+		return "the client was seen before (ClientIP session affinity): the same endpoint again", ""
+	case proxy.PurposeAffinityRemember:
+		return "the client is remembered for session affinity", ""
+	case proxy.PurposeMarkOutsiders:
+		return "the source is outside the pod network: marked to be masqueraded", ""
+	case proxy.PurposeMarkNodeOther:
+		return "the node sends it from an address other than its node address: marked to be masqueraded", ""
+	case proxy.PurposeFromNode:
+		return "the node itself sends it: cluster traffic, to every endpoint, " + service(target, svc), ""
+	case proxy.PurposeFromPod:
+		return "the source is a pod: cluster traffic, to every endpoint, " + service(target, svc), ""
+	case proxy.PurposePickRandom, proxy.PurposeRandomEndpoint:
+		return pick(s), ""
+	case proxy.PurposeMarkExternal:
+		return "an external or LoadBalancer address: marked to be masqueraded", ""
+	case proxy.PurposeMarkNodePort:
+		return "a node port: marked to be masqueraded", ""
+	case proxy.PurposeMarkFromOutside:
+		return "from outside the cluster: marked to be masqueraded", ""
+	case proxy.PurposeEndpoint:
+		return "DNAT to endpoint " + strings.TrimPrefix(act, "dnat to "), ""
+	case proxy.PurposeHairpin:
+		return "hairpin: a pod reaching itself through its service is masqueraded", ""
+	case proxy.PurposeMasquerade:
 		return "marked earlier: masqueraded, the endpoint sees this node's address", ""
-	case strings.Contains(rule, "jump firewall-check"):
+	case proxy.PurposeFirewall:
 		return "a new connection: checked against LoadBalancer source ranges", ""
-	case strings.Contains(rule, "jump endpoints-check"):
+	case proxy.PurposeRefusals:
 		return "a new connection: checked for refusals", ""
-	case act == "reject":
+	}
+	return refused(s)
+}
+
+// refused names what dropped or rejected the packet when no purpose says more.
+func refused(s nfttrace.Step) (words, refusal string) {
+	switch s.Action {
+	case "reject":
 		return "", "rejected by chain " + s.Chain
-	case act == "drop":
+	case "drop":
 		return "", "dropped by chain " + s.Chain
 	}
 	return "", ""
 }
 
-// comment is a rule's comment, the name of what made it.
-func comment(rule string) string {
-	if _, c, ok := strings.Cut(rule, ` comment "`); ok {
-		return strings.TrimSuffix(c, `"`)
+// named is the name a rule's comment gives what made it.
+func named(comment string) string {
+	if comment == "" {
+		return "(unnamed)"
 	}
-	return "(unnamed)"
+	return comment
 }
 
 // pick glosses a random choice: numgen picked slot k of n.
@@ -126,8 +149,9 @@ func pick(s nfttrace.Step) string {
 	return "picked at random: " + s.Action
 }
 
-// service names the chain a service lookup went to: a service's own chain carries its name.
-func service(chain string) string {
+// service names the service a lookup went to: the comment of a service's own rule names it,
+// and so does the name of its own chain.
+func service(chain, fromComment string) string {
 	if m := ownChain.FindStringSubmatch(chain); m != nil {
 		what := "service"
 		if m[1] == "ext" {
@@ -136,6 +160,8 @@ func service(chain string) string {
 		return fmt.Sprintf("%s %s/%s port %s/%s", what, m[2], m[3], m[4], m[5])
 	}
 	switch {
+	case fromComment != "":
+		return "service " + fromComment
 	case strings.HasPrefix(chain, "pick-"):
 		return "a plain service, to one of its endpoints"
 	case strings.HasPrefix(chain, "ext-pick-"):
@@ -145,6 +171,9 @@ func service(chain string) string {
 	}
 	return "chain " + chain
 }
+
+// ownChain reads the service out of the name of a chain of its own, "svc-<hash>-v4-ns/name/tcp/80".
+var ownChain = regexp.MustCompile(`^(svc|ext)-[a-z0-9]+-v[46]-([^/]+)/([^/]+)/([^/]+)/([^/]+)$`)
 
 // Outcome is a trace's result in words, and the facts a test or a script checks.
 type Outcome struct {
@@ -161,7 +190,7 @@ func outcome(r *nfttrace.Result) Outcome {
 		if _, why := gloss(s); why != "" && o.Why == "" {
 			o.Why = why
 		}
-		if strings.HasPrefix(s.Action, "masquerade") && strings.Contains(s.Rule, "@hairpin-") {
+		if _, purpose := proxy.ParseComment(s.Comment); s.Table == ProxyTable && purpose == proxy.PurposeHairpin && strings.HasPrefix(s.Action, "masquerade") {
 			o.Hairpin = true
 		}
 	}

@@ -1,4 +1,4 @@
-package proxy
+package nft
 
 import (
 	"encoding/binary"
@@ -12,31 +12,35 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"sigs.k8s.io/knftables"
+	"github.com/mdlayher/netlink"
 )
 
-// ElementWriter sends a partial sync that only swaps elements of the proxy's sets and maps
-// straight to the kernel, in one transaction. Most syncs are such a swap (an endpoint came or
-// went, a plain service was added); nft 1.0.6 reads every element of every set before it
-// deletes one, which at 30k services costs more than all the rest of the sync.
-type ElementWriter interface {
-	// WriteElements deletes dels, then adds adds, atomically; types tells it the sets' and
-	// maps' types. It returns errNeedsNFT, having sent nothing, when an element is of a kind
-	// it cannot encode.
-	WriteElements(dels, adds []*knftables.Element, types SetTypes) error
+// netlinkElements writes element swaps of one table over netlink, in one transaction. Most
+// syncs are such a swap (an endpoint came or went, a plain service was added); nft 1.0.6 reads
+// every element of every set before it deletes one, which at 30k services costs more than all
+// the rest of the sync. It also lists the table's objects by name, which nft can only do by
+// reading every element too.
+type netlinkElements struct {
+	table *nftables.Table
+	ns    *os.File
+	// conn stays open between transactions: closing a netfilter netlink socket waits for an
+	// RCU grace period in the kernel (about 10 ms here), longer than the rest of a sync.
+	conn *nftables.Conn
+	// layouts caches the parsed types, by type text.
+	layouts map[string]layout
+	// genConn reads the ruleset's generation (gen.go), lasting too.
+	genConn *netlink.Conn
 }
-
-// SetTypes gives a set's or map's declared type by name, as "type" or as "typeof"; ok is
-// false for a set it does not know or one with flags (intervals, timeouts).
-type SetTypes func(name string) (typ, typeOf string, ok bool)
 
 // errNeedsNFT says a change has to go through nft (an interval set, an unknown type).
 var errNeedsNFT = errors.New("these elements need nft")
 
-// NetlinkElements writes elements of table inet Table over netlink, in the network namespace
-// at nsPath ("" for the caller's own).
-func NetlinkElements(nsPath string) (ElementWriter, error) {
-	w := &netlinkElements{table: &nftables.Table{Name: Table, Family: nftables.TableFamilyINet}, layouts: map[string]layout{}}
+func newNetlinkElements(family Family, table, nsPath string) (*netlinkElements, error) {
+	fam, ok := map[Family]nftables.TableFamily{InetFamily: nftables.TableFamilyINet, IPFamily: nftables.TableFamilyIPv4, IP6Family: nftables.TableFamilyIPv6}[family]
+	if !ok {
+		return nil, fmt.Errorf("nftables family %q: want inet, ip or ip6", family)
+	}
+	w := &netlinkElements{table: &nftables.Table{Name: table, Family: fam}, layouts: map[string]layout{}}
 	if nsPath != "" {
 		f, err := os.Open(nsPath)
 		if err != nil {
@@ -48,37 +52,40 @@ func NetlinkElements(nsPath string) (ElementWriter, error) {
 	return w, nil
 }
 
-type netlinkElements struct {
-	table *nftables.Table
-	ns    *os.File
-	// conn stays open between transactions: closing a netfilter netlink socket waits for an
-	// RCU grace period in the kernel (about 10 ms here), longer than the rest of a sync.
-	conn *nftables.Conn
-	// layouts caches the parsed types, by type text.
-	layouts map[string]layout
-}
-
-func (w *netlinkElements) WriteElements(dels, adds []*knftables.Element, types SetTypes) error {
+// write sends tx's element deletions and additions, in its order, in one transaction; it
+// returns errNeedsNFT, having sent nothing, when an element is of a kind it cannot encode.
+func (w *netlinkElements) write(tx *Tx) error {
 	// Everything is encoded before anything is queued: a refused element leaves nothing
 	// behind on the lasting connection.
-	delBySet, delOrder, err := w.encode(dels, false, types)
-	if err != nil {
-		return err
+	type batch struct {
+		add  bool
+		set  string
+		elts []nftables.SetElement
 	}
-	addBySet, addOrder, err := w.encode(adds, true, types)
-	if err != nil {
-		return err
+	var batches []batch
+	for _, o := range tx.ops {
+		e := o.obj.(*Element)
+		add := o.verb == opAdd
+		se, err := w.encode(e, add, tx.setOf)
+		if err != nil {
+			return err
+		}
+		if n := len(batches); n > 0 && batches[n-1].add == add && batches[n-1].set == e.Set {
+			batches[n-1].elts = append(batches[n-1].elts, se)
+			continue
+		}
+		batches = append(batches, batch{add, e.Set, []nftables.SetElement{se}})
 	}
 	if err := w.connect(); err != nil {
 		return err
 	}
-	for _, name := range delOrder {
-		if err := w.conn.SetDeleteElements(&nftables.Set{Name: name, Table: w.table}, delBySet[name]); err != nil {
-			return w.reset(err)
+	for _, b := range batches {
+		set := &nftables.Set{Name: b.set, Table: w.table}
+		send := w.conn.SetDeleteElements
+		if b.add {
+			send = w.conn.SetAddElements
 		}
-	}
-	for _, name := range addOrder {
-		if err := w.conn.SetAddElements(&nftables.Set{Name: name, Table: w.table}, addBySet[name]); err != nil {
+		if err := send(set, b.elts); err != nil {
 			return w.reset(err)
 		}
 	}
@@ -113,48 +120,39 @@ func (w *netlinkElements) reset(err error) error {
 	return fmt.Errorf("netlink: %w", err)
 }
 
-// encode turns the elements into netlink's bytes, grouped by set in first-seen order.
-func (w *netlinkElements) encode(elements []*knftables.Element, withData bool, types SetTypes) (map[string][]nftables.SetElement, []string, error) {
-	bySet := map[string][]nftables.SetElement{}
-	var order []string
-	for _, e := range elements {
-		name := e.Set + e.Map
-		l, ok := w.layoutOf(name, types)
-		if !ok {
-			return nil, nil, errNeedsNFT
-		}
-		key, err := encodeFields(l.key, e.Key)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s key %v: %w", name, e.Key, err)
-		}
-		se := nftables.SetElement{Key: key}
-		if withData && len(l.value) > 0 {
-			if l.value[0] == fieldVerdict {
-				if se.VerdictData, err = encodeVerdict(e.Value); err != nil {
-					return nil, nil, fmt.Errorf("%s value %v: %w", name, e.Value, err)
-				}
-			} else if se.Val, err = encodeFields(l.value, e.Value); err != nil {
-				return nil, nil, fmt.Errorf("%s value %v: %w", name, e.Value, err)
-			}
-		}
-		if _, seen := bySet[name]; !seen {
-			order = append(order, name)
-		}
-		bySet[name] = append(bySet[name], se)
+// encode turns an element into netlink's bytes.
+func (w *netlinkElements) encode(e *Element, withData bool, setOf func(string) *Set) (nftables.SetElement, error) {
+	l, ok := w.layoutOf(setOf(e.Set))
+	if !ok {
+		return nftables.SetElement{}, errNeedsNFT
 	}
-	return bySet, order, nil
+	key, err := encodeFields(l.key, e.Key)
+	if err != nil {
+		return nftables.SetElement{}, fmt.Errorf("%s key %v: %w", e.Set, e.Key, err)
+	}
+	se := nftables.SetElement{Key: key}
+	if withData && len(l.value) > 0 {
+		if l.value[0] == fieldVerdict {
+			if se.VerdictData, err = encodeVerdict(e.Value); err != nil {
+				return se, fmt.Errorf("%s value %v: %w", e.Set, e.Value, err)
+			}
+		} else if se.Val, err = encodeFields(l.value, e.Value); err != nil {
+			return se, fmt.Errorf("%s value %v: %w", e.Set, e.Value, err)
+		}
+	}
+	return se, nil
 }
 
-func (w *netlinkElements) layoutOf(name string, types SetTypes) (layout, bool) {
-	typ, typeOf, ok := types(name)
-	if !ok {
+// layoutOf is the set's parsed type; sets with flags (intervals, timeouts) are left to nft.
+func (w *netlinkElements) layoutOf(s *Set) (layout, bool) {
+	if s == nil || len(s.Flags) > 0 {
 		return layout{}, false
 	}
-	text := typ + "\x00" + typeOf
+	text := s.Type + "\x00" + s.TypeOf
 	if l, ok := w.layouts[text]; ok {
 		return l, true
 	}
-	l, ok := parseLayout(typ, typeOf)
+	l, ok := parseLayout(s.Type, s.TypeOf)
 	if ok {
 		w.layouts[text] = l
 	}
