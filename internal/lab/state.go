@@ -13,14 +13,13 @@ import (
 
 // Files in a lab's state directory.
 const (
-	planFile       = "lab.json"
-	supervisorPID  = "supervisor.pid"
-	processesFile  = "processes.json"
-	netnsRecord    = "netns.list"
-	logsDir        = "logs"
-	nodesDir       = "nodes"
-	controlDir     = "control-plane"
-	runNetnsMarker = "created-run-netns" // in the data dir: weft made /run/netns and removes it when empty
+	planFile      = "lab.json"
+	supervisorPID = "supervisor.pid"
+	processesFile = "processes.json"
+	netnsRecord   = "netns.list"
+	logsDir       = "logs"
+	nodesDir      = "nodes"
+	controlDir    = "control-plane"
 )
 
 // ErrNoLab means no lab of that name exists.

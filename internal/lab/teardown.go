@@ -59,7 +59,7 @@ func removeResources(dataDir, name string, log *slog.Logger) error {
 	if err := os.RemoveAll(stateDir); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", stateDir, err))
 	}
-	removeRunNetNSIfOurs(dataDir)
+	removeHostDirsIfOurs(dataDir)
 	// Only empty directories go: another lab's state stays.
 	_ = os.Remove(filepath.Join(dataDir, "labs"))
 	_ = os.Remove(dataDir)
@@ -187,21 +187,38 @@ func stopProcess(pid int, grace time.Duration) {
 	}
 }
 
-// noteRunNetNS remembers, before the first namespace is made, that /run/netns did not exist,
-// so that the last lab to go removes it again.
-func noteRunNetNS(dataDir string) error {
-	if _, err := os.Stat(netns.Dir); err == nil {
-		return nil
-	}
-	return os.WriteFile(filepath.Join(dataDir, runNetnsMarker), nil, 0o644)
+// hostDirs are the directories of the machine's own /run that a lab may have to make: the
+// namespace files' directory, and the mount point of each node's own /run/wireguard (the
+// userspace WireGuard's control sockets, which every node must have apart). Each has a marker
+// in the data directory while a lab made it.
+var hostDirs = []struct{ dir, marker string }{
+	{netns.Dir, "created-run-netns"},
+	{"/run/wireguard", "created-run-wireguard"},
 }
 
-func removeRunNetNSIfOurs(dataDir string) {
-	marker := filepath.Join(dataDir, runNetnsMarker)
-	if _, err := os.Stat(marker); err != nil {
-		return
+// noteHostDirs remembers, before the first namespace is made, which of hostDirs did not exist,
+// so that the last lab to go removes them again.
+func noteHostDirs(dataDir string) error {
+	for _, d := range hostDirs {
+		if _, err := os.Stat(d.dir); err == nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dataDir, d.marker), nil, 0o644); err != nil {
+			return err
+		}
 	}
-	if err := os.Remove(netns.Dir); err == nil || errors.Is(err, os.ErrNotExist) {
-		_ = os.Remove(marker)
+	return nil
+}
+
+// removeHostDirsIfOurs removes the hostDirs a lab made, once empty (another lab may still use them).
+func removeHostDirsIfOurs(dataDir string) {
+	for _, d := range hostDirs {
+		marker := filepath.Join(dataDir, d.marker)
+		if _, err := os.Stat(marker); err != nil {
+			continue
+		}
+		if err := os.Remove(d.dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			_ = os.Remove(marker)
+		}
 	}
 }

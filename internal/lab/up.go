@@ -45,7 +45,7 @@ func Up(o Options, out io.Writer, log *slog.Logger) (Plan, error) {
 		return cause
 	}
 	// Before the first namespace (the preflight's) is made.
-	if err := noteRunNetNS(o.DataDir); err != nil {
+	if err := noteHostDirs(o.DataDir); err != nil {
 		return plan, cleanup(err)
 	}
 	if err := Preflight(plan); err != nil {
