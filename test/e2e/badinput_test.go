@@ -37,8 +37,9 @@ func TestLabUpRefusesBadInput(t *testing.T) {
 		{"overlap", []string{"--service-cidr", "10.42.0.0/24"}, []string{"overlaps"}},
 		{"too many nodes for the range", []string{"--nodes", "5", "--cluster-cidr", "10.42.0.0/22"}, []string{"holds only 4 node ranges"}},
 		{"unknown flag", []string{"--flannel-backend", "vxlan"}, []string{"unknown flag: --flannel-backend"}},
-		{"unknown backend", []string{"--backend", "nope"}, []string{`--backend "nope"`, "vxlan, host-gw, none"}},
+		{"unknown backend", []string{"--backend", "nope"}, []string{`--backend "nope"`, "vxlan, host-gw, wireguard, none"}},
 		{"unknown proxy", []string{"--proxy", "ipvs"}, []string{`--proxy "ipvs"`, "weft, kube-proxy-nftables, kube-proxy-iptables"}},
+		{"unknown policy", []string{"--policy", "calico"}, []string{`--policy "calico"`, "weft, none, kube-network-policies"}},
 		{"mtu beyond the LAN", []string{"--mtu", "9000"}, []string{"--mtu 9000", "1280", "1500"}},
 		{"port in use", []string{"--https-listen-port", "16444"}, []string{"--https-listen-port 16444", "in use"}},
 	} {
