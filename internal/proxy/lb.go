@@ -50,15 +50,10 @@ func (p *Proxy) syncLoadBalancers(ctx context.Context, inf proxyInformers) error
 	}
 	slices.Sort(ready)
 	var errs []error
+	// Addresses are announced from the interface that holds the node's first InternalIP.
 	var nodeIP netip.Addr
-	for _, n := range nodes {
-		if n.Name == p.opts.NodeName {
-			for _, a := range n.Status.Addresses {
-				if ip, err := netip.ParseAddr(a.Address); err == nil && a.Type == corev1.NodeInternalIP && !nodeIP.IsValid() {
-					nodeIP = ip
-				}
-			}
-		}
+	if ips := p.nodeIPs(inf); len(ips) > 0 {
+		nodeIP = ips[0]
 	}
 	if p.lease.held.Load() {
 		errs = append(errs, p.writeStatuses(ctx, services))
