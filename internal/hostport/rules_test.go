@@ -2,16 +2,15 @@ package hostport
 
 import (
 	"context"
-	"flag"
 	"net/netip"
 	"os"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/knftables"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/weftnet/weft/internal/goldenfile"
+)
 
 func addrs(ss ...string) []netip.Addr {
 	var out []netip.Addr
@@ -47,7 +46,7 @@ func TestRulesGolden(t *testing.T) {
 	}
 	got := fake.Dump()
 	golden := "testdata/spec.golden"
-	if *update {
+	if goldenfile.Updating() {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -2,8 +2,6 @@ package policy
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,9 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/knftables"
 	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/weftnet/weft/internal/goldenfile"
+)
 
 // cluster is a small cluster for the tests: namespaces x and y (labelled ns=x, ns=y), pods
 // a and b in each; x/a and x/b on node-1, the rest on node-2.
@@ -83,23 +81,7 @@ func newFake() (*Policy, *knftables.Fake) {
 // golden compares got with testdata/golden/name, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to write it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update if the change is right):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", "golden", name), got)
 }
 
 // elements is the set elements of the fake's dump, skeleton left out: what policy decided.

@@ -2,16 +2,13 @@ package proxy
 
 import (
 	"context"
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/weftnet/weft/internal/goldenfile"
 	"github.com/weftnet/weft/internal/nft"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden rulesets in testdata/golden")
 
 var (
 	labServiceCIDRs = []netip.Prefix{netip.MustParsePrefix("10.43.0.0/16"), netip.MustParsePrefix("2001:cafe:43::/112")}
@@ -55,22 +52,7 @@ func applyChanges(t testing.TB, tbl *table) string {
 // golden compares got with testdata/golden/name (rewritten with -update).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *updateGolden {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it after review):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", "golden", name), got)
 }
 
 var node1 = topology{node: "node-1"}

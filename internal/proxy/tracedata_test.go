@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/weftnet/weft/internal/goldenfile"
 )
 
 // traceTestdata is what `weft trace`'s tests read as the scenario table: nft's own listing.
@@ -23,7 +25,7 @@ func TestTraceTestdataIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nft list table: %v\n%s", err, out)
 	}
-	if *updateGolden {
+	if goldenfile.Updating() {
 		if err := os.WriteFile(traceTestdata, out, 0o644); err != nil {
 			t.Fatal(err)
 		}
