@@ -86,9 +86,9 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: opts.ClusterCIDRs, LBPools: opts.LBPools, Resync: opts.Resync,
 		Log: log.With("feature", "proxy"), Metrics: a.metrics, Conntrack: opts.Conntrack,
 		HealthAddress: proxy.ProxyHealthAddress, StatusAddress: proxy.ProxyStatusAddress}, client, proxyTable, h)
-	dnsTable, err := knftables.New(knftables.InetFamily, clusterdns.Table)
+	dnsTable, err := nft.New(nft.InetFamily, clusterdns.Table, "")
 	if err != nil {
-		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
+		return nil, fmt.Errorf("%w (install the nftables package)", err)
 	}
 	a.dns = clusterdns.New(opts.DNS, dnsTable, clusterdns.Loopback{Handle: h}, log.With("feature", "dns"), a.metrics)
 	policyTable, err := knftables.New(knftables.InetFamily, policy.Table)

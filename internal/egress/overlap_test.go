@@ -2,13 +2,12 @@ package egress
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/netns/netnstest"
 	"github.com/weftnet/weft/internal/nft"
 )
 
@@ -50,14 +49,7 @@ func TestOverlappingKeepRanges(t *testing.T) {
 // TestOverlappingKeepRangesInKernel loads the table with overlapping ranges into the kernel
 // of a network namespace the test makes.
 func TestOverlappingKeepRangesInKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: writes nftables in a network namespace of its own")
-	}
-	ns := fmt.Sprintf("weft-egress-%d", os.Getpid()%100000)
-	if err := netns.Create(ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = netns.Delete(ns) })
+	ns := netnstest.Scratch(t, "weft-egress", "writes nftables in a network namespace of its own")
 	k, err := nft.New(nft.InetFamily, Table, netns.Path(ns))
 	if err != nil {
 		t.Fatal(err)
