@@ -101,7 +101,7 @@ func (c *Controller) sync(ctx context.Context, snap snapshot) error {
 	if err := addRoutes(c.kernel.Netlink, plans); err != nil {
 		return err
 	}
-	if err := c.writeTable(ctx, contents(plans, cluster)); err != nil {
+	if _, err := c.writeTable(ctx, contents(plans, cluster)); err != nil {
 		return err
 	}
 	errs := []error{removeStale(c.kernel.Netlink, plans), looseRPFilter(c.kernel.Sysctl, plans)}
@@ -140,8 +140,9 @@ func (c *Controller) Cleanup(ctx context.Context) error {
 // writeTable hands the table its owners' contents, dropping the routes gone since the last
 // sync, and syncs it in full: the table compares the kernel's with what it wrote, so what
 // someone deleted by hand, or an earlier run left (a set of a route deleted meanwhile), is
-// repaired or removed in the same transaction as the change.
-func (c *Controller) writeTable(ctx context.Context, want map[string]*nft.Contents) error {
+// repaired or removed in the same transaction as the change. It returns what it sent (nil:
+// nothing).
+func (c *Controller) writeTable(ctx context.Context, want map[string]*nft.Contents) (*nft.Tx, error) {
 	for owner := range c.owners {
 		if want[owner] == nil {
 			c.table.Set(owner, nil)
@@ -152,10 +153,11 @@ func (c *Controller) writeTable(ctx context.Context, want map[string]*nft.Conten
 		c.table.Set(owner, contents)
 		c.owners[owner] = true
 	}
-	if _, err := c.table.Sync(ctx, true); err != nil {
-		return fmt.Errorf("nftables: %w", err)
+	tx, err := c.table.Sync(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	return nil
+	return tx, nil
 }
 
 // parseAll turns the informer's objects into routes; an object that does not parse becomes an

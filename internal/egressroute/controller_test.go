@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,4 +188,38 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("Validate() = %v, want it to name %q", err, want)
 		}
 	}
+}
+
+// TestChangesSendOnlyWhatChanged: once the table is written, a pod joining a route swaps an
+// element, and a route going away rewrites the chains and drops its set, in one transaction.
+func TestChangesSendOnlyWhatChanged(t *testing.T) {
+	routes, pods := scenarios["mixed"]()
+	n := newTestNode(t, routes...)
+	ctx := context.Background()
+	if err := n.c.sync(ctx, snap(t, routes, pods...)); err != nil {
+		t.Fatal(err)
+	}
+	joined := append(slices.Clip(pods), pod("data", "db-2", self, corev1.PodRunning, map[string]string{"app": "db"}, "10.42.1.10"))
+	var sent strings.Builder
+	for _, step := range []struct {
+		name   string
+		routes []*EgressRoute
+		pods   []*corev1.Pod
+	}{
+		{"nothing changed", routes, pods},
+		{"a pod joins route db", routes, joined},
+		{"route everything deleted", slices.DeleteFunc(slices.Clone(routes), func(er *EgressRoute) bool { return er.Name == "everything" }), joined},
+	} {
+		s := snap(t, step.routes, step.pods...)
+		tx, err := n.c.writeTable(ctx, contents(makePlans(self, s, cluster, n.nl), cluster))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := "(nothing)\n"
+		if tx != nil {
+			text = tx.String()
+		}
+		fmt.Fprintf(&sent, "# %s\n%s", step.name, text)
+	}
+	golden(t, "changes", sent.String())
 }
