@@ -110,6 +110,15 @@ func TestRulesConflict(t *testing.T) {
 	if _, err := os.Stat(RecordFile(dir, "thief/eth0")); !os.IsNotExist(err) {
 		t.Errorf("the refused ADD left a record: %v", err)
 	}
+	// One host port to two container ports of one pod (a runtime passing what the API server
+	// would refuse): refused too, rather than one of them silently winning.
+	err = command(fake, dir).Add(ctx, "twice/eth0", Entries([]Mapping{{HostPort: 7000, ContainerPort: 1}, {HostPort: 7000, ContainerPort: 2}}, addrs("10.42.0.9")))
+	if err == nil || !strings.Contains(err.Error(), "one host port, two destinations") {
+		t.Errorf("ADD of one host port twice: %v", err)
+	}
+	if after := fake.DumpSorted(); after != before {
+		t.Errorf("the refused ADD changed the table:\n%s", after)
+	}
 }
 
 // Each command rebuilds the table from the records: a table someone deleted, or an entry

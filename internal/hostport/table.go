@@ -105,24 +105,33 @@ func (r *Rules) Add(ctx context.Context, owner string, entries []Entry) error {
 	})
 }
 
-// conflicts names the host ports of entries that another attachment holds.
+// conflicts names the host ports of entries that another attachment holds, or that two of
+// the entries want for different pods.
 func conflicts(owners map[string][]Entry, owner string, entries []Entry) error {
 	var errs []error
-	for _, e := range entries {
-		want := element(e)
-		for other, held := range owners {
-			if other == owner {
-				continue
-			}
-			for _, h := range held {
-				if got := element(h); got.Set == want.Set && slices.Equal(got.Key, want.Key) {
-					errs = append(errs, fmt.Errorf("hostPort %s is already mapped to %s for attachment %s: give this pod another hostPort or hostIP",
-						e, strings.Join(got.Value, ":"), other))
-				}
-			}
+	for i, e := range entries {
+		if other, el, ok := holder(owners, owner, e); ok {
+			errs = append(errs, fmt.Errorf("hostPort %s is already mapped to %s for attachment %s: give this pod another hostPort or hostIP",
+				e, strings.Join(el.Value, ":"), other))
+		}
+		if j := slices.IndexFunc(entries[:i], func(d Entry) bool { return sameKey(element(d), element(e)) }); j >= 0 {
+			errs = append(errs, fmt.Errorf("hostPort %s and %s: one host port, two destinations: give one of them another hostPort", entries[j], e))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// holder is the attachment other than owner that holds e's host port, and its element.
+func holder(owners map[string][]Entry, owner string, e Entry) (string, *nft.Element, bool) {
+	want := element(e)
+	for other, held := range owners {
+		for _, h := range held {
+			if el := element(h); other != owner && sameKey(el, want) {
+				return other, el, true
+			}
+		}
+	}
+	return "", nil, false
 }
 
 // Remove deletes the owner's entries, whatever they are; none is not an error, and an
@@ -206,15 +215,10 @@ func compare(owners map[string][]Entry, owner string, entries []Entry) []error {
 
 // missing says where an entry the owner lacks went: to another attachment, or nowhere.
 func missing(owners map[string][]Entry, owner string, e Entry) error {
-	want := element(e)
-	for other, held := range owners {
-		for _, h := range held {
-			if other != owner && sameKey(element(h), want) {
-				return fmt.Errorf("hostPort %s goes to %s for attachment %s instead", e, strings.Join(element(h).Value, ":"), other)
-			}
-		}
+	if other, el, ok := holder(owners, owner, e); ok {
+		return fmt.Errorf("hostPort %s goes to %s for attachment %s instead", e, strings.Join(el.Value, ":"), other)
 	}
-	return fmt.Errorf("hostPort %s is missing from map inet %s %s", e, Table, want.Set)
+	return fmt.Errorf("hostPort %s is missing from map inet %s %s", e, Table, element(e).Set)
 }
 
 func sameKey(a, b *nft.Element) bool { return a.Set == b.Set && slices.Equal(a.Key, b.Key) }
