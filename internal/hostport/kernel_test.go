@@ -346,4 +346,14 @@ func TestKernelConcurrentCommands(t *testing.T) {
 	if strings.Contains(string(out), "tcp . 90") || !strings.Contains(string(out), "tcp . 8000") {
 		t.Errorf("after the pods' DELs, the table holds:\n%s", out)
 	}
+	// The pods' bridge renamed: the next command's comparison sees it (the hairpin rules name
+	// the bridge in their comments) and rewrites the rules.
+	renamed := New(func() (nft.Kernel, error) { return nft.New(nft.InetFamily, Table, path) }, records, "cni0")
+	if err := renamed.Add(ctx, "pod0/eth0", Entries([]Mapping{{HostPort: 9000, ContainerPort: 80}}, addrs("10.42.0.10"))); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", Table).CombinedOutput()
+	if strings.Contains(string(out), `"weft0"`) || !strings.Contains(string(out), `iifname "cni0"`) {
+		t.Errorf("after a command on bridge cni0, the table holds:\n%s", out)
+	}
 }

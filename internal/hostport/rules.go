@@ -35,7 +35,9 @@ func anyMap(f netaddr.Family) string    { return "any-" + f.Suffix() }
 func nfproto(f netaddr.Family) string { return map[bool]string{false: "ipv4", true: "ipv6"}[f.Is6()] }
 
 // skeleton is the fixed part of the table: the maps that attachments fill, and the chains
-// that look packets up in them. Its hairpin rules match the pods' bridge.
+// that look packets up in them. Its hairpin rules match the pods' bridge, and say so in their
+// comments: a command compares the kernel's rules by their comments (internal/nft), so a
+// bridge renamed shows as a difference and the rules are rewritten.
 func skeleton(bridge string) *nft.Contents {
 	sk := nft.NewContents()
 	for _, f := range netaddr.Families {
@@ -59,9 +61,9 @@ func skeleton(bridge string) *nft.Contents {
 		key := f.Match() + " daddr . meta l4proto . th dport"
 		sk.AddRules("hostports",
 			nft.Rule{Text: fmt.Sprintf("%s %s @%s meta mark set meta mark | %s", fromPod, key, hostIPMap(f), mark),
-				Comment: "a pod of this node to a hostIP port: masquerade (hairpin)"},
+				Comment: "a pod on " + bridge + " to a hostIP port: masquerade (hairpin)"},
 			nft.Rule{Text: fmt.Sprintf("%s meta nfproto %s fib daddr type local meta l4proto . th dport @%s meta mark set meta mark | %s", fromPod, nfproto(f), anyMap(f), mark),
-				Comment: "a pod of this node to a port of every address: masquerade (hairpin)"},
+				Comment: "a pod on " + bridge + " to a port of every address: masquerade (hairpin)"},
 			nft.Rule{Text: fmt.Sprintf("dnat %s to %s map @%s", f.Match(), key, hostIPMap(f)),
 				Comment: "host ports of one node address (hostIP) to their pods"},
 			nft.Rule{Text: fmt.Sprintf("meta nfproto %s fib daddr type local dnat %s to meta l4proto . th dport map @%s", nfproto(f), f.Match(), anyMap(f)),
