@@ -44,7 +44,7 @@ func (t *Table) Set(owner string, c *Contents) {
 	if old := t.owners[owner]; old != nil {
 		for _, id := range old.ids() {
 			t.dropHolder(id, owner)
-			t.touched[id] = true
+			t.touch(id)
 		}
 	}
 	delete(t.owners, owner)
@@ -54,6 +54,14 @@ func (t *Table) Set(owner string, c *Contents) {
 	t.owners[owner] = c
 	for _, id := range c.ids() {
 		t.addHolder(id, owner)
+		t.touch(id)
+	}
+}
+
+// touch notes that id may have changed, for the next partial sync. When the next sync is a
+// full one, nobody asks: a node's first sync of 80k elements skips a map as big.
+func (t *Table) touch(id objectID) {
+	if !t.needFull {
 		t.touched[id] = true
 	}
 }
@@ -104,7 +112,12 @@ func (t *Table) wanted(id objectID) any {
 	if !ok {
 		return nil
 	}
-	c := t.owners[h]
+	return t.versionOf(id, h)
+}
+
+// versionOf is the version of an object that owner wants.
+func (t *Table) versionOf(id objectID, owner string) any {
+	c := t.owners[owner]
 	switch id.kind {
 	case chainObject:
 		return c.Chains[id.name]
@@ -271,10 +284,14 @@ func (t *Table) pending() pendingSet {
 // written whole.
 func (t *Table) commit(all bool) {
 	if all {
-		clear(t.written)
+		if len(t.written) == 0 {
+			t.written = make(map[objectID]any, len(t.holders)) // sized once, not grown
+		} else {
+			clear(t.written)
+		}
 		t.sizes = [3]int{}
-		for id := range t.holders {
-			t.written[id] = t.wanted(id)
+		for id, owner := range t.holders {
+			t.written[id] = t.versionOf(id, owner)
 			t.sizes[id.kind]++
 		}
 		t.touched = map[objectID]bool{} // not clear(): a map keeps its size, and a full sync made it huge
