@@ -54,8 +54,8 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 		o.services = nil
 		for f := range strings.SplitSeq(s, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 || n > 60000 {
-				return fmt.Errorf("service count %q: want 1 to 60000", f)
+			if err != nil || n < 1 || n > maxServices {
+				return fmt.Errorf("service count %q: want 1 to %d", f, maxServices)
 			}
 			o.services = append(o.services, n)
 		}
