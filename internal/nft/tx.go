@@ -106,6 +106,9 @@ func (tx *Tx) String() string {
 // anew in the same transaction, for a table whose shape cannot be trusted. Either way no packet
 // sees half a table.
 func (t *Table) writeFull(tx *Tx, have Names) {
+	// Room for every object and a flush per declaration, allocated once: a full sync of 30k
+	// Services holds a quarter of a million.
+	tx.ops = slices.Grow(tx.ops, len(t.holders)+t.sizes[chainObject]+t.sizes[setObject]+64)
 	tx.add(opAdd, tableObj{t.comment})
 	tx.staged = have.Absent && !t.fresh
 	if t.fresh {
