@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/weftnet/weft/internal/nft"
@@ -31,7 +32,7 @@ func ownChains(c *contribution, sp *servicePort, f fam, port string, haveCluster
 			// in-place change nftables cannot make.
 			set := fmt.Sprintf("affinity-%s-%d", strings.TrimPrefix(name, "ep-"), sp.affinitySeconds)
 			c.AddSet(&nft.Set{Name: set, Type: f.addrType, Flags: []string{"dynamic", "timeout"}, Timeout: secondsDuration(sp.affinitySeconds)})
-			if containsEndpoint(sp.endpoints, ep) {
+			if slices.Contains(sp.endpoints, ep) {
 				c.chain(svc, nft.Rule{Text: fmt.Sprintf("%s saddr @%s goto %s", f.match, set, name), Comment: serviceComment(sp, whyAffinityHit)})
 			}
 			c.chain(name, nft.Rule{Text: fmt.Sprintf("update @%s { %s saddr }", set, f.match), Comment: serviceComment(sp, whyAffinityRemember)})
