@@ -4,12 +4,13 @@
 // endpoints, or to a port a service does not have, are refused; addresses inside a ServiceCIDR
 // that no service holds are dropped. A sync sends the kernel only what changed since the last.
 //
-// The package holds the Service model (model.go), the rules made of it (rules.go, chains.go,
-// contrib.go, dispatch.go) and the table they are diffed in (model_table.go, on internal/nft).
-// After each sync it hands what else the node must do to packages that know nothing of it:
-// internal/loadbalancer (LoadBalancer addresses), internal/healthcheck (health check node
-// ports, kube-proxy's health and status ports) and internal/conntrack (TCP timeouts, stale UDP
-// flows).
+// The package holds the Service model (model.go); the rules made of it, each with a comment
+// saying what it is for, which weft trace reads (rules.go, chains.go, contrib.go, dispatch.go,
+// purpose.go); and the table they are diffed in (model_table.go, on internal/nft). Informers
+// mark what changed (watch.go) and one worker syncs it (sync.go). After each sync the proxy
+// hands what else the node must do to packages that know nothing of it: internal/loadbalancer
+// (LoadBalancer addresses), internal/healthcheck (health check node ports, kube-proxy's health
+// and status ports) and internal/conntrack (TCP timeouts, stale UDP flows).
 package proxy
 
 import (
