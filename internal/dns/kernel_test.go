@@ -38,7 +38,7 @@ func TestTableGolden(t *testing.T) {
 	if err := writeTable(context.Background(), nft.NewTable(fake, tableComment), addrs); err != nil {
 		t.Fatal(err)
 	}
-	goldenfile.Check(t, filepath.Join("testdata", "table.golden"), fake.SortedDump())
+	goldenfile.Check(t, filepath.Join("testdata", "table.golden"), fake.DumpSorted())
 }
 
 // TestHoldFollowsTheService: a new address is added to lo and the table; one no longer

@@ -48,7 +48,7 @@ func TestMasqueradeRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			dump := fake.Dump()
-			goldenfile.Check(t, filepath.Join("testdata", tc.golden+".nft"), fake.SortedDump())
+			goldenfile.Check(t, filepath.Join("testdata", tc.golden+".nft"), fake.DumpSorted())
 			for _, w := range tc.want {
 				if !strings.Contains(dump, w) {
 					t.Errorf("ruleset lacks %q:\n%s", w, dump)

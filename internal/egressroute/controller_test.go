@@ -58,7 +58,7 @@ var scenarios = map[string]func() ([]*EgressRoute, []*corev1.Pod){
 // render is the node's whole state after a sync: ruleset, routes and rules, entries.
 func render(n *testNode, plans []*plan) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# nftables\n%s# routes and rules\n%s\n# entries\n", n.nft.SortedDump(), n.nl.state())
+	fmt.Fprintf(&b, "# nftables\n%s# routes and rules\n%s\n# entries\n", n.nft.DumpSorted(), n.nl.state())
 	for _, p := range plans {
 		fmt.Fprintf(&b, "%s slot %d: ready=%v %s: %s\n", p.er.Name, p.slot, p.entry.Ready, p.entry.Reason, p.entry.Message)
 	}
@@ -79,13 +79,13 @@ func TestSyncGolden(t *testing.T) {
 			golden(t, name, render(n, makePlans(self, s, cluster, n.nl)))
 
 			// A second sync converges: the same ruleset, and not one kernel change.
-			dump := n.nft.SortedDump()
+			dump := n.nft.DumpSorted()
 			n.nl.changes = nil
 			if err := n.c.sync(ctx, s); err != nil {
 				t.Fatal(err)
 			}
-			if n.nft.SortedDump() != dump || len(n.nl.changes) > 0 {
-				t.Errorf("second sync changed things: %v\n%s", n.nl.changes, n.nft.SortedDump())
+			if n.nft.DumpSorted() != dump || len(n.nl.changes) > 0 {
+				t.Errorf("second sync changed things: %v\n%s", n.nl.changes, n.nft.DumpSorted())
 			}
 
 			// Someone deletes the table, our routes and rules by hand: the next sync repairs it all.
@@ -97,15 +97,15 @@ func TestSyncGolden(t *testing.T) {
 			if err := n.c.sync(ctx, s); err != nil {
 				t.Fatal(err)
 			}
-			if n.nft.SortedDump() != dump || n.nl.state() != state {
-				t.Errorf("resync did not repair:\n%s\n%s", n.nft.SortedDump(), n.nl.state())
+			if n.nft.DumpSorted() != dump || n.nl.state() != state {
+				t.Errorf("resync did not repair:\n%s\n%s", n.nft.DumpSorted(), n.nl.state())
 			}
 
 			// Everything deleted: only the empty frame of the table stays, no route or rule.
 			if err := n.c.sync(ctx, snap(t, nil)); err != nil {
 				t.Fatal(err)
 			}
-			if d := n.nft.SortedDump(); strings.Contains(d, "add set inet weft-egressroute r") || strings.Contains(d, "add rule") {
+			if d := n.nft.DumpSorted(); strings.Contains(d, "add set inet weft-egressroute r") || strings.Contains(d, "add rule") {
 				t.Errorf("deleted routes left:\n%s", d)
 			}
 			if st := n.nl.state(); st != "" {
@@ -114,7 +114,7 @@ func TestSyncGolden(t *testing.T) {
 			if err := n.c.Cleanup(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if d := n.nft.SortedDump(); d != "" {
+			if d := n.nft.DumpSorted(); d != "" {
 				t.Errorf("Cleanup left:\n%s", d)
 			}
 		})
@@ -148,8 +148,8 @@ func TestSyncRemovesWhatAnEarlierRunLeft(t *testing.T) {
 	if err := n.c.sync(ctx, snap(t, nil)); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(n.nft.SortedDump(), "r77") {
-		t.Errorf("stale set stayed:\n%s", n.nft.SortedDump())
+	if strings.Contains(n.nft.DumpSorted(), "r77") {
+		t.Errorf("stale set stayed:\n%s", n.nft.DumpSorted())
 	}
 	want := strings.Join([]string{"route " + routeString(other), "route " + routeString(overlay), "rule " + ruleString(*foreign)}, "\n")
 	if got := n.nl.state(); got != want {
@@ -167,8 +167,8 @@ func TestKernelRefusal(t *testing.T) {
 	if err := n.c.sync(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(n.nft.SortedDump(), "add rule") {
-		t.Errorf("marked packets for a route that is not there:\n%s", n.nft.SortedDump())
+	if strings.Contains(n.nft.DumpSorted(), "add rule") {
+		t.Errorf("marked packets for a route that is not there:\n%s", n.nft.DumpSorted())
 	}
 	u, err := n.dyn.Resource(GVR).Get(context.Background(), "corp-net", metav1.GetOptions{})
 	if err != nil {

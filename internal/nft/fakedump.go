@@ -5,16 +5,12 @@ import (
 	"strings"
 )
 
-// SortedDump is Dump with the element lines sorted and put last, for golden files: the fake
-// keeps elements in the order they came, which map order and partial syncs change and the
-// kernel does not care about.
-func (f *Fake) SortedDump() string {
-	dump := f.Dump()
-	if dump == "" {
-		return ""
-	}
+// DumpSorted is Dump with the elements in order, for golden tests of a table written from
+// maps (a full sync sends elements in map order, and the fake keeps the order they came in);
+// the kernel does not care. Declarations and rules keep their order.
+func (f *Fake) DumpSorted() string {
 	var rest, elements []string
-	for _, line := range strings.Split(strings.TrimSuffix(dump, "\n"), "\n") {
+	for _, line := range strings.SplitAfter(f.Dump(), "\n") {
 		if strings.HasPrefix(line, "add element ") {
 			elements = append(elements, line)
 		} else {
@@ -22,5 +18,5 @@ func (f *Fake) SortedDump() string {
 		}
 	}
 	slices.Sort(elements)
-	return strings.Join(append(rest, elements...), "\n") + "\n"
+	return strings.Join(append(rest, elements...), "")
 }
