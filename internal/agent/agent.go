@@ -73,12 +73,12 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	}
 	a.overlay = overlay.New(opts.Backend, overlay.Netlink{Handle: h}, wg)
 	if len(opts.ClusterCIDRs) > 0 {
-		nft, err := knftables.New(knftables.InetFamily, egress.Table)
+		egressTable, err := nft.New(nft.InetFamily, egress.Table, "")
 		if err != nil {
-			return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
+			return nil, fmt.Errorf("%w (install the nftables package)", err)
 		}
 		keep := slices.Concat(opts.ClusterCIDRs, opts.ServiceCIDRs, opts.NoMasqueradeCIDRs)
-		a.masq = egress.NewMasquerade(nft, opts.ClusterCIDRs, keep, opts.IPv6Masquerade)
+		a.masq = egress.NewMasquerade(egressTable, opts.ClusterCIDRs, keep, opts.IPv6Masquerade)
 	}
 	proxyTable, err := nft.New(nft.InetFamily, proxy.Table, "")
 	if err != nil {
@@ -87,9 +87,9 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: opts.ClusterCIDRs, LBPools: opts.LBPools, Resync: opts.Resync,
 		Log: log.With("feature", "proxy"), Metrics: a.metrics, Conntrack: opts.Conntrack,
 		HealthAddress: healthcheck.ProxyHealthAddress, StatusAddress: healthcheck.ProxyStatusAddress}, client, proxyTable, h)
-	dnsTable, err := knftables.New(knftables.InetFamily, clusterdns.Table)
+	dnsTable, err := nft.New(nft.InetFamily, clusterdns.Table, "")
 	if err != nil {
-		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
+		return nil, fmt.Errorf("%w (install the nftables package)", err)
 	}
 	a.dns = clusterdns.New(opts.DNS, dnsTable, clusterdns.Loopback{Handle: h}, log.With("feature", "dns"), a.metrics)
 	policyTable, err := knftables.New(knftables.InetFamily, policy.Table)

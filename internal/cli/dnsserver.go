@@ -15,9 +15,9 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/knftables"
 
 	clusterdns "github.com/weftnet/weft/internal/dns"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // newDNSServer runs the agent's cluster DNS on its own, at --dns-address on port 53, without
@@ -53,7 +53,7 @@ func newDNSServer() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(clusterdns.StripForDNS))
-			srv := clusterdns.New(o, knftables.NewFake(knftables.InetFamily, clusterdns.Table), keptAddresses{},
+			srv := clusterdns.New(o, nft.NewFake(nft.InetFamily, clusterdns.Table), keptAddresses{},
 				logger().With("feature", "dns"), prometheus.NewRegistry())
 			if bridgeFrom != "" {
 				return srv.RunBridge(ctx, factory, bridgeFrom)

@@ -9,8 +9,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/netaddr"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // Table is the DNS feature's nftables table (inet weft-dns); weft never touches another.
@@ -78,50 +79,64 @@ func hostNet(a netip.Addr) *net.IPNet {
 // dnsPort is the port the notrack rules match: DNS's, whichever the servers listen on.
 const dnsPort = "53"
 
-// writeTable makes table inet weft-dns hold exactly addrs. Its chains run at raw priority,
+// tableComment says what table inet weft-dns is for.
+const tableComment = "weft: node-local cluster DNS, kept out of conntrack"
+
+// The table's owners: the chains, sets and rules, which never change, and the addresses.
+const (
+	skeletonOwner  = "skeleton"
+	addressesOwner = "addresses"
+)
+
+// addrSet is the set of a family's cluster DNS addresses.
+func addrSet(f netaddr.Family) string { return "addrs-" + f.Suffix() }
+
+// skeleton is table inet weft-dns without its addresses. Its chains run at raw priority,
 // before conntrack: DNS to and from these addresses is never tracked, so no NAT chain (the
 // service proxy's, kube-proxy's, masquerade) sees it, only new connections ("ct state new")
 // are filtered, and parallel A and AAAA queries from one socket cannot race in conntrack.
-func writeTable(ctx context.Context, nft knftables.Interface, addrs []netip.Addr) error {
-	tx := nft.NewTransaction()
-	tx.Add(&knftables.Table{Comment: ptr.To("weft: node-local cluster DNS, kept out of conntrack")})
-	for _, c := range []struct {
-		name string
-		hook knftables.BaseChainHook
-	}{{"prerouting", knftables.PreroutingHook}, {"output", knftables.OutputHook}} {
-		tx.Add(&knftables.Chain{Name: c.name, Type: ptr.To(knftables.FilterType), Hook: ptr.To(c.hook), Priority: ptr.To(knftables.RawPriority)})
-		tx.Flush(&knftables.Chain{Name: c.name})
+func skeleton() *nft.Contents {
+	c := nft.NewContents()
+	for _, ch := range []struct{ name, from string }{{"prerouting", "arriving at this node"}, {"output", "this node sends"}} {
+		c.AddChain(&nft.Chain{Name: ch.name, Hook: &nft.Hook{Type: "filter", Hook: ch.name, Priority: "raw"},
+			Comment: "cluster DNS packets " + ch.from + " skip conntrack"})
 	}
-	for _, f := range []struct{ set, typ, match string }{{"addrs-v4", "ipv4_addr", "ip"}, {"addrs-v6", "ipv6_addr", "ip6"}} {
-		tx.Add(&knftables.Set{Name: f.set, Type: f.typ, Comment: ptr.To("the cluster DNS addresses this node answers")})
-		tx.Flush(&knftables.Set{Name: f.set})
-		for _, a := range addrs {
-			if (f.set == "addrs-v6") == a.Is6() {
-				tx.Add(&knftables.Element{Set: f.set, Key: []string{a.String()}})
-			}
-		}
+	for _, f := range netaddr.Families {
+		set := addrSet(f)
+		c.AddSet(&nft.Set{Name: set, Type: f.AddrType(), Comment: "the cluster DNS addresses this node answers"})
 		for _, chain := range []string{"prerouting", "output"} {
-			tx.Add(&knftables.Rule{Chain: chain, Rule: knftables.Concat(f.match, "daddr", "@"+f.set, "meta l4proto { tcp, udp } th dport", dnsPort, "notrack")})
-			tx.Add(&knftables.Rule{Chain: chain, Rule: knftables.Concat(f.match, "saddr", "@"+f.set, "meta l4proto { tcp, udp } th sport", dnsPort, "notrack")})
+			c.AddRules(chain,
+				nft.Rule{Text: fmt.Sprintf("%s daddr @%s meta l4proto { tcp, udp } th dport %s notrack", f.Match(), set, dnsPort),
+					Comment: "questions to the cluster DNS: untracked"},
+				nft.Rule{Text: fmt.Sprintf("%s saddr @%s meta l4proto { tcp, udp } th sport %s notrack", f.Match(), set, dnsPort),
+					Comment: "answers from the cluster DNS: untracked"})
 		}
 	}
-	if err := nft.Run(ctx, tx); err != nil {
-		return fmt.Errorf("nftables table inet %s: %w", Table, err)
+	return c
+}
+
+// writeTable makes table inet weft-dns hold exactly addrs, in one transaction.
+func writeTable(ctx context.Context, t *nft.Table, addrs []netip.Addr) error {
+	c := nft.NewContents()
+	for _, a := range addrs {
+		c.AddElement(addrSet(netaddr.Of(a)), []string{a.String()})
+	}
+	t.Set(skeletonOwner, skeleton())
+	t.Set(addressesOwner, c)
+	if _, err := t.Sync(ctx, true); err != nil {
+		return fmt.Errorf("nftables: %w", err)
 	}
 	return nil
 }
 
-// tableAddrs are the addresses the table holds now (none if it does not exist): what a
-// previous run put on lo.
-func tableAddrs(ctx context.Context, nft knftables.Interface) ([]netip.Addr, error) {
+// tableAddrs are the addresses the kernel's table holds now (none if it does not exist):
+// what a previous run put on lo.
+func tableAddrs(ctx context.Context, t *nft.Table) ([]netip.Addr, error) {
 	var out []netip.Addr
-	for _, set := range []string{"addrs-v4", "addrs-v6"} {
-		els, err := nft.ListElements(ctx, "set", set)
-		if knftables.IsNotFound(err) {
-			continue
-		}
+	for _, f := range netaddr.Families {
+		els, err := t.Elements(ctx, addrSet(f))
 		if err != nil {
-			return nil, fmt.Errorf("nftables set %s in inet %s: %w", set, Table, err)
+			return nil, fmt.Errorf("nftables set %s in inet %s: %w", addrSet(f), Table, err)
 		}
 		for _, e := range els {
 			if len(e.Key) == 1 {
@@ -135,10 +150,8 @@ func tableAddrs(ctx context.Context, nft knftables.Interface) ([]netip.Addr, err
 }
 
 // deleteTable removes the table; it being gone already is no error.
-func deleteTable(ctx context.Context, nft knftables.Interface) error {
-	tx := nft.NewTransaction()
-	tx.Delete(&knftables.Table{})
-	if err := nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
+func deleteTable(ctx context.Context, t *nft.Table) error {
+	if err := t.Delete(ctx); err != nil {
 		return fmt.Errorf("delete nftables table inet %s: %w", Table, err)
 	}
 	return nil

@@ -21,7 +21,8 @@ import (
 	corev1informers "k8s.io/client-go/informers/core/v1"
 	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // RBACRules are what the DNS server reads; the agent's ClusterRole must include them.
@@ -33,7 +34,7 @@ var RBACRules = []rbacv1.PolicyRule{
 // Server is one node's cluster DNS.
 type Server struct {
 	opts    Options
-	nft     knftables.Interface
+	table   *nft.Table // inet weft-dns
 	addrs   Addresses
 	log     *slog.Logger
 	handler *handler
@@ -50,14 +51,15 @@ type Server struct {
 }
 
 // New makes the node's DNS server; Run starts it, Cleanup removes what a previous run left when
-// the feature is off. nft is table inet weft-dns (knftables.New(knftables.InetFamily, Table)).
-func New(opts Options, nft knftables.Interface, addrs Addresses, log *slog.Logger, reg prometheus.Registerer) *Server {
+// the feature is off. k holds table inet weft-dns (nft.New(nft.InetFamily, Table, "") for the
+// node's).
+func New(opts Options, k nft.Kernel, addrs Addresses, log *slog.Logger, reg prometheus.Registerer) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := newMetrics(reg)
 	stubs, _ := parseStubZones(opts.StubZones) // Validate has reported bad ones
-	s := &Server{opts: opts, nft: nft, addrs: addrs, log: log, minSync: 100 * time.Millisecond, stubs: stubs}
+	s := &Server{opts: opts, table: nft.NewTable(k, tableComment), addrs: addrs, log: log, minSync: 100 * time.Millisecond, stubs: stubs}
 	s.handler = &handler{clusterOrigin: dns.CanonicalName(opts.Domain), metrics: m, synced: make(chan struct{})}
 	s.handler.fwd = newForwarder(s.currentUpstreams, newCache(opts.CacheSize, opts.CacheMaxTTL), m)
 	if opts.Log {
@@ -115,7 +117,7 @@ func (s *Server) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		}
 		s.serve.close()
 	}()
-	if prev, err := tableAddrs(ctx, s.nft); err == nil && len(prev) > 0 && len(files) == 0 {
+	if prev, err := tableAddrs(ctx, s.table); err == nil && len(prev) > 0 && len(files) == 0 {
 		if err := s.serve.set(prev); err != nil {
 			s.log.Warn("cannot listen at the previous DNS addresses yet", "err", err)
 		}
@@ -243,7 +245,7 @@ func (s *Server) wanted(inf dnsInformers) []netip.Addr {
 // hold puts addrs on the node, in the table and in the listeners, and takes away the ones
 // served before and not any more (including a previous run's).
 func (s *Server) hold(ctx context.Context, addrs []netip.Addr) error {
-	before, err := tableAddrs(ctx, s.nft)
+	before, err := tableAddrs(ctx, s.table)
 	if err != nil {
 		return err
 	}
@@ -254,7 +256,7 @@ func (s *Server) hold(ctx context.Context, addrs []netip.Addr) error {
 		}
 	}
 	// The rules come first, so the first packet to a new address is already untracked.
-	if err := writeTable(ctx, s.nft, addrs); err != nil {
+	if err := writeTable(ctx, s.table, addrs); err != nil {
 		return err
 	}
 	errs := []error{s.addrs.Ensure(addrs)}
@@ -339,11 +341,11 @@ func (s *Server) Cleanup(ctx context.Context) error {
 		closeAll(files)
 		release(c)
 	}
-	addrs, err := tableAddrs(ctx, s.nft)
+	addrs, err := tableAddrs(ctx, s.table)
 	if err != nil {
 		return err
 	}
-	return errors.Join(s.addrs.Remove(addrs), deleteTable(ctx, s.nft))
+	return errors.Join(s.addrs.Remove(addrs), deleteTable(ctx, s.table))
 }
 
 // stripPod keeps the fields the records use; the rest of a Pod is most of its memory.

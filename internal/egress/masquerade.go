@@ -10,12 +10,10 @@ import (
 	"net/netip"
 	"slices"
 
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/knftables"
-
 	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/fwmark"
 	"github.com/weftnet/weft/internal/netaddr"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // Table is weft's egress table; weft never touches another.
@@ -23,7 +21,7 @@ const Table = "weft-egress"
 
 // Masquerade configures source NAT for pods' traffic out of the cluster.
 type Masquerade struct {
-	nft knftables.Interface
+	table *nft.Table
 	// PodCIDRs are the cluster's pod ranges (sources to masquerade).
 	PodCIDRs []netip.Prefix
 	// Keep are destinations that see pods' own addresses: the cluster's pod and service ranges
@@ -34,60 +32,61 @@ type Masquerade struct {
 	IPv6 bool
 }
 
-// NewMasquerade uses nft, the table's interface (knftables.New(knftables.InetFamily, Table)).
-func NewMasquerade(nft knftables.Interface, podCIDRs, keep []netip.Prefix, ipv6 bool) *Masquerade {
-	return &Masquerade{nft: nft, PodCIDRs: podCIDRs, Keep: keep, IPv6: ipv6}
+// NewMasquerade writes the table through k (nft.New(nft.InetFamily, Table, "") for the node's).
+func NewMasquerade(k nft.Kernel, podCIDRs, keep []netip.Prefix, ipv6 bool) *Masquerade {
+	return &Masquerade{table: nft.NewTable(k, "weft: masquerade pod traffic that leaves the cluster"), PodCIDRs: podCIDRs, Keep: keep, IPv6: ipv6}
 }
 
-// Sync writes the whole table in one transaction: a restart or a repair converges on the same
-// rules, and no packet ever sees half of them. serviceCIDRs are the ranges of the cluster's
-// ServiceCIDR objects now: pods' traffic to a range added at run time stays inside the cluster
-// like traffic to the first one.
+// owner is the table's only owner: every set and rule follows from the same few ranges.
+const owner = "masquerade"
+
+// Sync brings the table in line in one transaction, comparing it with the kernel's first: a
+// restart or a repair converges on the same rules, and no packet ever sees half of them.
+// serviceCIDRs are the ranges of the cluster's ServiceCIDR objects now: pods' traffic to a
+// range added at run time stays inside the cluster like traffic to the first one.
 func (m *Masquerade) Sync(ctx context.Context, serviceCIDRs []netip.Prefix) error {
-	tx := m.nft.NewTransaction()
-	tx.Add(&knftables.Table{Comment: ptr.To("weft: masquerade pod traffic that leaves the cluster")})
-	tx.Add(&knftables.Chain{Name: "postrouting", Type: ptr.To(knftables.NATType), Hook: ptr.To(knftables.PostroutingHook), Priority: ptr.To(knftables.SNATPriority)})
-	tx.Flush(&knftables.Chain{Name: "postrouting"})
+	m.table.Set(owner, m.contents(serviceCIDRs))
+	if _, err := m.table.Sync(ctx, true); err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	return nil
+}
+
+// contents is the whole table for these service ranges.
+func (m *Masquerade) contents(serviceCIDRs []netip.Prefix) *nft.Contents {
+	c := nft.NewContents()
+	c.AddChain(&nft.Chain{Name: "postrouting", Hook: &nft.Hook{Type: "nat", Hook: "postrouting", Priority: "srcnat"},
+		Comment: "pods' traffic to outside the cluster leaves with the node's address"})
 	for _, fam := range netaddr.Families {
 		pods, keep := "pods-"+fam.Suffix(), "keep-"+fam.Suffix()
 		for _, s := range []string{pods, keep} {
-			tx.Add(&knftables.Set{Name: s, Type: fam.AddrType(), Flags: []knftables.SetFlag{knftables.IntervalFlag}})
-			tx.Flush(&knftables.Set{Name: s})
+			c.AddSet(&nft.Set{Name: s, Type: fam.AddrType(), Flags: []string{"interval"}})
 		}
 		// The ranges come from several places and may overlap (ServiceCIDRs do by design, a
 		// --no-masquerade-cidr may cover the pod range); the sets refuse overlapping elements.
 		n := 0
 		for _, p := range cidr.Merge(m.PodCIDRs) {
 			if p.Addr().Is6() == fam.Is6() {
-				tx.Add(&knftables.Element{Set: pods, Key: []string{p.String()}})
+				c.AddElement(pods, []string{p.String()})
 				n++
 			}
 		}
 		for _, p := range cidr.Merge(append(slices.Clip(m.Keep), serviceCIDRs...)) {
 			if p.Addr().Is6() == fam.Is6() {
-				tx.Add(&knftables.Element{Set: keep, Key: []string{p.String()}})
+				c.AddElement(keep, []string{p.String()})
 			}
 		}
 		if n == 0 || (fam.Is6() && !m.IPv6) {
 			continue
 		}
-		tx.Add(&knftables.Rule{Chain: "postrouting", Rule: knftables.Concat(
-			fam.Match(), "saddr", "@"+pods, fam.Match(), "daddr", "!=", "@"+keep,
-			"meta mark &", fwmark.Hex(fwmark.KeepSource), "== 0", "masquerade", "fully-random",
-		), Comment: ptr.To("pods leaving the cluster take the node's address")})
+		c.AddRules("postrouting", nft.Rule{Text: fmt.Sprintf("%s saddr @%s %s daddr != @%s meta mark & %s == 0 masquerade fully-random",
+			fam.Match(), pods, fam.Match(), keep, fwmark.Hex(fwmark.KeepSource)),
+			Comment: "pods leaving the cluster take the node's address"})
 	}
-	if err := m.nft.Run(ctx, tx); err != nil {
-		return fmt.Errorf("nftables table inet %s: %w", Table, err)
-	}
-	return nil
+	return c
 }
 
 // Cleanup removes the table, for when masquerading is turned off.
 func (m *Masquerade) Cleanup(ctx context.Context) error {
-	tx := m.nft.NewTransaction()
-	tx.Delete(&knftables.Table{})
-	if err := m.nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
-		return err
-	}
-	return nil
+	return m.table.Delete(ctx)
 }

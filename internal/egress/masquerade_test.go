@@ -3,11 +3,13 @@ package egress
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/knftables"
+	"github.com/weftnet/weft/internal/goldenfile"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 func prefixes(s ...string) []netip.Prefix {
@@ -21,20 +23,21 @@ func prefixes(s ...string) []netip.Prefix {
 func TestMasqueradeRules(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
+		golden    string
 		pods      []netip.Prefix
 		ipv6      bool
 		want, not []string
 	}{
-		{"dual-stack, IPv4 only masqueraded", prefixes("10.42.0.0/16", "2001:cafe:42::/56"), false,
+		{"dual-stack, IPv4 only masqueraded", "dual-stack", prefixes("10.42.0.0/16", "2001:cafe:42::/56"), false,
 			[]string{"ip saddr @pods-v4 ip daddr != @keep-v4 meta mark & 0x10000000 == 0 masquerade", "add element inet weft-egress keep-v4 { 10.43.0.0/16 }", "add element inet weft-egress pods-v6 { 2001:cafe:42::/56 }"},
 			[]string{"ip6 saddr @pods-v6"}},
-		{"dual-stack with --ipv6-masq", prefixes("10.42.0.0/16", "2001:cafe:42::/56"), true,
+		{"dual-stack with --ipv6-masq", "dual-stack-ipv6-masq", prefixes("10.42.0.0/16", "2001:cafe:42::/56"), true,
 			[]string{"ip saddr @pods-v4", "ip6 saddr @pods-v6 ip6 daddr != @keep-v6 meta mark & 0x10000000 == 0 masquerade"}, nil},
-		{"IPv6 only without --ipv6-masq", prefixes("2001:cafe:42::/56"), false,
+		{"IPv6 only without --ipv6-masq", "ipv6-only", prefixes("2001:cafe:42::/56"), false,
 			nil, []string{"masquerade fully-random"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := knftables.NewFake(knftables.InetFamily, Table)
+			fake := nft.NewFake(nft.InetFamily, Table)
 			keep := append(append([]netip.Prefix{}, tc.pods...), prefixes("10.43.0.0/16", "2001:cafe:43::/112")...)
 			m := NewMasquerade(fake, tc.pods, keep, tc.ipv6)
 			if err := m.Sync(context.Background(), nil); err != nil {
@@ -45,6 +48,7 @@ func TestMasqueradeRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			dump := fake.Dump()
+			goldenfile.Check(t, filepath.Join("testdata", tc.golden+".nft"), fake.DumpSorted())
 			for _, w := range tc.want {
 				if !strings.Contains(dump, w) {
 					t.Errorf("ruleset lacks %q:\n%s", w, dump)
@@ -71,8 +75,7 @@ func TestMasqueradeRules(t *testing.T) {
 // TestServiceCIDRsAddedAtRunTime: a ServiceCIDR the cluster gains after the agent started is
 // kept from masquerade at the next sync, and masqueraded again once it is gone.
 func TestServiceCIDRsAddedAtRunTime(t *testing.T) {
-	fake := knftables.NewFake(knftables.InetFamily, Table)
-	m := NewMasquerade(fake, prefixes("10.42.0.0/16"), prefixes("10.42.0.0/16", "10.43.0.0/16"), false)
+	m := NewMasquerade(nft.NewFake(nft.InetFamily, Table), prefixes("10.42.0.0/16"), prefixes("10.42.0.0/16", "10.43.0.0/16"), false)
 	for _, step := range []struct {
 		name   string
 		ranges []netip.Prefix
@@ -85,7 +88,7 @@ func TestServiceCIDRsAddedAtRunTime(t *testing.T) {
 		if err := m.Sync(context.Background(), step.ranges); err != nil {
 			t.Fatal(err)
 		}
-		if got := keepElements(t, fake, "keep-v4"); !slices.Equal(got, step.want) {
+		if got := keepElements(t, m, "keep-v4"); !slices.Equal(got, step.want) {
 			t.Errorf("%s: keep-v4 holds %v, want %v", step.name, got, step.want)
 		}
 	}

@@ -2,15 +2,13 @@ package egress
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/knftables"
-
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/netns/netnstest"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // overlapping are ranges that are never masqueraded to, as an agent gathers them: the pod
@@ -18,9 +16,10 @@ import (
 // and a --no-masquerade-cidr that covers the pod range.
 var overlapping = prefixes("10.42.0.0/16", "10.96.0.0/28", "10.96.0.0/24", "10.0.0.0/8", "2001:cafe:43::/112", "2001:cafe:43::/64")
 
-func keepElements(t *testing.T, nft knftables.Interface, set string) []string {
+// keepElements are the elements of set as the kernel (or the fake) holds them, sorted.
+func keepElements(t *testing.T, m *Masquerade, set string) []string {
 	t.Helper()
-	elements, err := nft.ListElements(context.Background(), "set", set)
+	elements, err := m.table.Elements(context.Background(), set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,15 +33,14 @@ func keepElements(t *testing.T, nft knftables.Interface, set string) []string {
 
 // TestOverlappingKeepRanges: overlapping ranges reach the interval sets merged.
 func TestOverlappingKeepRanges(t *testing.T) {
-	fake := knftables.NewFake(knftables.InetFamily, Table)
-	m := NewMasquerade(fake, prefixes("10.42.0.0/16", "10.42.0.0/24"), overlapping, false)
+	m := NewMasquerade(nft.NewFake(nft.InetFamily, Table), prefixes("10.42.0.0/16", "10.42.0.0/24"), overlapping, false)
 	if err := m.Sync(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	for set, want := range map[string][]string{
 		"keep-v4": {"10.0.0.0/8"}, "keep-v6": {"2001:cafe:43::/64"}, "pods-v4": {"10.42.0.0/16"},
 	} {
-		if got := keepElements(t, fake, set); !slices.Equal(got, want) {
+		if got := keepElements(t, m, set); !slices.Equal(got, want) {
 			t.Errorf("%s holds %v, want %v", set, got, want)
 		}
 	}
@@ -51,29 +49,34 @@ func TestOverlappingKeepRanges(t *testing.T) {
 // TestOverlappingKeepRangesInKernel loads the table with overlapping ranges into the kernel
 // of a network namespace the test makes.
 func TestOverlappingKeepRangesInKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: writes nftables in a network namespace of its own")
-	}
-	ns := fmt.Sprintf("weft-egress-%d", os.Getpid()%100000)
-	if err := netns.Create(ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = netns.Delete(ns) })
-	err := netns.Do(netns.Path(ns), func() error {
-		nft, err := knftables.New(knftables.InetFamily, Table)
-		if err != nil {
-			return err
-		}
-		m := NewMasquerade(nft, prefixes("10.42.0.0/16"), overlapping, true)
-		if err := m.Sync(context.Background(), nil); err != nil {
-			return err
-		}
-		if got := keepElements(t, nft, "keep-v4"); !slices.Equal(got, []string{"10.0.0.0/8"}) {
-			t.Errorf("keep-v4 holds %v in the kernel, want 10.0.0.0/8", got)
-		}
-		return m.Cleanup(context.Background())
-	})
+	ns := netnstest.Scratch(t, "weft-egress", "writes nftables in a network namespace of its own")
+	k, err := nft.New(nft.InetFamily, Table, netns.Path(ns))
 	if err != nil {
 		t.Fatal(err)
+	}
+	m := NewMasquerade(k, prefixes("10.42.0.0/16"), overlapping, true)
+	ctx := context.Background()
+	if err := m.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := keepElements(t, m, "keep-v4"); !slices.Equal(got, []string{"10.0.0.0/8"}) {
+		t.Errorf("keep-v4 holds %v in the kernel, want 10.0.0.0/8", got)
+	}
+	// A ServiceCIDR outside the merged ranges joins them in the next sync, and a second
+	// sync of the same ranges finds the kernel's table as written.
+	if err := m.Sync(ctx, prefixes("192.168.200.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Sync(ctx, prefixes("192.168.200.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	if got := keepElements(t, m, "keep-v4"); !slices.Equal(got, []string{"10.0.0.0/8", "192.168.200.0/24"}) {
+		t.Errorf("keep-v4 holds %v in the kernel, want 10.0.0.0/8 and 192.168.200.0/24", got)
+	}
+	if err := m.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := keepElements(t, m, "keep-v4"); len(got) > 0 {
+		t.Errorf("after Cleanup keep-v4 still holds %v", got)
 	}
 }

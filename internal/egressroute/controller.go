@@ -13,7 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // RBACRules are what this feature reads and writes; the agent's ClusterRole must include them.
@@ -64,6 +65,8 @@ type Controller struct {
 	client  kubernetes.Interface
 	dyn     dynamic.Interface
 	kernel  Kernel
+	table   *nft.Table      // inet weft-egressroute, through kernel.NFT
+	owners  map[string]bool // the table's owners as the last sync set them
 	log     *slog.Logger
 	cluster []netip.Prefix
 	last    map[string]NodeStatus // entries of the previous sync, to log changes only
@@ -84,8 +87,8 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, kerne
 		opts.Log = slog.Default()
 	}
 	cluster := append(append([]netip.Prefix(nil), opts.ClusterCIDRs...), opts.ServiceCIDRs...)
-	return &Controller{opts: opts, client: client, dyn: dyn, kernel: kernel, log: opts.Log.With("feature", "egressroute"),
-		cluster: cluster, last: map[string]NodeStatus{}}, nil
+	return &Controller{opts: opts, client: client, dyn: dyn, kernel: kernel, table: nft.NewTable(kernel.NFT, tableComment), owners: map[string]bool{},
+		log: opts.Log.With("feature", "egressroute"), cluster: cluster, last: map[string]NodeStatus{}}, nil
 }
 
 // sync makes the node match the snapshot: routes and rules first, then the marks that send
@@ -98,14 +101,8 @@ func (c *Controller) sync(ctx context.Context, snap snapshot) error {
 	if err := addRoutes(c.kernel.Netlink, plans); err != nil {
 		return err
 	}
-	stale, err := staleSets(ctx, c.kernel.NFT, plans)
-	if err != nil {
+	if _, err := c.writeTable(ctx, contents(plans, cluster)); err != nil {
 		return err
-	}
-	tx := c.kernel.NFT.NewTransaction()
-	transaction(tx, plans, cluster, stale)
-	if err := c.kernel.NFT.Run(ctx, tx); err != nil {
-		return fmt.Errorf("nftables table inet %s: %w", Table, err)
 	}
 	errs := []error{removeStale(c.kernel.Netlink, plans), looseRPFilter(c.kernel.Sysctl, plans)}
 	seen := map[string]bool{}
@@ -133,15 +130,34 @@ func (c *Controller) sync(ctx context.Context, snap snapshot) error {
 // Cleanup removes everything this feature put in the kernel, for when it is turned off. It
 // leaves rp_filter loose: stricter filtering could break routes others made meanwhile.
 func (c *Controller) Cleanup(ctx context.Context) error {
-	tx := c.kernel.NFT.NewTransaction()
-	tx.Delete(&knftables.Table{})
-	err := c.kernel.NFT.Run(ctx, tx)
-	if knftables.IsNotFound(err) {
-		err = nil
-	} else if err != nil {
+	err := c.table.Delete(ctx)
+	if err != nil {
 		err = fmt.Errorf("delete table inet %s: %w", Table, err)
 	}
 	return errors.Join(err, removeStale(c.kernel.Netlink, nil))
+}
+
+// writeTable hands the table its owners' contents, dropping the routes gone since the last
+// sync, and syncs it in full: the table compares the kernel's with what it wrote, so what
+// someone deleted by hand, or an earlier run left (a set of a route deleted meanwhile), is
+// repaired or removed in the same transaction as the change. It returns what it sent (nil:
+// nothing).
+func (c *Controller) writeTable(ctx context.Context, want map[string]*nft.Contents) (*nft.Tx, error) {
+	for owner := range c.owners {
+		if want[owner] == nil {
+			c.table.Set(owner, nil)
+			delete(c.owners, owner)
+		}
+	}
+	for owner, contents := range want {
+		c.table.Set(owner, contents)
+		c.owners[owner] = true
+	}
+	tx, err := c.table.Sync(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	return tx, nil
 }
 
 // parseAll turns the informer's objects into routes; an object that does not parse becomes an

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,7 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // scenarios are whole clusters' worth of EgressRoutes as node-1 sees them.
@@ -56,7 +58,7 @@ var scenarios = map[string]func() ([]*EgressRoute, []*corev1.Pod){
 // render is the node's whole state after a sync: ruleset, routes and rules, entries.
 func render(n *testNode, plans []*plan) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# nftables\n%s# routes and rules\n%s\n# entries\n", n.nft.Dump(), n.nl.state())
+	fmt.Fprintf(&b, "# nftables\n%s# routes and rules\n%s\n# entries\n", n.nft.DumpSorted(), n.nl.state())
 	for _, p := range plans {
 		fmt.Fprintf(&b, "%s slot %d: ready=%v %s: %s\n", p.er.Name, p.slot, p.entry.Ready, p.entry.Reason, p.entry.Message)
 	}
@@ -77,35 +79,33 @@ func TestSyncGolden(t *testing.T) {
 			golden(t, name, render(n, makePlans(self, s, cluster, n.nl)))
 
 			// A second sync converges: the same ruleset, and not one kernel change.
-			dump := n.nft.Dump()
+			dump := n.nft.DumpSorted()
 			n.nl.changes = nil
 			if err := n.c.sync(ctx, s); err != nil {
 				t.Fatal(err)
 			}
-			if n.nft.Dump() != dump || len(n.nl.changes) > 0 {
-				t.Errorf("second sync changed things: %v\n%s", n.nl.changes, n.nft.Dump())
+			if n.nft.DumpSorted() != dump || len(n.nl.changes) > 0 {
+				t.Errorf("second sync changed things: %v\n%s", n.nl.changes, n.nft.DumpSorted())
 			}
 
 			// Someone deletes the table, our routes and rules by hand: the next sync repairs it all.
 			state := n.nl.state()
-			tx := n.nft.NewTransaction()
-			tx.Delete(&knftables.Table{})
-			if err := n.nft.Run(ctx, tx); err != nil {
+			if err := nft.NewTable(n.nft, "").Delete(ctx); err != nil {
 				t.Fatal(err)
 			}
 			n.nl.routes, n.nl.rules = nil, nil
 			if err := n.c.sync(ctx, s); err != nil {
 				t.Fatal(err)
 			}
-			if n.nft.Dump() != dump || n.nl.state() != state {
-				t.Errorf("resync did not repair:\n%s\n%s", n.nft.Dump(), n.nl.state())
+			if n.nft.DumpSorted() != dump || n.nl.state() != state {
+				t.Errorf("resync did not repair:\n%s\n%s", n.nft.DumpSorted(), n.nl.state())
 			}
 
 			// Everything deleted: only the empty frame of the table stays, no route or rule.
 			if err := n.c.sync(ctx, snap(t, nil)); err != nil {
 				t.Fatal(err)
 			}
-			if d := n.nft.Dump(); strings.Contains(d, "add set inet weft-egressroute r") || strings.Contains(d, "add rule") {
+			if d := n.nft.DumpSorted(); strings.Contains(d, "add set inet weft-egressroute r") || strings.Contains(d, "add rule") {
 				t.Errorf("deleted routes left:\n%s", d)
 			}
 			if st := n.nl.state(); st != "" {
@@ -114,7 +114,7 @@ func TestSyncGolden(t *testing.T) {
 			if err := n.c.Cleanup(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if d := n.nft.Dump(); d != "" {
+			if d := n.nft.DumpSorted(); d != "" {
 				t.Errorf("Cleanup left:\n%s", d)
 			}
 		})
@@ -125,11 +125,12 @@ func TestSyncGolden(t *testing.T) {
 func TestSyncRemovesWhatAnEarlierRunLeft(t *testing.T) {
 	n := newTestNode(t)
 	ctx := context.Background()
-	tx := n.nft.NewTransaction()
-	tx.Add(&knftables.Table{})
-	tx.Add(&knftables.Set{Name: "r77-dst-v4", Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.IntervalFlag}})
-	tx.Add(&knftables.Element{Set: "r77-dst-v4", Key: []string{"192.168.3.0/24"}})
-	if err := n.nft.Run(ctx, tx); err != nil {
+	earlier := nft.NewContents()
+	earlier.AddSet(&nft.Set{Name: "r77-dst-v4", Type: "ipv4_addr", Flags: []string{"interval"}})
+	earlier.AddElement("r77-dst-v4", []string{"192.168.3.0/24"})
+	run := nft.NewTable(n.nft, "")
+	run.Set("earlier run", earlier)
+	if _, err := run.Sync(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	ours := &netlink.Route{Family: netlink.FAMILY_V4, Table: tableOf(77), Dst: &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)},
@@ -147,8 +148,8 @@ func TestSyncRemovesWhatAnEarlierRunLeft(t *testing.T) {
 	if err := n.c.sync(ctx, snap(t, nil)); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(n.nft.Dump(), "r77") {
-		t.Errorf("stale set stayed:\n%s", n.nft.Dump())
+	if strings.Contains(n.nft.DumpSorted(), "r77") {
+		t.Errorf("stale set stayed:\n%s", n.nft.DumpSorted())
 	}
 	want := strings.Join([]string{"route " + routeString(other), "route " + routeString(overlay), "rule " + ruleString(*foreign)}, "\n")
 	if got := n.nl.state(); got != want {
@@ -166,8 +167,8 @@ func TestKernelRefusal(t *testing.T) {
 	if err := n.c.sync(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(n.nft.Dump(), "add rule") {
-		t.Errorf("marked packets for a route that is not there:\n%s", n.nft.Dump())
+	if strings.Contains(n.nft.DumpSorted(), "add rule") {
+		t.Errorf("marked packets for a route that is not there:\n%s", n.nft.DumpSorted())
 	}
 	u, err := n.dyn.Resource(GVR).Get(context.Background(), "corp-net", metav1.GetOptions{})
 	if err != nil {
@@ -187,4 +188,38 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("Validate() = %v, want it to name %q", err, want)
 		}
 	}
+}
+
+// TestChangesSendOnlyWhatChanged: once the table is written, a pod joining a route swaps an
+// element, and a route going away rewrites the chains and drops its set, in one transaction.
+func TestChangesSendOnlyWhatChanged(t *testing.T) {
+	routes, pods := scenarios["mixed"]()
+	n := newTestNode(t, routes...)
+	ctx := context.Background()
+	if err := n.c.sync(ctx, snap(t, routes, pods...)); err != nil {
+		t.Fatal(err)
+	}
+	joined := append(slices.Clip(pods), pod("data", "db-2", self, corev1.PodRunning, map[string]string{"app": "db"}, "10.42.1.10"))
+	var sent strings.Builder
+	for _, step := range []struct {
+		name   string
+		routes []*EgressRoute
+		pods   []*corev1.Pod
+	}{
+		{"nothing changed", routes, pods},
+		{"a pod joins route db", routes, joined},
+		{"route everything deleted", slices.DeleteFunc(slices.Clone(routes), func(er *EgressRoute) bool { return er.Name == "everything" }), joined},
+	} {
+		s := snap(t, step.routes, step.pods...)
+		tx, err := n.c.writeTable(ctx, contents(makePlans(self, s, cluster, n.nl), cluster))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := "(nothing)\n"
+		if tx != nil {
+			text = tx.String()
+		}
+		fmt.Fprintf(&sent, "# %s\n%s", step.name, text)
+	}
+	golden(t, "changes", sent.String())
 }

@@ -6,7 +6,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // FuzzFromUnstructured feeds any JSON object through what an EgressRoute meets on a node:
@@ -33,10 +34,11 @@ func FuzzFromUnstructured(f *testing.F) {
 			return
 		}
 		plans := makePlans(self, snapshot{routes: []*EgressRoute{er}, podCIDRs: prefixes("10.42.1.0/24")}, cluster, newFakeNetlink())
-		nft := knftables.NewFake(knftables.InetFamily, Table)
-		tx := nft.NewTransaction()
-		transaction(tx, plans, cluster, nil)
-		if err := nft.Run(t.Context(), tx); err != nil {
+		table := nft.NewTable(nft.NewFake(nft.InetFamily, Table), tableComment)
+		for owner, c := range contents(plans, cluster) {
+			table.Set(owner, c)
+		}
+		if tx, err := table.Sync(t.Context(), true); err != nil {
 			t.Fatalf("a valid route made a ruleset nftables refuses: %v\n%s", err, tx)
 		}
 	})

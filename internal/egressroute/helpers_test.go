@@ -15,9 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/goldenfile"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 const self = "node-1"
@@ -79,7 +79,7 @@ func newDynamic(t testing.TB, routes ...*EgressRoute) *dynamicfake.FakeDynamicCl
 // testNode is a controller on fakes of every kind.
 type testNode struct {
 	c   *Controller
-	nft *knftables.Fake
+	nft *nft.Fake
 	nl  *fakeNetlink
 	sys fakeSysctl
 	dyn *dynamicfake.FakeDynamicClient
@@ -88,7 +88,7 @@ type testNode struct {
 func newTestNode(t testing.TB, routes ...*EgressRoute) *testNode {
 	t.Helper()
 	n := &testNode{
-		nft: knftables.NewFake(knftables.InetFamily, Table),
+		nft: nft.NewFake(nft.InetFamily, Table),
 		nl:  newFakeNetlink(),
 		sys: fakeSysctl{"net/ipv4/conf/all/rp_filter": "0", "net/ipv4/conf/eth0/rp_filter": "0", "net/ipv4/conf/eth1/rp_filter": "1"},
 		dyn: newDynamic(t, routes...),

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
-	"sigs.k8s.io/knftables"
 
+	"github.com/weftnet/weft/internal/nft"
 	"github.com/weftnet/weft/internal/nlretry"
 )
 
@@ -36,22 +36,22 @@ type Sysctl interface {
 
 // Kernel is everything this package touches on the node.
 type Kernel struct {
-	NFT     knftables.Interface // the inet weft-egressroute table
+	NFT     nft.Kernel // the inet weft-egressroute table
 	Netlink Netlink
 	Sysctl  Sysctl
 }
 
 // NewKernel is the real kernel of the calling process's network namespace.
 func NewKernel() (Kernel, error) {
-	nft, err := knftables.New(knftables.InetFamily, Table)
+	table, err := nft.New(nft.InetFamily, Table, "")
 	if err != nil {
-		return Kernel{}, fmt.Errorf("nftables: %w (install the nftables package)", err)
+		return Kernel{}, fmt.Errorf("%w (install the nftables package)", err)
 	}
 	h, err := netlink.NewHandle()
 	if err != nil {
 		return Kernel{}, fmt.Errorf("netlink: %w", err)
 	}
-	return Kernel{NFT: nft, Netlink: NewNetlink(h), Sysctl: ProcSysctl{}}, nil
+	return Kernel{NFT: table, Netlink: NewNetlink(h), Sysctl: ProcSysctl{}}, nil
 }
 
 // NewNetlink wraps a handle so that dumps the kernel interrupted (a route changed mid-dump)

@@ -100,7 +100,7 @@ func (top *topology) reaches(addr string, tries int) bool {
 	return false
 }
 
-// inNode runs fn on a thread inside the node's namespace: nft (exec'd by knftables) and
+// inNode runs fn on a thread inside the node's namespace: nft (which internal/nft runs) and
 // /proc/sys follow the thread, and the netlink socket opened there stays in that namespace.
 func (top *topology) inNode(fn func() error) {
 	top.t.Helper()

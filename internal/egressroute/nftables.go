@@ -1,17 +1,14 @@
 package egressroute
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"sort"
 
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/knftables"
-
 	"github.com/weftnet/weft/internal/cidr"
 	"github.com/weftnet/weft/internal/fwmark"
 	"github.com/weftnet/weft/internal/netaddr"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // Chain priorities. Chain prerouting marks after the service proxy's DNAT (dstnat), so traffic
@@ -21,30 +18,36 @@ import (
 // route's choice is made first. (The chains are named after their hooks: "mark" and
 // "masquerade" are nft keywords.)
 const (
-	markPriority = knftables.BaseChainPriority("dstnat+10")
-	masqPriority = knftables.BaseChainPriority("srcnat-10")
+	markPriority = "dstnat+10"
+	masqPriority = "srcnat-10"
 )
 
-// transaction is the whole table for the ready plans. stale names the sets in the table now
-// that no plan wants; they are deleted in the same transaction. The table is small (a set of
-// pods per route and family, a rule per destination), so it is rewritten whole: atomically,
-// and nothing drifts.
-func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefix, stale []string) {
-	tx.Add(&knftables.Table{Comment: ptr.To("weft: EgressRoutes, pods' traffic to declared networks through declared next hops")})
-	tx.Add(&knftables.Chain{Name: "prerouting", Type: ptr.To(knftables.FilterType), Hook: ptr.To(knftables.PreroutingHook), Priority: ptr.To(markPriority),
-		Comment: ptr.To("pods' packets to a route's destinations get its mark, which selects its routing table")})
-	tx.Flush(&knftables.Chain{Name: "prerouting"})
-	tx.Add(&knftables.Chain{Name: "postrouting", Type: ptr.To(knftables.NATType), Hook: ptr.To(knftables.PostroutingHook), Priority: ptr.To(masqPriority)})
-	tx.Flush(&knftables.Chain{Name: "postrouting"})
+// tableComment says what table inet weft-egressroute is for.
+const tableComment = "weft: EgressRoutes, pods' traffic to declared networks through declared next hops"
+
+// skeletonOwner owns the chains and the cluster's ranges; each ready route owns its sets of
+// pods under routeOwner. The chains' rules are the skeleton's: where routes overlap, their
+// order follows from all of them together.
+const skeletonOwner = "skeleton"
+
+func routeOwner(name string) string { return "route/" + name }
+
+// contents is the table for the ready plans, by owner. The table is small (a set of pods per
+// route and family, a rule per destination); each sync states it whole and the nft.Table
+// sends what changed, atomically.
+func contents(plans []*plan, cluster []netip.Prefix) map[string]*nft.Contents {
+	skel := nft.NewContents()
+	skel.AddChain(&nft.Chain{Name: "prerouting", Hook: &nft.Hook{Type: "filter", Hook: "prerouting", Priority: markPriority},
+		Comment: "pods' packets to a route's destinations get its mark, which selects its routing table"})
+	skel.AddChain(&nft.Chain{Name: "postrouting", Hook: &nft.Hook{Type: "nat", Hook: "postrouting", Priority: masqPriority},
+		Comment: "packets of routes that masquerade leave with the node's address"})
 	for _, f := range netaddr.Families {
-		addSet(tx, "cluster-"+f.Suffix(), f, "the cluster's own ranges: never rerouted")
+		addSet(skel, "cluster-"+f.Suffix(), f, "the cluster's own ranges: never rerouted")
 	}
 	for _, c := range cidr.Merge(cluster) {
-		addElement(tx, "cluster-"+famIndex(c).Suffix(), c)
+		addElement(skel, "cluster-"+famIndex(c).Suffix(), c)
 	}
-	for _, name := range stale {
-		tx.Delete(&knftables.Set{Name: name})
-	}
+	out := map[string]*nft.Contents{skeletonOwner: skel}
 	type target struct {
 		p   *plan
 		dst netip.Prefix
@@ -54,23 +57,24 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 		if !p.entry.Ready {
 			continue
 		}
+		own := nft.NewContents()
 		for fi, f := range netaddr.Families {
 			if len(p.dsts[fi]) == 0 {
 				continue
 			}
 			src := setName(p.slot, f)
-			addSet(tx, src, f, "EgressRoute "+p.er.Name+": its pods on this node")
+			addSet(own, src, f, "EgressRoute "+p.er.Name+": its pods on this node")
 			for _, s := range cidr.Merge(p.pods[fi]) {
-				addElement(tx, src, s)
+				addElement(own, src, s)
 			}
 			for _, d := range cidr.Merge(p.dsts[fi]) {
 				targets = append(targets, target{p, d})
 			}
 		}
+		out[routeOwner(p.er.Name)] = own
 		if mark := markOf(p.slot, false); p.er.Spec.Masquerades() {
-			tx.Add(&knftables.Rule{Chain: "postrouting", Rule: knftables.Concat(
-				"meta mark &", fwmark.Hex(fwmark.RouteSlotMask|fwmark.KeepSource), "==", fwmark.Hex(mark), "masquerade fully-random",
-			), Comment: comment(p.er.Name)})
+			skel.AddRules("postrouting", nft.Rule{Text: fmt.Sprintf("meta mark & %s == %s masquerade fully-random",
+				fwmark.Hex(fwmark.RouteSlotMask|fwmark.KeepSource), fwmark.Hex(mark)), Comment: comment(p.er.Name)})
 		}
 	}
 	// Where routes overlap for a pod, the most specific destination wins, as in a routing
@@ -79,40 +83,14 @@ func transaction(tx *knftables.Transaction, plans []*plan, cluster []netip.Prefi
 	sort.SliceStable(targets, func(i, j int) bool { return targets[i].dst.Bits() > targets[j].dst.Bits() })
 	for _, t := range targets {
 		f := netaddr.Families[famIndex(t.dst)]
-		tx.Add(&knftables.Rule{Chain: "prerouting", Rule: knftables.Concat(
-			f.Match(), "saddr", "@", setName(t.p.slot, f), f.Match(), "daddr", t.dst, f.Match(), "daddr", "!=", "@", "cluster-"+f.Suffix(),
+		skel.AddRules("prerouting", nft.Rule{Text: fmt.Sprintf("%s saddr @%s %s daddr %s %s daddr != @cluster-%s "+
 			// Only the route's own bits change: other software's marks stay.
-			"meta mark set meta mark &", fwmark.Hex(^(fwmark.RouteSlotMask | fwmark.KeepSource)), "|", fwmark.Hex(markOf(t.p.slot, !t.p.er.Spec.Masquerades())),
-			"accept",
-		), Comment: comment(t.p.er.Name)})
+			"meta mark set meta mark & %s | %s accept",
+			f.Match(), setName(t.p.slot, f), f.Match(), t.dst, f.Match(), f.Suffix(),
+			fwmark.Hex(^(fwmark.RouteSlotMask | fwmark.KeepSource)), fwmark.Hex(markOf(t.p.slot, !t.p.er.Spec.Masquerades()))),
+			Comment: comment(t.p.er.Name)})
 	}
-}
-
-// staleSets are the sets in the table that the plans do not use.
-func staleSets(ctx context.Context, nft knftables.Interface, plans []*plan) ([]string, error) {
-	have, err := nft.List(ctx, "sets")
-	if knftables.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list sets of inet %s: %w", Table, err)
-	}
-	want := map[string]bool{"cluster-v4": true, "cluster-v6": true}
-	for _, p := range plans {
-		for fi, f := range netaddr.Families {
-			if p.entry.Ready && len(p.dsts[fi]) > 0 {
-				want[setName(p.slot, f)] = true
-			}
-		}
-	}
-	var stale []string
-	for _, name := range have {
-		if !want[name] {
-			stale = append(stale, name)
-		}
-	}
-	sort.Strings(stale)
-	return stale, nil
+	return out
 }
 
 // setName is a route's set of pods. It carries the slot, not the route's name: names may
@@ -122,23 +100,22 @@ func setName(slot int, f netaddr.Family) string {
 	return fmt.Sprintf("r%d-pods-%s", slot, f.Suffix())
 }
 
-func addSet(tx *knftables.Transaction, name string, f netaddr.Family, text string) {
-	tx.Add(&knftables.Set{Name: name, Type: f.AddrType(), Flags: []knftables.SetFlag{knftables.IntervalFlag}, Comment: comment(text)})
-	tx.Flush(&knftables.Set{Name: name})
+func addSet(c *nft.Contents, name string, f netaddr.Family, text string) {
+	c.AddSet(&nft.Set{Name: name, Type: f.AddrType(), Flags: []string{"interval"}, Comment: comment(text)})
 }
 
 // comment fits nft's 128-byte limit on comments (route names run to 253).
-func comment(s string) *string {
+func comment(s string) string {
 	if len(s) > 120 {
 		s = s[:117] + "..."
 	}
-	return &s
+	return s
 }
 
-func addElement(tx *knftables.Transaction, set string, p netip.Prefix) {
+func addElement(c *nft.Contents, set string, p netip.Prefix) {
 	key := p.String()
 	if p.IsSingleIP() {
 		key = p.Addr().String()
 	}
-	tx.Add(&knftables.Element{Set: set, Key: []string{key}})
+	c.AddElement(set, []string{key})
 }

@@ -12,7 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	kubefake "k8s.io/client-go/kubernetes/fake"
-	"sigs.k8s.io/knftables"
+
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // Run wires informers to syncs: an EgressRoute appearing, a pod arriving and the route going
@@ -24,7 +25,7 @@ func TestRun(t *testing.T) {
 	er := route("db", 0, Spec{Destinations: []string{"192.168.3.0/24"}, Via: "192.168.4.1",
 		PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}})
 	dyn := newDynamic(t, er)
-	nft := knftables.NewFake(knftables.InetFamily, Table)
+	nft := nft.NewFake(nft.InetFamily, Table)
 	c, err := New(Options{NodeName: self, ClusterCIDRs: cluster[:1], MinSyncInterval: time.Millisecond, Log: quiet},
 		client, dyn,
 		Kernel{NFT: nft, Netlink: newFakeNetlink(), Sysctl: fakeSysctl{"net/ipv4/conf/all/rp_filter": "0", "net/ipv4/conf/eth1/rp_filter": "0"}})
@@ -71,7 +72,7 @@ func TestRun(t *testing.T) {
 func TestServiceCIDRsFollowed(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: self}, Spec: corev1.NodeSpec{PodCIDRs: []string{"10.42.1.0/24"}}}
 	client := kubefake.NewClientset(node)
-	nft := knftables.NewFake(knftables.InetFamily, Table)
+	nft := nft.NewFake(nft.InetFamily, Table)
 	c, err := New(Options{NodeName: self, ClusterCIDRs: cluster[:1], ServiceCIDRs: prefixes("10.96.0.0/28"), MinSyncInterval: time.Millisecond, Log: quiet},
 		client, newDynamic(t), Kernel{NFT: nft, Netlink: newFakeNetlink(), Sysctl: fakeSysctl{}})
 	if err != nil {

@@ -23,6 +23,8 @@ type Kernel interface {
 	holds(ctx context.Context, w func() written) (bool, error)
 	// generation is the namespace's ruleset generation (gen.go); ok false: unknown.
 	generation() (gen uint32, ok bool)
+	// elements lists a set's elements as the kernel holds them (elements.go).
+	elements(ctx context.Context, set string) ([]*Element, error)
 }
 
 // Names are a table's objects by name, as a full sync in place lists them.
