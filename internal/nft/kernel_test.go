@@ -11,13 +11,14 @@ import (
 	"github.com/weftnet/weft/internal/netns"
 )
 
-// scratch is a network namespace of the test's own, removed when it ends; not root: skipped.
-func scratch(t *testing.T) string {
+// scratch is a network namespace of the test's own (named after the process and suffix),
+// removed when it ends; not root: skipped.
+func scratch(t *testing.T, suffix string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: writes nftables in a network namespace of its own")
 	}
-	name := fmt.Sprintf("weft-nftk-%d", os.Getpid()%100000)
+	name := fmt.Sprintf("weft-nftk-%d-%s", os.Getpid()%100000, suffix)
 	if err := netns.Create(name); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func listTable(t *testing.T, ns string) string {
 // The kernel's table follows a partial sync of element swaps (sent over netlink), a chain's
 // rewrite (through nft), and a full sync in place that removes what someone else added.
 func TestKernelTable(t *testing.T) {
-	ns := scratch(t)
+	ns := scratch(t, "table")
 	k, err := New(InetFamily, "weft-test", netns.Path(ns))
 	if err != nil {
 		t.Fatal(err)
