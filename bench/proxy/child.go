@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +54,13 @@ func runChild(ctx context.Context, opts options, spec string) error {
 	// The fake clientset stands for the API server: both kinds of proxier list and watch it
 	// through informers, so its memory weighs the same on each.
 	client := fake.NewSimpleClientset(cluster(n)...)
+	if opts.cpuProfile != "" {
+		stop, err := startCPUProfile(filepath.Join(opts.cpuProfile, fmt.Sprintf("%s-%d-%d.pprof", name, n, os.Getpid())))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	base, err := procStatus("VmRSS")
 	if err != nil {
 		return err
@@ -184,4 +193,17 @@ func procStatus(field string) (int64, error) {
 		}
 	}
 	return 0, errors.Join(fmt.Errorf("no %s in /proc/self/status", field), sc.Err())
+}
+
+// startCPUProfile profiles the child into path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

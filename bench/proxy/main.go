@@ -43,6 +43,8 @@ type options struct {
 	// timeout bounds the wait for one sync.
 	timeout time.Duration
 	logDir  string
+	// cpuProfile is a directory where each child writes its CPU profile ("" for none).
+	cpuProfile string
 	// iptables is the backend kube-proxy's iptables mode uses: nft or legacy.
 	iptables string
 }
@@ -52,8 +54,8 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 		o.services = nil
 		for f := range strings.SplitSeq(s, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 || n > 60000 {
-				return fmt.Errorf("service count %q: want 1 to 60000", f)
+			if err != nil || n < 1 || n > maxServices {
+				return fmt.Errorf("service count %q: want 1 to %d", f, maxServices)
 			}
 			o.services = append(o.services, n)
 		}
@@ -69,6 +71,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "directory where each proxier's run writes its CPU profile, <proxy>-<services>-<pid>.pprof (go tool pprof reads it)")
 	fs.IntVar(&o.runs, "runs", 5, "runs of every proxier and size, interleaved (a run of each proxier, then the next round); figures are the median with the minimum and maximum, ratios the median and the worst")
 	fs.IntVar(&o.changes, "changes", 5, "repetitions of each change (service add, endpoint add, endpoint remove)")
 	fs.DurationVar(&o.connect, "connect", 3*time.Second, "connect test length per proxy and size (0: skip)")

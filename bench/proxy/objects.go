@@ -16,21 +16,20 @@ import (
 )
 
 // Every proxier sees the same synthetic cluster: n Services in namespace "bench", each with one
-// TCP port 80, a ClusterIP in 10.43.0.0/16 and i%3+2 ready endpoints on port 8080 in
-// 10.42.0.0/16, one EndpointSlice each; and the ServiceCIDR both proxies read.
+// TCP port 80, a ClusterIP in 10.96.0.0/12 and i%3+2 ready endpoints on port 8080 in
+// 10.64.0.0/12, one EndpointSlice each; and the ServiceCIDR both proxies read. The ranges hold
+// 100k Services and their endpoints, each with an address of its own, as a large cluster has.
 const (
 	benchNS      = "bench"
 	servicePort  = 80
 	endpointPort = 8080
 	nodeName     = "bench-node"
-	serviceCIDR  = "10.43.0.0/16"
-	clusterCIDR  = "10.42.0.0/16"
-	// firstService leaves 10.43.0.1 (kubernetes) and 10.43.0.10 (DNS) alone, as in a cluster.
+	serviceCIDR  = "10.96.0.0/12"
+	clusterCIDR  = "10.64.0.0/12"
+	// firstService leaves 10.96.0.1 (kubernetes) and 10.96.0.10 (DNS) alone, as in a cluster.
 	firstService = 100
-	// The /16 cannot give 30k services three endpoints each their own address, so endpoint
-	// addresses repeat after this many; a repeat only shares a backend, which neither proxy
-	// treats specially.
-	endpointSpan = 65536 - 512
+	// maxServices fit the ranges: a ClusterIP each, four endpoint addresses each.
+	maxServices = 200000
 )
 
 // resourceVersions stands in for the API server's: every object written gets a new one, as
@@ -57,15 +56,15 @@ func connectTargets(n int) []int {
 func serviceName(i int) string { return fmt.Sprintf("svc-%d", i) }
 
 func clusterIP(i int) netip.Addr {
-	v := 10<<24 | 43<<16 | uint32(firstService+i)
+	v := 10<<24 | 96<<16 | uint32(firstService+i)
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 func endpointCount(i int) int { return i%3 + 2 }
 
-// endpointIP is the e-th address of service i, from 10.42.1.0 on (10.42.0.0/24 stays clear).
+// endpointIP is the e-th address of service i, from 10.64.1.0 on (10.64.0.0/24 stays clear).
 func endpointIP(i, e int) netip.Addr {
-	v := 10<<24 | 42<<16 | uint32(256+(4*i+e)%endpointSpan)
+	v := 10<<24 | 64<<16 | uint32(256+4*i+e)
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 

@@ -8,8 +8,10 @@ import (
 	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/weftnet/weft/internal/agent"
 	"github.com/weftnet/weft/internal/nft"
 	"github.com/weftnet/weft/internal/proxy"
 )
@@ -34,7 +36,9 @@ func startWeft(ctx context.Context, opts options, client kubernetes.Interface, e
 		Metrics:         reg,
 	}, client, table, nil)
 	go func() {
-		if err := p.Run(ctx); err != nil {
+		// The agent's informers drop managed fields, as kube-proxy's do.
+		factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(agent.StripManagedFields))
+		if err := p.RunWith(ctx, factory); err != nil {
 			errc <- fmt.Errorf("weft proxy: %w", err)
 		}
 	}()

@@ -28,6 +28,7 @@ import (
 	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/egress"
 	"github.com/weftnet/weft/internal/egressroute"
+	"github.com/weftnet/weft/internal/healthcheck"
 	"github.com/weftnet/weft/internal/nft"
 	"github.com/weftnet/weft/internal/overlay"
 	"github.com/weftnet/weft/internal/policy"
@@ -85,7 +86,7 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 	}
 	a.proxy = proxy.New(proxy.Options{NodeName: opts.NodeName, ClusterCIDRs: opts.ClusterCIDRs, LBPools: opts.LBPools, Resync: opts.Resync,
 		Log: log.With("feature", "proxy"), Metrics: a.metrics, Conntrack: opts.Conntrack,
-		HealthAddress: proxy.ProxyHealthAddress, StatusAddress: proxy.ProxyStatusAddress}, client, proxyTable, h)
+		HealthAddress: healthcheck.ProxyHealthAddress, StatusAddress: healthcheck.ProxyStatusAddress}, client, proxyTable, h)
 	dnsTable, err := knftables.New(knftables.InetFamily, clusterdns.Table)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)

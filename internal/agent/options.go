@@ -12,9 +12,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/weftnet/weft/internal/cidr"
+	"github.com/weftnet/weft/internal/conntrack"
 	clusterdns "github.com/weftnet/weft/internal/dns"
 	"github.com/weftnet/weft/internal/overlay"
-	"github.com/weftnet/weft/internal/proxy"
 )
 
 // Options configure the agent.
@@ -29,7 +29,7 @@ type Options struct {
 	// Policy enforces NetworkPolicy: weft's own, or none (another controller does, or nobody).
 	Policy string
 	// Conntrack are the TCP conntrack timeouts weft's proxy sets, as kube-proxy does.
-	Conntrack proxy.ConntrackTimeouts
+	Conntrack conntrack.Timeouts
 	Resync    time.Duration
 	// NodeExternalIPs (one per family) are the addresses peers reach this node at, when they
 	// are not its InternalIPs; UseExternalIP takes them from the Node's ExternalIPs instead.
@@ -61,7 +61,7 @@ type Options struct {
 // Defaults are the container runtimes' usual CNI directory, K3s's default backend and a
 // one-minute repair resync.
 func Defaults() Options {
-	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Policy: "weft", Conntrack: proxy.DefaultConntrackTimeouts(),
+	return Options{CNIConfDir: "/etc/cni/net.d", Backend: overlay.BackendVXLAN, Proxy: "weft", Policy: "weft", Conntrack: conntrack.DefaultTimeouts(),
 		Resync: time.Minute, MetricsAddress: ":9810", StateDir: "/var/lib/weft", WireGuardPort: overlay.DefaultWireGuardPort,
 		DNS: clusterdns.Defaults()}
 }

@@ -160,9 +160,9 @@ func syncRoutes(nsName string, want []cpRoute) error {
 		return err
 	}
 	defer ns.close()
-	link, err := ns.h.LinkByName("eth0")
+	link, err := ns.link("eth0")
 	if err != nil {
-		return fmt.Errorf("%s: find eth0: %w", nsName, err)
+		return err
 	}
 	have, err := ns.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: controlPlaneRouteProtocol}, netlink.RT_FILTER_PROTOCOL)
 	if err != nil {

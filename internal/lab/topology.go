@@ -151,9 +151,9 @@ func addExternalIPs(n Node) error {
 		return err
 	}
 	defer ns.close()
-	link, err := ns.h.LinkByName("eth0")
+	link, err := ns.link("eth0")
 	if err != nil {
-		return fmt.Errorf("%s: find eth0: %w", n.NetNS, err)
+		return err
 	}
 	for _, a := range n.ExternalIPs {
 		pub := PublicV4
@@ -183,9 +183,9 @@ func configureHost(h Host, ifname string, v4, v6 netip.Prefix, gw Host) error {
 	if err := ns.up(ifname); err != nil {
 		return err
 	}
-	link, err := ns.h.LinkByName(ifname)
+	link, err := ns.link(ifname)
 	if err != nil {
-		return fmt.Errorf("%s: find %s: %w", h.NetNS, ifname, err)
+		return err
 	}
 	for _, a := range []struct {
 		ip, gw netip.Addr
@@ -218,9 +218,9 @@ func addStaticRoute(nsName string, dst netip.Prefix, via netip.Addr) error {
 		return err
 	}
 	defer ns.close()
-	link, err := ns.h.LinkByName("eth0")
+	link, err := ns.link("eth0")
 	if err != nil {
-		return fmt.Errorf("%s: find eth0: %w", nsName, err)
+		return err
 	}
 	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: netaddr.IPNet(dst), Gw: net.IP(via.AsSlice())}
 	if err := ns.h.RouteAdd(route); err != nil {
@@ -262,10 +262,19 @@ func openNS(name string) (*nsHandle, error) {
 
 func (n *nsHandle) close() { n.h.Close() }
 
-func (n *nsHandle) up(ifname string) error {
+// link finds a device of the namespace by name.
+func (n *nsHandle) link(ifname string) (netlink.Link, error) {
 	link, err := n.h.LinkByName(ifname)
 	if err != nil {
-		return fmt.Errorf("%s: find %s: %w", n.name, ifname, err)
+		return nil, fmt.Errorf("%s: find %s: %w", n.name, ifname, err)
+	}
+	return link, nil
+}
+
+func (n *nsHandle) up(ifname string) error {
+	link, err := n.link(ifname)
+	if err != nil {
+		return err
 	}
 	if err := n.h.LinkSetUp(link); err != nil {
 		return fmt.Errorf("%s: set %s up: %w", n.name, ifname, err)

@@ -6,7 +6,8 @@
 // transaction too.
 //
 // The kernel sits behind Kernel: New writes to the real one (element swaps, the most common
-// change, over netlink; everything else through nft, which compiles rule text), NewFake keeps
+// change, over netlink; everything else through nft, which compiles rule text; a table not in
+// the kernel yet in stages, its elements over netlink and its base chains last), NewFake keeps
 // the table in memory for unit tests and prints it as golden text. Features never see which;
 // nothing in production code looks at the kind of Kernel it was handed.
 //

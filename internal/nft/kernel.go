@@ -28,6 +28,9 @@ type Kernel interface {
 // Names are a table's objects by name, as a full sync in place lists them.
 type Names struct {
 	Chains, Sets, Maps map[string]bool
+	// Absent says the table itself is not there: a full sync may then write it in stages
+	// (stage.go).
+	Absent bool
 }
 
 // IsNotFound says whether err is nftables saying an object is not there.

@@ -23,7 +23,9 @@ func (w *netlinkElements) list() (Names, error) {
 			have.Chains[c.Name] = true
 		}
 	}
-	if found, err := w.hasTable(); err != nil || !found {
+	found, err := w.hasTable()
+	if err != nil || !found {
+		have.Absent = err == nil
 		return have, err // no table yet: asking for its sets would be an error
 	}
 	sets, err := w.conn.GetSets(w.table)

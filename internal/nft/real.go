@@ -51,6 +51,9 @@ func (k *realKernel) inNS(fn func() error) error {
 }
 
 func (k *realKernel) Run(ctx context.Context, tx *Tx) error {
+	if tx.staged {
+		return k.runStaged(ctx, tx)
+	}
 	if tx.ElementsOnly() {
 		switch err := k.nl.write(tx); {
 		case err == nil:

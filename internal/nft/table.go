@@ -12,13 +12,15 @@ import (
 type Table struct {
 	kernel  Kernel
 	comment string
-	owners  map[string]*Contents
-	// holders names, per object, the first (by name) of the owners that want it, whose
-	// version wins when two disagree; the rare others wait in sharers, sorted. Most objects
-	// have one owner: a string, not a slice, saves an allocation per object on a full sync of
-	// hundreds of thousands.
-	holders map[objectID]string
-	sharers map[objectID][]string
+	owners  map[string]*owner
+	// holders is, per object, the first (by name) of the owners that want it, whose version
+	// wins when two disagree; the others wait in sharers. Most objects have one owner: a
+	// pointer, not a slice, saves an allocation per object on a full sync of hundreds of
+	// thousands. A few have thousands (the pick chain every Service with three endpoints
+	// wants): a set, not a sorted slice, keeps adding them linear, and only the holder's
+	// leaving looks for the next first.
+	holders map[objectID]*owner
+	sharers map[objectID]map[*owner]struct{}
 	// written is what the last successful transaction left in the kernel.
 	written map[objectID]any
 	// touched are the objects whose wanted version may differ from the written one.
@@ -34,67 +36,99 @@ type Table struct {
 
 // NewTable is a table written through k; comment says what the table is for.
 func NewTable(k Kernel, comment string) *Table {
-	return &Table{kernel: k, comment: comment, owners: map[string]*Contents{}, holders: map[objectID]string{},
-		sharers: map[objectID][]string{}, written: map[objectID]any{}, touched: map[objectID]bool{}, needFull: true}
+	return &Table{kernel: k, comment: comment, owners: map[string]*owner{}, holders: map[objectID]*owner{},
+		sharers: map[objectID]map[*owner]struct{}{}, written: map[objectID]any{}, touched: map[objectID]bool{}, needFull: true}
+}
+
+// owner is one owner's name and what it wants now. Objects point at their holder's record,
+// which stays while the owner wants anything: finding an object's version is one lookup in
+// the owner's small maps, not another in a map of every owner first.
+type owner struct {
+	name     string
+	contents *Contents
 }
 
 // Set replaces what owner wants (nil: nothing, the owner is gone). c must not change
 // afterwards: the table keeps it as the owner's version until the next Set.
-func (t *Table) Set(owner string, c *Contents) {
-	if old := t.owners[owner]; old != nil {
-		for _, id := range old.ids() {
-			t.dropHolder(id, owner)
-			t.touched[id] = true
+func (t *Table) Set(name string, c *Contents) {
+	o := t.owners[name]
+	if o != nil {
+		for _, id := range o.contents.ids() {
+			t.dropHolder(id, o)
+			t.touch(id)
 		}
 	}
-	delete(t.owners, owner)
 	if c == nil {
+		delete(t.owners, name)
 		return
 	}
-	t.owners[owner] = c
+	if o == nil {
+		o = &owner{name: name}
+		t.owners[name] = o
+	}
+	o.contents = c
 	for _, id := range c.ids() {
-		t.addHolder(id, owner)
+		t.addHolder(id, o)
+		t.touch(id)
+	}
+}
+
+// touch notes that id may have changed, for the next partial sync. When the next sync is a
+// full one, nobody asks: a node's first sync of 80k elements skips a map as big.
+func (t *Table) touch(id objectID) {
+	if !t.needFull {
 		t.touched[id] = true
 	}
 }
 
 // Owner is what owner wants now (nil: nothing).
-func (t *Table) Owner(owner string) *Contents { return t.owners[owner] }
+func (t *Table) Owner(name string) *Contents {
+	if o := t.owners[name]; o != nil {
+		return o.contents
+	}
+	return nil
+}
 
 // Counts are the chains, sets and maps, and elements the kernel holds after the last sync.
 func (t *Table) Counts() (chains, sets, elements int) {
 	return t.sizes[chainObject], t.sizes[setObject], t.sizes[elementObject]
 }
 
-func (t *Table) addHolder(id objectID, owner string) {
+func (t *Table) addHolder(id objectID, o *owner) {
 	first, ok := t.holders[id]
 	switch {
 	case !ok:
-		t.holders[id] = owner
+		t.holders[id] = o
 		return
-	case owner < first:
-		t.holders[id], owner = owner, first
+	case o.name < first.name:
+		t.holders[id], o = o, first
 	}
 	rest := t.sharers[id]
-	i, _ := slices.BinarySearch(rest, owner)
-	t.sharers[id] = slices.Insert(rest, i, owner)
+	if rest == nil {
+		rest = map[*owner]struct{}{}
+		t.sharers[id] = rest
+	}
+	rest[o] = struct{}{}
 }
 
-func (t *Table) dropHolder(id objectID, owner string) {
+func (t *Table) dropHolder(id objectID, o *owner) {
 	rest := t.sharers[id]
-	if t.holders[id] == owner {
-		if len(rest) == 0 {
-			delete(t.holders, id)
-			return
+	if t.holders[id] != o {
+		delete(rest, o)
+	} else if len(rest) == 0 {
+		delete(t.holders, id)
+	} else {
+		var next *owner
+		for r := range rest {
+			if next == nil || r.name < next.name {
+				next = r
+			}
 		}
-		t.holders[id], rest = rest[0], rest[1:]
-	} else {
-		rest = slices.DeleteFunc(rest, func(o string) bool { return o == owner })
+		t.holders[id] = next
+		delete(rest, next)
 	}
-	if len(rest) == 0 {
+	if rest != nil && len(rest) == 0 {
 		delete(t.sharers, id)
-	} else {
-		t.sharers[id] = rest
 	}
 }
 
@@ -104,7 +138,12 @@ func (t *Table) wanted(id objectID) any {
 	if !ok {
 		return nil
 	}
-	c := t.owners[h]
+	return t.versionOf(id, h)
+}
+
+// versionOf is the version of an object that o wants.
+func (t *Table) versionOf(id objectID, o *owner) any {
+	c := o.contents
 	switch id.kind {
 	case chainObject:
 		return c.Chains[id.name]
@@ -271,10 +310,14 @@ func (t *Table) pending() pendingSet {
 // written whole.
 func (t *Table) commit(all bool) {
 	if all {
-		clear(t.written)
+		if len(t.written) == 0 {
+			t.written = make(map[objectID]any, len(t.holders)) // sized once, not grown
+		} else {
+			clear(t.written)
+		}
 		t.sizes = [3]int{}
-		for id := range t.holders {
-			t.written[id] = t.wanted(id)
+		for id, owner := range t.holders {
+			t.written[id] = t.versionOf(id, owner)
 			t.sizes[id.kind]++
 		}
 		t.touched = map[objectID]bool{} // not clear(): a map keeps its size, and a full sync made it huge

@@ -87,6 +87,7 @@ func TestSharedObjectGoesWithItsLastOwner(t *testing.T) {
 	fake := NewFake(InetFamily, "weft-test")
 	tbl := NewTable(fake, "")
 	tbl.Set("skeleton", skeleton())
+	tbl.Set("c", service("shared", "10.43.0.1", "10.42.0.7:80"))
 	tbl.Set("a", service("shared", "10.43.0.1", "10.42.0.5:80"))
 	tbl.Set("b", service("shared", "10.43.0.1", "10.42.0.9:80"))
 	sync(t, tbl, false)
@@ -95,9 +96,13 @@ func TestSharedObjectGoesWithItsLastOwner(t *testing.T) {
 	}
 	tbl.Set("a", nil)
 	if got := sync(t, tbl, false); !strings.Contains(got, "10.42.0.9:80") {
-		t.Errorf("the other owner's version should follow:\n%s", got)
+		t.Errorf("the next owner by name should follow:\n%s", got)
 	}
 	tbl.Set("b", nil)
+	if got := sync(t, tbl, false); !strings.Contains(got, "10.42.0.7:80") {
+		t.Errorf("the last owner's version should follow:\n%s", got)
+	}
+	tbl.Set("c", nil)
 	sync(t, tbl, false)
 	if strings.Contains(fake.Dump(), "svc-shared") {
 		t.Errorf("the chain outlived its owners:\n%s", fake.Dump())

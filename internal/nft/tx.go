@@ -14,6 +14,9 @@ type Tx struct {
 	// setOf gives the declaration of a set the table holds, for a Kernel that encodes
 	// elements itself.
 	setOf func(name string) *Set
+	// staged: the table was not in the kernel, so a Kernel may write tx in several
+	// transactions, as long as packets meet none of it before all of it (stage.go).
+	staged bool
 }
 
 type verb uint8
@@ -112,7 +115,11 @@ func writeElement(b *strings.Builder, e *Element, withValue bool) {
 // anew in the same transaction, for a table whose shape cannot be trusted. Either way no packet
 // sees half a table.
 func (t *Table) writeFull(tx *Tx, have Names) {
+	// Room for every object and a flush per declaration, allocated once: a full sync of 30k
+	// Services holds a quarter of a million.
+	tx.ops = slices.Grow(tx.ops, len(t.holders)+t.sizes[chainObject]+t.sizes[setObject]+64)
 	tx.add(opAdd, tableObj{t.comment})
+	tx.staged = have.Absent && !t.fresh
 	if t.fresh {
 		tx.add(opDelete, tableObj{})
 		tx.add(opAdd, tableObj{t.comment})
@@ -153,9 +160,9 @@ func (t *Table) writeFull(tx *Tx, have Names) {
 			tx.add(opAdd, ruleObj{c.Name, r})
 		}
 	}
-	for id := range t.holders {
+	for id, owner := range t.holders {
 		if id.kind == elementObject {
-			tx.add(opAdd, t.wanted(id))
+			tx.add(opAdd, t.versionOf(id, owner))
 		}
 	}
 	// What nobody wants: chains emptied first, as only they refer to other objects.

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/weftnet/weft/internal/nft"
 )
@@ -30,8 +32,8 @@ func ownChains(c *contribution, sp *servicePort, f fam, port string, haveCluster
 			// The set's name carries its timeout: a changed timeout is a new set, never an
 			// in-place change nftables cannot make.
 			set := fmt.Sprintf("affinity-%s-%d", strings.TrimPrefix(name, "ep-"), sp.affinitySeconds)
-			c.AddSet(&nft.Set{Name: set, Type: f.addrType, Flags: []string{"dynamic", "timeout"}, Timeout: secondsDuration(sp.affinitySeconds)})
-			if containsEndpoint(sp.endpoints, ep) {
+			c.AddSet(&nft.Set{Name: set, Type: f.addrType, Flags: []string{"dynamic", "timeout"}, Timeout: time.Duration(sp.affinitySeconds) * time.Second})
+			if slices.Contains(sp.endpoints, ep) {
 				c.chain(svc, nft.Rule{Text: fmt.Sprintf("%s saddr @%s goto %s", f.match, set, name), Comment: serviceComment(sp, whyAffinityHit)})
 			}
 			c.chain(name, nft.Rule{Text: fmt.Sprintf("update @%s { %s saddr }", set, f.match), Comment: serviceComment(sp, whyAffinityRemember)})

@@ -3,6 +3,14 @@
 // address and port are DNATed to one of its endpoints; new connections to a service without
 // endpoints, or to a port a service does not have, are refused; addresses inside a ServiceCIDR
 // that no service holds are dropped. A sync sends the kernel only what changed since the last.
+//
+// The package holds the Service model (model.go); the rules made of it, each with a comment
+// saying what it is for, which weft trace reads (rules.go, chains.go, contrib.go, dispatch.go,
+// purpose.go); and the table they are diffed in (model_table.go, on internal/nft). Informers
+// mark what changed (watch.go) and one worker syncs it (sync.go). After each sync the proxy
+// hands what else the node must do to packages that know nothing of it: internal/loadbalancer
+// (LoadBalancer addresses), internal/healthcheck (health check node ports, kube-proxy's health
+// and status ports) and internal/conntrack (TCP timeouts, stale UDP flows).
 package proxy
 
 import (
@@ -10,9 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,20 +30,20 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/weftnet/weft/internal/conntrack"
+	"github.com/weftnet/weft/internal/healthcheck"
+	"github.com/weftnet/weft/internal/loadbalancer"
 	"github.com/weftnet/weft/internal/nft"
 	"github.com/weftnet/weft/internal/syncrunner"
 )
 
-// RBACRules are what the proxy reads; the agent's ClusterRole must include them.
-var RBACRules = []rbacv1.PolicyRule{
+// RBACRules are what the proxy reads, and what its LoadBalancer controller writes; the
+// agent's ClusterRole must include them.
+var RBACRules = slices.Concat([]rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"services", "nodes"}, Verbs: []string{"get", "list", "watch"}},
-	{APIGroups: []string{""}, Resources: []string{"services/status"}, Verbs: []string{"update", "patch"}},
-	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"servicecidrs"}, Verbs: []string{"get", "list", "watch"}},
-	// The Lease whose holder writes LoadBalancer statuses (lblease.go).
-	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
-}
+}, loadbalancer.RBACRules)
 
 // Options configure the proxy.
 type Options struct {
@@ -56,24 +63,20 @@ type Options struct {
 	// Metrics registers the proxy's figures (nil: none).
 	Metrics prometheus.Registerer
 	// Conntrack are the TCP conntrack timeouts set on the node when the proxy starts.
-	Conntrack ConntrackTimeouts
+	Conntrack conntrack.Timeouts
 	// HealthAddress and StatusAddress serve kube-proxy's /healthz and /proxyMode (empty: off);
-	// ProxyHealthAddress and ProxyStatusAddress are kube-proxy's.
+	// healthcheck.ProxyHealthAddress and ProxyStatusAddress are kube-proxy's.
 	HealthAddress, StatusAddress string
 }
 
 // Proxy keeps table inet weft-proxy in line with the cluster's services.
 type Proxy struct {
-	opts   Options
-	client kubernetes.Interface
-	addrs  Addresses
-	ct     Conntrack
-	// tell makes the link's neighbours learn a newly announced address (nil: not at all).
-	tell   func(ifindex int, mac net.HardwareAddr, ip netip.Addr) error
-	health *healthChecks
-	// lease says whether this agent writes LoadBalancer statuses.
-	lease   statusLease
-	self    proxyHealth
+	opts    Options
+	client  kubernetes.Interface
+	ct      conntrack.Kernel // nil: stale UDP flows are left to time out
+	lb      *loadbalancer.Controller
+	health  *healthcheck.Servers
+	self    healthcheck.Proxy
 	metrics *metrics
 
 	// What the informers have seen change since the last sync.
@@ -88,9 +91,8 @@ type Proxy struct {
 	// localPolicy are the Services with an externalTrafficPolicy Local port, loadBalancers
 	// those of type LoadBalancer: the few a sync looks at without walking them all.
 	localPolicy, loadBalancers map[string]bool
-	reported                   map[string]string // the last pool problem evented per Service
 	// staleUDP waits for the transaction that moves its flows' service to new endpoints.
-	staleUDP []staleFlow
+	staleUDP []conntrack.Stale
 }
 
 // serviceState is what the proxy keeps of one Service between syncs.
@@ -109,8 +111,8 @@ type changes struct {
 
 // Kernel is what the proxy needs of netlink besides nftables; *netlink.Handle has it.
 type Kernel interface {
-	Addresses
-	Conntrack
+	loadbalancer.Addresses
+	conntrack.Kernel
 }
 
 // New writes the proxy's table through nft (nft.New(nft.InetFamily, Table, "") for the node's
@@ -123,12 +125,14 @@ func New(opts Options, client kubernetes.Interface, nftables nft.Kernel, k Kerne
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{opts: opts, client: client, reported: map[string]string{}, health: newHealthChecks(),
+	p := &Proxy{opts: opts, client: client, health: healthcheck.NewServers(),
 		metrics: newMetrics(opts.Metrics), table: newTable(nftables), services: map[string]*serviceState{}, localPolicy: map[string]bool{}, loadBalancers: map[string]bool{},
 		dirty: changes{services: map[string]bool{}, full: true, nodes: true}, where: topology{node: opts.NodeName}}
+	var addrs loadbalancer.Addresses
 	if k != nil {
-		p.addrs, p.ct, p.tell = k, k, tellNeighbours
+		p.ct, addrs = k, k
 	}
+	p.lb = loadbalancer.New(loadbalancer.Options{NodeName: opts.NodeName, Pools: opts.LBPools, Log: opts.Log}, client, addrs)
 	return p
 }
 
@@ -158,20 +162,10 @@ func (p *Proxy) Run(ctx context.Context) error {
 // RunWith is Run with informers from factory, shared with the rest of the agent; it starts
 // what it adds (factory.Start may be called again).
 func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFactory) error {
-	for _, srv := range []struct {
-		addr string
-		h    http.Handler
-	}{{p.opts.HealthAddress, p.self.handler()}, {p.opts.StatusAddress, statusHandler()}} {
-		if srv.addr == "" {
-			continue
-		}
-		go func() {
-			if err := serveUntil(ctx, srv.addr, srv.h); err != nil {
-				p.opts.Log.Error("proxy health and status", "err", err)
-			}
-		}()
-	}
-	if err := p.opts.Conntrack.apply(); err != nil {
+	p.self.Serve(ctx, p.opts.HealthAddress, p.opts.StatusAddress, func(err error) {
+		p.opts.Log.Error("proxy health and status", "err", err)
+	})
+	if err := p.opts.Conntrack.Apply(); err != nil {
 		// Services work without them; only long idle connections may lose their translation.
 		p.opts.Log.Error("conntrack timeouts", "err", err)
 	}
@@ -190,13 +184,12 @@ func (p *Proxy) RunWith(ctx context.Context, factory informers.SharedInformerFac
 		return ctx.Err()
 	}
 	kick()
-	if len(p.opts.LBPools) > 0 {
-		go p.lease.run(ctx, p.client, p.opts.NodeName, p.opts.Log, func() {
-			p.mark(func(c *changes) { c.nodes = true })
-			kick()
-		})
-	}
-	defer p.health.close()
+	// Gaining the status Lease marks the LoadBalancer owners, so statuses are written at once.
+	go p.lb.RunLease(ctx, func() {
+		p.mark(func(c *changes) { c.nodes = true })
+		kick()
+	})
+	defer p.health.Close()
 	_ = runner.Loop(ctx) // ends only with ctx; the table stays in place
 	return nil
 }
@@ -224,7 +217,7 @@ func (p *Proxy) syncOnce(inf proxyInformers) func(context.Context) error {
 		if full {
 			lastFull = time.Now()
 		}
-		p.self.synced(time.Now())
+		p.self.Synced(time.Now())
 		return nil
 	}
 }
@@ -251,5 +244,5 @@ func (p *Proxy) Cleanup(ctx context.Context) error {
 	if err := p.table.nft.Delete(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("delete table inet %s: %w", Table, err))
 	}
-	return errors.Join(append(errs, p.withdrawAll())...)
+	return errors.Join(append(errs, p.lb.Cleanup())...)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/weftnet/weft/internal/cidr"
+	"github.com/weftnet/weft/internal/conntrack"
+	"github.com/weftnet/weft/internal/healthcheck"
 )
 
 // cidrsOwner owns the cluster's ranges in the table; Service keys always hold a '/'.
@@ -33,14 +34,14 @@ func (p *Proxy) sync(ctx context.Context, inf proxyInformers) error {
 	// full sync.
 	var errs []error
 	if p.ct != nil && len(p.staleUDP) > 0 {
-		if err := clearStale(p.ct, p.staleUDP); err != nil {
+		if err := conntrack.Clear(p.ct, p.staleUDP); err != nil {
 			errs = append(errs, err)
 		} else {
 			p.staleUDP = nil
 		}
 	}
-	errs = append(errs, p.health.update(p.healthPorts()))
-	if lbTouched {
+	errs = append(errs, p.health.Update(p.healthPorts()))
+	if lbTouched && p.lb.Enabled() {
 		if err := p.syncLoadBalancers(ctx, inf); err != nil {
 			p.mark(func(c *changes) { c.nodes = true })
 			errs = append(errs, err)
@@ -142,7 +143,7 @@ func (p *Proxy) refresh(inf proxyInformers, keys map[string]bool) (triggers []ti
 			}
 		}
 		if old != nil {
-			p.staleUDP = append(p.staleUDP, staleUDP(udpTargets(oldPorts), udpTargets(newPorts))...)
+			p.staleUDP = append(p.staleUDP, conntrack.StaleUDP(udpTargets(oldPorts), udpTargets(newPorts))...)
 		}
 		p.metrics.countPorts(oldPorts, newPorts)
 		p.table.set(k, serviceContribution(newPorts, len(p.opts.ClusterCIDRs) > 0))
@@ -212,44 +213,14 @@ func (p *Proxy) serviceCIDRs(inf proxyInformers) ([]netip.Prefix, error) {
 // healthPorts are the ports of externalTrafficPolicy Local services, whose health checks
 // this node answers. Only those services are looked at: walking every service on each sync
 // would cost milliseconds at tens of thousands.
-func (p *Proxy) healthPorts() []*servicePort {
-	var out []*servicePort
+func (p *Proxy) healthPorts() []healthcheck.Port {
+	var out []healthcheck.Port
 	for k := range p.localPolicy {
 		for _, sp := range p.services[k].ports {
 			if sp.externalLocal {
-				out = append(out, sp)
+				out = append(out, healthcheck.Port{Namespace: sp.namespace, Name: sp.name, HealthCheckNodePort: sp.healthCheckNodePort, LocalReady: sp.localReady})
 			}
 		}
 	}
 	return out
-}
-
-// loadBalancerServices are the LoadBalancer Services, with the nodes that hold a ready
-// endpoint of each (an externalTrafficPolicy Local service is announced by one of those).
-func (p *Proxy) loadBalancerServices(inf proxyInformers) ([]*corev1.Service, map[string][]string, error) {
-	var out []*corev1.Service
-	nodes := map[string][]string{}
-	for k := range p.loadBalancers {
-		ns, name, _ := strings.Cut(k, "/")
-		svc, err := inf.services.Lister().Services(ns).Get(name)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, svc)
-		objs, err := inf.slices.Informer().GetIndexer().ByIndex(byService, k)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, o := range objs {
-			for _, e := range o.(*discoveryv1.EndpointSlice).Endpoints {
-				if e.NodeName != nil && (e.Conditions.Ready == nil || *e.Conditions.Ready) && !slices.Contains(nodes[k], *e.NodeName) {
-					nodes[k] = append(nodes[k], *e.NodeName)
-				}
-			}
-		}
-	}
-	return out, nodes, nil
 }

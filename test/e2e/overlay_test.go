@@ -29,6 +29,26 @@ func TestOverlayHostGW(t *testing.T) {
 	}
 }
 
+// checkPodToPod: pod c (on cNode) reaches pod b (on node-1) at each of bIPs over ICMP, TCP
+// and UDP, and b sees c's own address (cIPs, in the same families): no NAT between pods.
+func checkPodToPod(t *testing.T, l *lab, cNode string, bIPs, cIPs []string) {
+	t.Helper()
+	for i, ip := range bIPs {
+		// A pod that has just started may lose its very first packet while the path's
+		// neighbours are resolved (seen once in IPv6 host-gw); connectivity is what counts.
+		if out, err := l.kubectlErr("exec", "c", "--", "ping", "-c", "3", "-i", "0.5", "-W", "2", ip); err != nil {
+			t.Errorf("c on %s cannot ping b on node-1 at %s: %v\n%s", cNode, ip, err, out)
+		}
+		if out, err := l.kubectlErr("exec", "c", "--", "curl", "-gsS", "--max-time", "5", httpURL(ip)); err != nil || !strings.Contains(out, "you came from "+cIPs[i]) {
+			t.Errorf("c -> %s over TCP: %v\n%s", httpURL(ip), err, out)
+		}
+		udp := fmt.Sprintf("echo hi | socat -t 3 - UDP:%s:80", bracket(ip))
+		if out, err := l.kubectlErr("exec", "c", "--", "sh", "-c", udp); err != nil || !strings.Contains(out, "you came from "+cIPs[i]) {
+			t.Errorf("c -> %s over UDP (%s): %v\n%s", ip, udp, err, out)
+		}
+	}
+}
+
 // checkOverlay runs the cross-node checks: c on node-3 reaches b on node-1 and s on node-2 in
 // every family over ICMP, TCP and UDP, without NAT, with full-size packets; nodes and pods reach
 // each other; a departed node leaves nothing behind; what is deleted by hand comes back; and an
@@ -38,23 +58,7 @@ func checkOverlay(t *testing.T, l *lab, sc scenario, bIPs []string) {
 	l.apply(t, pinnedPod("s", "node-2", "nicolaka/netshoot", "iperf3", "-s"))
 	cIPs, sIPs := l.waitRunning(t, "c"), l.waitRunning(t, "s")
 
-	t.Run("icmp-tcp-udp", func(t *testing.T) {
-		for i, ip := range bIPs {
-			// A pod that has just started may lose its very first packet while the path's
-			// neighbours are resolved (seen once in IPv6 host-gw); connectivity is what counts.
-			if out, err := l.kubectlErr("exec", "c", "--", "ping", "-c", "3", "-i", "0.5", "-W", "2", ip); err != nil {
-				t.Errorf("c on node-3 cannot ping b on node-1 at %s: %v\n%s", ip, err, out)
-			}
-			// No NAT between pods: b sees c's own address, over TCP and over UDP.
-			if out, err := l.kubectlErr("exec", "c", "--", "curl", "-gsS", "--max-time", "5", httpURL(ip)); err != nil || !strings.Contains(out, "you came from "+cIPs[i]) {
-				t.Errorf("c -> %s over TCP: %v\n%s", httpURL(ip), err, out)
-			}
-			udp := fmt.Sprintf("echo hi | socat -t 3 - UDP:%s:80", bracket(ip))
-			if out, err := l.kubectlErr("exec", "c", "--", "sh", "-c", udp); err != nil || !strings.Contains(out, "you came from "+cIPs[i]) {
-				t.Errorf("c -> %s over UDP (%s): %v\n%s", ip, udp, err, out)
-			}
-		}
-	})
+	t.Run("icmp-tcp-udp", func(t *testing.T) { checkPodToPod(t, l, "node-3", bIPs, cIPs) })
 
 	t.Run("full-size-packets", func(t *testing.T) {
 		mtu := 1500

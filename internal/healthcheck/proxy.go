@@ -1,4 +1,4 @@
-package proxy
+package healthcheck
 
 import (
 	"context"
@@ -18,17 +18,19 @@ const (
 	ProxyStatusAddress = "127.0.0.1:10249"
 )
 
-// proxyHealth records when the node's rules were last written in full agreement with the API.
-type proxyHealth struct {
+// Proxy records when the node's rules were last written in full agreement with the API, and
+// answers kube-proxy's health and status ports with it.
+type Proxy struct {
 	lastSync atomic.Int64 // unix nanoseconds; 0 before the first sync
 }
 
-func (h *proxyHealth) synced(t time.Time) { h.lastSync.Store(t.UnixNano()) }
+// Synced records a sync that left the rules in agreement with the API.
+func (h *Proxy) Synced(t time.Time) { h.lastSync.Store(t.UnixNano()) }
 
 // handler answers /healthz and /livez as kube-proxy does: 200 with lastUpdated once the rules
 // were written, 503 before. A load balancer that checks port 10256 leaves a node whose proxy
 // never came up.
-func (h *proxyHealth) handler() http.Handler {
+func (h *Proxy) handler() http.Handler {
 	mux := http.NewServeMux()
 	serve := func(w http.ResponseWriter, _ *http.Request) {
 		last := h.lastSync.Load()
@@ -54,6 +56,24 @@ func statusHandler() http.Handler {
 		fmt.Fprint(w, "weft")
 	})
 	return mux
+}
+
+// Serve answers /healthz and /livez on healthAddr and /proxyMode on statusAddr (either empty:
+// not at all) until ctx ends, in the background; report hears of a port it could not serve.
+func (h *Proxy) Serve(ctx context.Context, healthAddr, statusAddr string, report func(error)) {
+	for _, srv := range []struct {
+		addr string
+		h    http.Handler
+	}{{healthAddr, h.handler()}, {statusAddr, statusHandler()}} {
+		if srv.addr == "" {
+			continue
+		}
+		go func() {
+			if err := serveUntil(ctx, srv.addr, srv.h); err != nil {
+				report(err)
+			}
+		}()
+	}
 }
 
 // serveUntil serves h on addr until ctx ends. A port another program holds (kube-proxy still

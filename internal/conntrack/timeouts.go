@@ -1,4 +1,8 @@
-package proxy
+// Package conntrack keeps the node's connection tracking right for the service proxy: the TCP
+// timeouts kube-proxy sets, so long idle connections keep their translation, and the UDP flows
+// whose service moved to other endpoints cleared, so their next packet is translated afresh.
+// It knows nothing of Services: the proxy hands it addresses, ports and endpoints.
+package conntrack
 
 import (
 	"errors"
@@ -9,26 +13,27 @@ import (
 	"time"
 )
 
-// ConntrackTimeouts are the TCP conntrack timeouts a service proxy sets on its node, as
+// Timeouts are the TCP conntrack timeouts a service proxy sets on its node, as
 // kube-proxy does with the same defaults: an established flow lives a day without packets, and
 // a half-closed one an hour, so a long idle connection through a Service keeps its translation.
 // Zero leaves the kernel's value.
-type ConntrackTimeouts struct {
+type Timeouts struct {
 	Established time.Duration
 	CloseWait   time.Duration
 }
 
-// DefaultConntrackTimeouts are kube-proxy's defaults (--conntrack-tcp-timeout-established,
+// DefaultTimeouts are kube-proxy's defaults (--conntrack-tcp-timeout-established,
 // --conntrack-tcp-timeout-close-wait).
-func DefaultConntrackTimeouts() ConntrackTimeouts {
-	return ConntrackTimeouts{Established: 24 * time.Hour, CloseWait: time.Hour}
+func DefaultTimeouts() Timeouts {
+	return Timeouts{Established: 24 * time.Hour, CloseWait: time.Hour}
 }
 
 // sysctlDir is where the node's conntrack settings live; they belong to the network namespace.
 var sysctlDir = "/proc/sys/net/netfilter"
 
-// apply writes the timeouts that differ from the node's.
-func (t ConntrackTimeouts) apply() error {
+// Apply writes the timeouts that differ from the node's, in the calling thread's network
+// namespace.
+func (t Timeouts) Apply() error {
 	var errs []error
 	for name, d := range map[string]time.Duration{
 		"nf_conntrack_tcp_timeout_established": t.Established,

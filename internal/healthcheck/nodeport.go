@@ -1,4 +1,8 @@
-package proxy
+// Package healthcheck answers the health questions load balancers and tools ask a node's
+// service proxy: each externalTrafficPolicy Local Service's healthCheckNodePort (whether this
+// node has endpoints of it) and kube-proxy's own ports, /healthz on 10256 and /proxyMode on
+// 10249. The proxy tells it what to answer; it never reads the cluster itself.
+package healthcheck
 
 import (
 	"encoding/json"
@@ -11,10 +15,10 @@ import (
 	"time"
 )
 
-// healthChecks serves each externalTrafficPolicy Local service's healthCheckNodePort on every
-// node address: 200 where this node has endpoints of it, 503 where it has none, so an external
-// load balancer sends clients only to nodes that can serve them.
-type healthChecks struct {
+// Servers serve each externalTrafficPolicy Local service's healthCheckNodePort on every node
+// address: 200 where this node has endpoints of it, 503 where it has none, so an external load
+// balancer sends clients only to nodes that can serve them.
+type Servers struct {
 	mu      sync.Mutex
 	servers map[int]*http.Server
 	counts  map[int]healthInfo
@@ -26,25 +30,36 @@ type healthInfo struct {
 	LocalEndpoints int    `json:"localEndpoints"`
 }
 
-func newHealthChecks() *healthChecks {
-	return &healthChecks{servers: map[int]*http.Server{}, counts: map[int]healthInfo{}}
+// NewServers serves no port until Update says which.
+func NewServers() *Servers {
+	return &Servers{servers: map[int]*http.Server{}, counts: map[int]healthInfo{}}
 }
 
-// update opens the ports now wanted, closes the others, and sets each one's answer.
-func (h *healthChecks) update(ports []*servicePort) error {
+// Port is one port (in one address family) of an externalTrafficPolicy Local Service.
+type Port struct {
+	Namespace, Name string
+	// HealthCheckNodePort is the Service's spec.healthCheckNodePort (0: none to answer).
+	HealthCheckNodePort int
+	// LocalReady counts this node's ready endpoints of the port. Terminating ones still get
+	// traffic but count as none: load balancers must leave a node whose endpoints all go.
+	LocalReady int
+}
+
+// Update opens the ports now wanted, closes the others, and sets each one's answer.
+func (h *Servers) Update(ports []Port) error {
 	want := map[int]healthInfo{}
 	for _, sp := range ports {
-		if !sp.externalLocal || sp.healthCheckNodePort == 0 {
+		if sp.HealthCheckNodePort == 0 {
 			continue
 		}
-		info := want[sp.healthCheckNodePort]
-		info.Namespace, info.Name = sp.namespace, sp.name
+		info := want[sp.HealthCheckNodePort]
+		info.Namespace, info.Name = sp.Namespace, sp.Name
 		// One answer per service: its ready local endpoints over its ports and families, counted
-		// once. Terminating ones still get traffic (localEndpoints) but count as none here.
-		if n := sp.localReady; n > info.LocalEndpoints {
+		// once.
+		if n := sp.LocalReady; n > info.LocalEndpoints {
 			info.LocalEndpoints = n
 		}
-		want[sp.healthCheckNodePort] = info
+		want[sp.HealthCheckNodePort] = info
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -76,7 +91,7 @@ func (h *healthChecks) update(ports []*servicePort) error {
 	return errors.Join(errs...)
 }
 
-func (h *healthChecks) handler(port int) http.Handler {
+func (h *Servers) handler(port int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h.mu.Lock()
 		info := h.counts[port]
@@ -89,7 +104,8 @@ func (h *healthChecks) handler(port int) http.Handler {
 	})
 }
 
-func (h *healthChecks) close() {
+// Close stops answering on every port.
+func (h *Servers) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for port, srv := range h.servers {

@@ -1,4 +1,4 @@
-package proxy
+package loadbalancer
 
 import (
 	"cmp"
@@ -13,9 +13,9 @@ import (
 	"github.com/weftnet/weft/internal/cidr"
 )
 
-// LoadBalancerClass is the class weft serves; Services of another class are left to their
-// controller, as the API asks (spec.loadBalancerClass).
-const LoadBalancerClass = "weft.dev/lb-pool"
+// Class is the spec.loadBalancerClass weft serves; Services of another class are left to their
+// controller, as the API asks.
+const Class = "weft.dev/lb-pool"
 
 // allocation is the pool's answer for one Service: the addresses it should have, or why not.
 type allocation struct {
@@ -32,7 +32,7 @@ func allocate(services []*corev1.Service, pools []netip.Prefix) map[string]alloc
 	used := map[netip.Addr]string{}
 	var lbs []*corev1.Service
 	for _, s := range services {
-		if s.Spec.Type != corev1.ServiceTypeLoadBalancer || (s.Spec.LoadBalancerClass != nil && *s.Spec.LoadBalancerClass != LoadBalancerClass) {
+		if s.Spec.Type != corev1.ServiceTypeLoadBalancer || (s.Spec.LoadBalancerClass != nil && *s.Spec.LoadBalancerClass != Class) {
 			continue
 		}
 		lbs = append(lbs, s)

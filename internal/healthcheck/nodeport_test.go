@@ -1,10 +1,9 @@
-package proxy
+package healthcheck
 
 import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,10 +19,10 @@ func freePort(t *testing.T) int {
 }
 
 func TestHealthCheckAnswersByLocalEndpoints(t *testing.T) {
-	h := newHealthChecks()
-	defer h.close()
+	h := NewServers()
+	defer h.Close()
 	port := freePort(t)
-	sp := &servicePort{namespace: "default", name: "web", externalLocal: true, healthCheckNodePort: port}
+	sp := Port{Namespace: "default", Name: "web", HealthCheckNodePort: port}
 	get := func() (int, string) {
 		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
 		if err != nil {
@@ -33,28 +32,28 @@ func TestHealthCheckAnswersByLocalEndpoints(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if err := h.update([]*servicePort{sp}); err != nil {
+	if err := h.Update([]Port{sp}); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"localEndpoints":0`) {
 		t.Errorf("no local endpoint: %d %s", code, body)
 	}
-	sp.localEndpoints, sp.localReady = []endpoint{{ip: netip.MustParseAddr("10.42.0.5"), port: 80}}, 1
-	if err := h.update([]*servicePort{sp}); err != nil {
+	sp.LocalReady = 1
+	if err := h.Update([]Port{sp}); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := get(); code != http.StatusOK || !strings.Contains(body, `"localEndpoints":1`) {
 		t.Errorf("one local endpoint: %d %s", code, body)
 	}
 	// The endpoint terminates: it still gets traffic, but load balancers must leave the node.
-	sp.localReady = 0
-	if err := h.update([]*servicePort{sp}); err != nil {
+	sp.LocalReady = 0
+	if err := h.Update([]Port{sp}); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"localEndpoints":0`) {
 		t.Errorf("only a terminating local endpoint: %d %s", code, body)
 	}
-	if err := h.update(nil); err != nil {
+	if err := h.Update(nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/"); err == nil {

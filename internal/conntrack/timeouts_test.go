@@ -1,4 +1,4 @@
-package proxy
+package conntrack
 
 import (
 	"os"
@@ -17,7 +17,7 @@ func TestConntrackTimeoutsAreWrittenInSeconds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := DefaultConntrackTimeouts().apply(); err != nil {
+	if err := DefaultTimeouts().Apply(); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"nf_conntrack_tcp_timeout_established": "86400", "nf_conntrack_tcp_timeout_close_wait": "3600"} {
@@ -30,14 +30,14 @@ func TestConntrackTimeoutsAreWrittenInSeconds(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "nf_conntrack_tcp_timeout_close_wait"), []byte("60\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := (ConntrackTimeouts{Established: 2 * time.Hour}).apply(); err != nil {
+	if err := (Timeouts{Established: 2 * time.Hour}).Apply(); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "nf_conntrack_tcp_timeout_close_wait")); string(got) != "60\n" {
 		t.Errorf("close_wait changed to %q though its timeout was zero", got)
 	}
 	sysctlDir = filepath.Join(dir, "missing")
-	if err := DefaultConntrackTimeouts().apply(); err == nil {
+	if err := DefaultTimeouts().Apply(); err == nil {
 		t.Error("a node without the sysctls must be an error, not silence")
 	}
 }
