@@ -2,12 +2,14 @@ package nft
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/netns/netnstest"
 )
 
 // policyShaped is a skeleton like NetworkPolicy's: interval sets of one field and of
@@ -33,7 +35,7 @@ func podElements(pod, peer, verdict, comment string) *Contents {
 		&Element{Set: "ports", Key: []string{pod, peer, "tcp", "80"}, Value: []string{verdict}, Comment: "cnp pass-80 ingress 0"},
 		&Element{Set: "ports", Key: []string{pod, peer, "tcp", "81-65535"}, Value: []string{"drop"}, Comment: "cnp deny ingress 0"},
 		&Element{Set: "ports", Key: []string{pod, "10.0.0.0/8", "udp", "0-65535"}, Value: []string{"return"}, Comment: "cnp accept ingress 1"},
-		&Element{Set: "ports6", Key: []string{"2001:cafe:42:1::" + pod[len(pod)-1:], "2001:cafe:42:2::/64", "sctp", "0-79"}, Value: []string{"return"}},
+		&Element{Set: "ports6", Key: []string{"2001:cafe:42::" + strings.ReplaceAll(pod, ".", ":"), "2001:cafe:42:2::/64", "sctp", "0-79"}, Value: []string{"return"}},
 	)
 	return c
 }
@@ -79,7 +81,7 @@ func elementsOf(listing string) string {
 // element comments: what netlink writes, nft lists exactly as what nft wrote, and each side's
 // comparison finds the other's table unchanged.
 func TestKernelIntervalsAndComments(t *testing.T) {
-	byNFT, byNetlink := scratch(t, "nft"), scratch(t, "nl")
+	byNFT, byNetlink := netnstest.Scratch(t, "nftk-nft"), netnstest.Scratch(t, "nftk-nl")
 	ctx := context.Background()
 	kNFT, err := New(InetFamily, "weft-test", netns.Path(byNFT))
 	if err != nil {
@@ -161,9 +163,59 @@ func TestKernelIntervalsAndComments(t *testing.T) {
 		}
 	}
 	for _, s := range []string{`10.42.1.2 . 10.42.2.2 . tcp . 80 comment "cnp pass-80 ingress 0" : return`, `10.42.1.2 . 10.42.2.2/31 comment "x/from-y ingress 0"`,
-		`10.42.1.2 . 10.0.0.0/8 . udp . 0-65535 comment "cnp accept ingress 1" : return`, `255.255.255.0/24 comment "pod range 255.255.255.0/24"`} {
+		`10.42.1.2 . 10.0.0.0/8 . udp . 0-65535 comment "cnp accept ingress 1" : return`, `255.255.255.0/24 comment "pod range 255.255.255.0/24"`,
+		`2001:cafe:42:0:10:42:1:2 . 2001:cafe:42:2::/64 . sctp . 0-79 : return`} {
 		if got := listTable(t, byNetlink); !strings.Contains(got, s) {
 			t.Errorf("the table lacks %q:\n%s", s, got)
 		}
+	}
+}
+
+// A policy-shaped table the kernel does not hold yet is written in stages, its elements over
+// netlink in many messages and transactions (a range's start and end kept together); nft lists
+// it as it lists the same table written in one transaction through nft.
+func TestStagedIntervalsAndComments(t *testing.T) {
+	staged, whole := netnstest.Scratch(t, "nftk-staged"), netnstest.Scratch(t, "nftk-whole")
+	// A table there already (with the comment an existing table keeps): written in one transaction.
+	if out, err := exec.Command("ip", "netns", "exec", whole, "nft", `add table inet weft-test { comment "weft: a test" ; }`).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var ranges []string
+	for i := range 1000 {
+		ranges = append(ranges, fmt.Sprintf("10.%d.%d.0/24", 100+i>>8, i&255))
+	}
+	owners := map[string]*Contents{"skeleton": policyShaped(), "gate": gate(ranges...)}
+	for i := range 500 {
+		pod := fmt.Sprintf("10.42.%d.%d", 1+i>>8, i&255)
+		owners["pod "+pod] = podElements(pod, "10.42.200.2", "goto np", "x/from-y ingress 0")
+	}
+	listings := map[string]string{}
+	for _, ns := range []string{staged, whole} {
+		k, err := New(InetFamily, "weft-test", netns.Path(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, again := NewTable(k, "weft: a test"), NewTable(k, "weft: a test")
+		for o, c := range owners {
+			tbl.Set(o, c)
+			again.Set(o, c)
+		}
+		tx, err := tbl.Sync(context.Background(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx.staged != (ns == staged) {
+			t.Fatalf("%s: the sync was staged %v", ns, tx.staged)
+		}
+		if tx, err := again.Sync(context.Background(), false); err != nil || tx != nil {
+			t.Errorf("%s: the kernel does not hold the table: sent %v, %v", ns, tx, err)
+		}
+		listings[ns] = elementsOf(listTable(t, ns))
+	}
+	if listings[staged] != listings[whole] {
+		t.Errorf("the staged table lists otherwise than the one written whole through nft")
+	}
+	if n := strings.Count(listings[staged], "\n"); n < 4000 {
+		t.Errorf("the table lists %d lines, want the 4000 and more elements", n)
 	}
 }
