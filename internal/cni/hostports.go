@@ -2,82 +2,69 @@ package cni
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/hostport"
+	"github.com/weftnet/weft/internal/nft"
 )
 
-// HostPorts is what the commands need from the hostPort table (internal/hostport); unit tests
-// use a fake. Entries are owned by an attachment, named by hostPortOwner.
+// HostPorts is what the commands need from the hostPort table (internal/hostport) of the
+// network conf names; unit tests use a fake. Entries are owned by an attachment, named by
+// hostPortOwner.
 type HostPorts interface {
-	Add(ctx context.Context, owner, bridge string, entries []hostport.Entry) error
-	Remove(ctx context.Context, owner string) error
-	Retain(ctx context.Context, keep func(owner string) bool) error
-	Check(ctx context.Context, owner string, entries []hostport.Entry) error
+	Add(ctx context.Context, conf *Config, owner string, entries []hostport.Entry) error
+	Remove(ctx context.Context, conf *Config, owner string) error
+	Retain(ctx context.Context, conf *Config, keep func(owner string) bool) error
+	Check(ctx context.Context, conf *Config, owner string, entries []hostport.Entry) error
 	FlushUDP(entries []hostport.Entry) error
 }
 
-// nodeHostPorts is the real table, opened on first use: a pod without hostPorts costs ADD and
-// DEL no nft process at all.
+// nodeHostPorts is the real table. Its kernel is opened on first need: a pod without
+// hostPorts costs ADD, DEL and GC no nft process at all (internal/hostport looks at its
+// records first).
 type nodeHostPorts struct {
-	once  sync.Once
-	rules *hostport.Rules
-	err   error
+	// open gives the kernel (nft.New on a node); tests count its calls.
+	open   func() (nft.Kernel, error)
+	once   sync.Once
+	kernel nft.Kernel
+	err    error
 }
 
-func (n *nodeHostPorts) open() (*hostport.Rules, error) {
-	n.once.Do(func() {
-		nft, err := knftables.New(knftables.InetFamily, hostport.Table)
-		if err != nil {
-			n.err = fmt.Errorf("hostPorts need nft: %w", err)
-			return
-		}
-		n.rules = hostport.New(nft)
-		n.rules.RouteLocalnet = hostport.SetRouteLocalnet
-	})
-	return n.rules, n.err
+func newNodeHostPorts() *nodeHostPorts {
+	return &nodeHostPorts{open: func() (nft.Kernel, error) { return nft.New(nft.InetFamily, hostport.Table, "") }}
 }
 
-func (n *nodeHostPorts) Add(ctx context.Context, owner, bridge string, entries []hostport.Entry) error {
-	r, err := n.open()
-	if err != nil {
-		return err
-	}
-	return r.Add(ctx, owner, bridge, entries)
+// rules is the table of conf's network, on its bridge, with its records in the data
+// directory. One kernel serves every call of the command (ADD's undo removes what it added).
+func (n *nodeHostPorts) rules(conf *Config) *hostport.Rules {
+	r := hostport.New(func() (nft.Kernel, error) {
+		n.once.Do(func() { n.kernel, n.err = n.open() })
+		return n.kernel, n.err
+	}, hostPortRecords(conf), conf.Bridge)
+	r.RouteLocalnet = hostport.SetRouteLocalnet
+	return r
 }
 
-func (n *nodeHostPorts) Remove(ctx context.Context, owner string) error {
-	r, err := n.open()
-	if err != nil {
-		return err
-	}
-	return r.Remove(ctx, owner)
+func (n *nodeHostPorts) Add(ctx context.Context, conf *Config, owner string, entries []hostport.Entry) error {
+	return n.rules(conf).Add(ctx, owner, entries)
 }
 
-func (n *nodeHostPorts) Retain(ctx context.Context, keep func(string) bool) error {
-	r, err := n.open()
-	if err != nil {
-		return err
-	}
-	return r.Retain(ctx, keep)
+func (n *nodeHostPorts) Remove(ctx context.Context, conf *Config, owner string) error {
+	return n.rules(conf).Remove(ctx, owner)
 }
 
-func (n *nodeHostPorts) Check(ctx context.Context, owner string, entries []hostport.Entry) error {
-	r, err := n.open()
-	if err != nil {
-		return err
-	}
-	return r.Check(ctx, owner, entries)
+func (n *nodeHostPorts) Retain(ctx context.Context, conf *Config, keep func(string) bool) error {
+	return n.rules(conf).Retain(ctx, keep)
+}
+
+func (n *nodeHostPorts) Check(ctx context.Context, conf *Config, owner string, entries []hostport.Entry) error {
+	return n.rules(conf).Check(ctx, owner, entries)
 }
 
 func (n *nodeHostPorts) FlushUDP(entries []hostport.Entry) error {
@@ -89,21 +76,14 @@ func (n *nodeHostPorts) FlushUDP(entries []hostport.Entry) error {
 	return hostport.FlushUDP(h, entries)
 }
 
-// hostPortTimeout bounds the nft processes of one command.
+// hostPortTimeout bounds the table's changes of one command.
 const hostPortTimeout = 30 * time.Second
 
-// hostPortOwner names an attachment in the table's element comments.
+// hostPortOwner names an attachment in the hostPort records.
 func hostPortOwner(containerID, ifName string) string { return containerID + "/" + ifName }
 
-// hostPortMarkers is the directory of one file per attachment that has hostPorts, named like
-// its host veth and holding its owner name: DEL and GC read it instead of running nft for
-// every pod. The file is written before the entries, so an entry never exists without it.
-func hostPortMarkers(conf *Config) string { return filepath.Join(conf.DataDir, "hostports", conf.Name) }
-
-func markerPath(conf *Config, owner string) string {
-	id, ifName, _ := strings.Cut(owner, "/")
-	return filepath.Join(hostPortMarkers(conf), HostVethName(id, ifName))
-}
+// hostPortRecords is the directory of the network's hostPort records (internal/hostport).
+func hostPortRecords(conf *Config) string { return filepath.Join(conf.DataDir, "hostports", conf.Name) }
 
 // addHostPorts maps the attachment's portMappings to its addresses.
 func (p *Plugin) addHostPorts(conf *Config, owner string, ips []netip.Addr) error {
@@ -111,15 +91,9 @@ func (p *Plugin) addHostPorts(conf *Config, owner string, ips []netip.Addr) erro
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := os.MkdirAll(hostPortMarkers(conf), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(markerPath(conf, owner), []byte(owner), 0o644); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), hostPortTimeout)
 	defer cancel()
-	if err := p.HostPorts.Add(ctx, owner, conf.Bridge, entries); err != nil {
+	if err := p.HostPorts.Add(ctx, conf, owner, entries); err != nil {
 		return fmt.Errorf("runtimeConfig.portMappings: %w", err)
 	}
 	return p.HostPorts.FlushUDP(entries)
@@ -127,49 +101,15 @@ func (p *Plugin) addHostPorts(conf *Config, owner string, ips []netip.Addr) erro
 
 // delHostPorts removes the attachment's entries, if it ever had any.
 func (p *Plugin) delHostPorts(conf *Config, owner string) error {
-	marker := markerPath(conf, owner)
-	if _, err := os.Stat(marker); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), hostPortTimeout)
 	defer cancel()
-	if err := p.HostPorts.Remove(ctx, owner); err != nil {
-		return err
-	}
-	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+	return p.HostPorts.Remove(ctx, conf, owner)
 }
 
-// gcHostPorts removes the entries of every attachment not in valid, on a node that ever had
-// hostPorts: by marker, and in the table itself, for entries whose marker someone removed.
+// gcHostPorts removes the entries of every attachment not in valid, and whatever the table
+// holds that no attachment's record accounts for.
 func (p *Plugin) gcHostPorts(conf *Config, valid map[string]bool) error {
-	files, err := os.ReadDir(hostPortMarkers(conf))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), hostPortTimeout)
 	defer cancel()
-	if err := p.HostPorts.Retain(ctx, func(owner string) bool { return valid[owner] }); err != nil {
-		return err
-	}
-	var errs []error
-	for _, f := range files {
-		path := filepath.Join(hostPortMarkers(conf), f.Name())
-		owner, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-			continue
-		}
-		if !valid[string(owner)] {
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return p.HostPorts.Retain(ctx, conf, func(owner string) bool { return valid[owner] })
 }

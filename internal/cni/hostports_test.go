@@ -21,7 +21,7 @@ type fakeHostPorts struct {
 	flushed []string
 }
 
-func (f *fakeHostPorts) Add(_ context.Context, owner, bridge string, entries []hostport.Entry) error {
+func (f *fakeHostPorts) Add(_ context.Context, _ *Config, owner string, entries []hostport.Entry) error {
 	if f.failAdd != nil {
 		return f.failAdd
 	}
@@ -31,12 +31,12 @@ func (f *fakeHostPorts) Add(_ context.Context, owner, bridge string, entries []h
 	return nil
 }
 
-func (f *fakeHostPorts) Remove(_ context.Context, owner string) error {
+func (f *fakeHostPorts) Remove(_ context.Context, _ *Config, owner string) error {
 	delete(f.owners, owner)
 	return nil
 }
 
-func (f *fakeHostPorts) Retain(_ context.Context, keep func(string) bool) error {
+func (f *fakeHostPorts) Retain(_ context.Context, _ *Config, keep func(string) bool) error {
 	for o := range f.owners {
 		if !keep(o) {
 			delete(f.owners, o)
@@ -45,7 +45,7 @@ func (f *fakeHostPorts) Retain(_ context.Context, keep func(string) bool) error 
 	return nil
 }
 
-func (f *fakeHostPorts) Check(_ context.Context, owner string, entries []hostport.Entry) error {
+func (f *fakeHostPorts) Check(_ context.Context, _ *Config, owner string, entries []hostport.Entry) error {
 	var want []string
 	for _, e := range entries {
 		want = append(want, e.String())
@@ -119,8 +119,8 @@ func TestHostPortsAddDelGC(t *testing.T) {
 	if _, ok := f.owners["pod2/eth0"]; ok {
 		t.Errorf("DEL left %v", f.owners)
 	}
-	// A pod without hostPorts never touches the table.
-	h.plugin.HostPorts = nil
+	// A pod without hostPorts never opens the table: no nft process for its ADD, DEL or GC.
+	h.plugin.HostPorts = untouchedHostPorts(t)
 	if err := h.plugin.Add(args("plain", h.conf("1.1.0", "10.42.0.0/24"))); err != nil {
 		t.Fatal(err)
 	}

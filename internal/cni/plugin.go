@@ -47,7 +47,7 @@ type Plugin struct {
 
 // New returns the plugin for a real node.
 func New() *Plugin {
-	return &Plugin{Kernel: LinuxKernel{}, HostPorts: &nodeHostPorts{}, Stdout: os.Stdout}
+	return &Plugin{Kernel: LinuxKernel{}, HostPorts: newNodeHostPorts(), Stdout: os.Stdout}
 }
 
 // Funcs wires the commands for skel.
@@ -202,7 +202,7 @@ func (p *Plugin) Check(args *skel.CmdArgs) error {
 	if entries := hostport.Entries(conf.PortMappings, ips); len(entries) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), hostPortTimeout)
 		defer cancel()
-		return p.HostPorts.Check(ctx, hostPortOwner(args.ContainerID, args.IfName), entries)
+		return p.HostPorts.Check(ctx, conf, hostPortOwner(args.ContainerID, args.IfName), entries)
 	}
 	return nil
 }

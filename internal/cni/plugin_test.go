@@ -15,6 +15,7 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 
 	"github.com/weftnet/weft/internal/ipam"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 type harness struct {
@@ -27,8 +28,17 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, kernel: newFakeKernel(), dataDir: t.TempDir()}
-	h.plugin = &Plugin{Kernel: h.kernel, Stdout: &h.out}
+	h.plugin = &Plugin{Kernel: h.kernel, HostPorts: untouchedHostPorts(t), Stdout: &h.out}
 	return h
+}
+
+// untouchedHostPorts is the real hostPort table with a kernel that fails the test when opened:
+// a pod without hostPorts must cost no nft process.
+func untouchedHostPorts(t *testing.T) *nodeHostPorts {
+	return &nodeHostPorts{open: func() (nft.Kernel, error) {
+		t.Error("a command without hostPorts opened the hostPort table")
+		return nil, errors.New("no hostPort table in this test")
+	}}
 }
 
 func (h *harness) conf(cniVersion string, podCIDRs ...string) []byte {

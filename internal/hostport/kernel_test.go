@@ -13,25 +13,10 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/nft"
 )
-
-// nsNFT runs nft inside the test's node namespace.
-type nsNFT struct {
-	knftables.Interface
-	path string
-}
-
-func (n nsNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
-	return netns.Do(n.path, func() error { return n.Interface.Run(ctx, tx) })
-}
-
-func (n nsNFT) ListElements(ctx context.Context, objectType, name string) (els []*knftables.Element, err error) {
-	err = netns.Do(n.path, func() error { els, err = n.Interface.ListElements(ctx, objectType, name); return err })
-	return els, err
-}
 
 // kernelLab is a node namespace with the bridge weft0 and two pods behind it, and a remote
 // namespace on the node's LAN, all the test's own.
@@ -193,14 +178,15 @@ func TestKernelHostPorts(t *testing.T) {
 	l.serve(l.pod1)
 	l.serve(l.pod2)
 	ctx := context.Background()
-	var nft knftables.Interface
 	path := netns.Path(l.node)
-	if err := netns.Do(path, func() (err error) { nft, err = knftables.New(knftables.InetFamily, Table); return err }); err != nil {
-		t.Fatal(err)
-	}
-	r := New(nsNFT{nft, path})
-	r.RouteLocalnet = func(bridge string) error {
-		return netns.Do(path, func() error { return SetRouteLocalnet(bridge) })
+	records := t.TempDir()
+	// Each CNI command is a process of its own: a fresh Rules, its own kernel handle.
+	command := func() *Rules {
+		r := New(func() (nft.Kernel, error) { return nft.New(nft.InetFamily, Table, path) }, records, "weft0")
+		r.RouteLocalnet = func(bridge string) error {
+			return netns.Do(path, func() error { return SetRouteLocalnet(bridge) })
+		}
+		return r
 	}
 	ips1, ips2 := addrs("10.42.0.5", "fd00:42::5"), addrs("10.42.0.6", "fd00:42::6")
 
@@ -219,7 +205,7 @@ func TestKernelHostPorts(t *testing.T) {
 		{"pod2/eth0", []Mapping{{HostPort: 54323, ContainerPort: 8080, HostIP: "192.168.1.11"}, {HostPort: 54323, ContainerPort: 8080, Protocol: "udp", HostIP: "192.168.1.11"}}, ips2},
 	} {
 		es := Entries(a.maps, a.ips)
-		if err := r.Add(ctx, a.owner, "weft0", es); err != nil {
+		if err := command().Add(ctx, a.owner, es); err != nil {
 			t.Fatal(err)
 		}
 		var ct Conntrack
@@ -270,16 +256,16 @@ func TestKernelHostPorts(t *testing.T) {
 	}
 
 	// A host port someone holds: the ADD fails whole, naming the holder.
-	err := r.Add(ctx, "thief/eth0", "weft0", Entries([]Mapping{{HostPort: 1000, ContainerPort: 1}, {HostPort: 8080, ContainerPort: 80}}, addrs("10.42.0.9")))
+	err := command().Add(ctx, "thief/eth0", Entries([]Mapping{{HostPort: 1000, ContainerPort: 1}, {HostPort: 8080, ContainerPort: 80}}, addrs("10.42.0.9")))
 	if err == nil || !strings.Contains(err.Error(), "pod1/eth0") {
 		t.Errorf("conflicting ADD: got %v, want an error naming pod1/eth0", err)
 	}
-	if err := r.Check(ctx, "pod2/eth0", Entries([]Mapping{{HostPort: 54323, ContainerPort: 8080, HostIP: "192.168.1.11"}, {HostPort: 54323, ContainerPort: 8080, Protocol: "udp", HostIP: "192.168.1.11"}}, ips2)); err != nil {
+	if err := command().Check(ctx, "pod2/eth0", Entries([]Mapping{{HostPort: 54323, ContainerPort: 8080, HostIP: "192.168.1.11"}, {HostPort: 54323, ContainerPort: 8080, Protocol: "udp", HostIP: "192.168.1.11"}}, ips2)); err != nil {
 		t.Errorf("Check pod2: %v", err)
 	}
 
 	// DEL: the mapping is gone.
-	if err := r.Remove(ctx, "pod1/eth0"); err != nil {
+	if err := command().Remove(ctx, "pod1/eth0"); err != nil {
 		t.Fatal(err)
 	}
 	if got := l.ask(l.remote, "tcp", "", "192.168.1.11:8080"); got != "" {
@@ -288,7 +274,86 @@ func TestKernelHostPorts(t *testing.T) {
 	if got := l.ask(l.remote, "tcp", "", "192.168.1.11:54323"); got != l.pod2 {
 		t.Errorf("after pod1's DEL, pod2's mapping answered by %q", got)
 	}
-	if err := r.Cleanup(ctx); err != nil {
+	if err := command().Cleanup(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Commands that run at once, as a runtime runs CNI commands for many pods, each a process of
+// its own with its own kernel handle: they take turns on the records' lock, so every
+// attachment's entries are in the table afterwards, and of two attachments that ask for one
+// host port at once exactly one gets it.
+func TestKernelConcurrentCommands(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: writes nftables in a network namespace of its own")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft")
+	}
+	ns := fmt.Sprintf("weft-hp-cc-%d", os.Getpid()%100000)
+	if err := netns.Create(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netns.Delete(ns) })
+	path, records, ctx := netns.Path(ns), t.TempDir(), context.Background()
+	command := func() *Rules {
+		return New(func() (nft.Kernel, error) { return nft.New(nft.InetFamily, Table, path) }, records, "weft0")
+	}
+	const pods = 8
+	errs := make(chan error, 2*pods)
+	for i := range pods {
+		go func() {
+			errs <- command().Add(ctx, fmt.Sprintf("pod%d/eth0", i), Entries([]Mapping{{HostPort: 9000 + i, ContainerPort: 80}}, addrs(fmt.Sprintf("10.42.0.%d", 10+i))))
+		}()
+		go func() { // all of them want port 8000
+			errs <- command().Add(ctx, fmt.Sprintf("rival%d/eth0", i), Entries([]Mapping{{HostPort: 8000, ContainerPort: 80}}, addrs(fmt.Sprintf("10.42.1.%d", 10+i))))
+		}()
+	}
+	var refused int
+	for range 2 * pods {
+		switch err := <-errs; {
+		case err == nil:
+		case strings.Contains(err.Error(), "is already mapped"):
+			refused++
+		default:
+			t.Error(err)
+		}
+	}
+	if refused != pods-1 {
+		t.Errorf("%d ADDs of port 8000 were refused, want %d (one gets it)", refused, pods-1)
+	}
+	out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", Table).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list: %v: %s", err, out)
+	}
+	for i := range pods {
+		if !strings.Contains(string(out), fmt.Sprintf("tcp . %d : 10.42.0.%d . 80", 9000+i, 10+i)) {
+			t.Errorf("pod%d's port %d is missing:\n%s", i, 9000+i, out)
+		}
+	}
+	if n := strings.Count(string(out), "tcp . 8000 : "); n != 1 {
+		t.Errorf("port 8000 is mapped %d times:\n%s", n, out)
+	}
+	for i := range pods {
+		go func() { errs <- command().Remove(ctx, fmt.Sprintf("pod%d/eth0", i)) }()
+	}
+	for range pods {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	out, _ = exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", Table).CombinedOutput()
+	if strings.Contains(string(out), "tcp . 90") || !strings.Contains(string(out), "tcp . 8000") {
+		t.Errorf("after the pods' DELs, the table holds:\n%s", out)
+	}
+	// The pods' bridge renamed: the next command's comparison sees it (the hairpin rules name
+	// the bridge in their comments) and rewrites the rules.
+	renamed := New(func() (nft.Kernel, error) { return nft.New(nft.InetFamily, Table, path) }, records, "cni0")
+	if err := renamed.Add(ctx, "pod0/eth0", Entries([]Mapping{{HostPort: 9000, ContainerPort: 80}}, addrs("10.42.0.10"))); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", Table).CombinedOutput()
+	if strings.Contains(string(out), `"weft0"`) || !strings.Contains(string(out), `iifname "cni0"`) {
+		t.Errorf("after a command on bridge cni0, the table holds:\n%s", out)
 	}
 }

@@ -8,10 +8,11 @@
 // containers start (a pod Ready at once answers on its hostPort, with no window until an
 // informer and a sync catch up), the runtime's capability arguments are the only source a
 // real runtime (containerd) gives, and the agent being down or restarting changes nothing.
-// Nothing stays stale: every element carries its attachment as a comment, DEL removes them
-// whatever the runtime passes, and CNI GC (which the lab's node runtime calls when it starts,
-// after pods were deleted while it was down) removes the elements of every attachment that
-// is no longer valid.
+// Nothing stays stale: each attachment's entries are kept in a record of its own
+// (records.go), DEL removes them whatever the runtime passes, CNI GC (which the lab's node
+// runtime calls when it starts, after pods were deleted while it was down) removes the
+// entries of every attachment that is no longer valid, and every change rewrites what the
+// table holds beyond the records.
 package hostport
 
 import (
@@ -34,11 +35,11 @@ type Mapping struct {
 
 // Entry is a mapping resolved for one of the pod's addresses: what the table holds.
 type Entry struct {
-	HostIP   netip.Addr // invalid: every address of the node
-	HostPort int
-	Protocol string // tcp, udp, sctp
-	PodIP    netip.Addr
-	PodPort  int
+	HostIP   netip.Addr `json:"hostIP,omitzero"` // invalid: every address of the node
+	HostPort int        `json:"hostPort"`
+	Protocol string     `json:"protocol"` // tcp, udp, sctp
+	PodIP    netip.Addr `json:"podIP"`
+	PodPort  int        `json:"podPort"`
 }
 
 // IPv6 reports the entry's family.

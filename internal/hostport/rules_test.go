@@ -2,14 +2,15 @@ package hostport
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/knftables"
-
 	"github.com/weftnet/weft/internal/goldenfile"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 func addrs(ss ...string) []netip.Addr {
@@ -32,67 +33,143 @@ var spec = []struct {
 	{"web/eth0", []Mapping{{HostPort: 8080, ContainerPort: 80}, {HostPort: 9132, ContainerPort: 9132, Protocol: "sctp", HostIP: "0.0.0.0"}}, addrs("10.42.0.8", "2001:cafe:42::8")},
 }
 
+// command is one weft-cni command: a fresh Rules on the node's table and records, as each
+// process opens them, remembering nothing of the commands before it.
+func command(fake *nft.Fake, dir string) *Rules {
+	return New(func() (nft.Kernel, error) { return fake, nil }, dir, "weft0")
+}
+
 func TestRulesGolden(t *testing.T) {
 	ctx := context.Background()
-	fake := knftables.NewFake(knftables.InetFamily, Table)
-	r := New(fake)
+	fake := nft.NewFake(nft.InetFamily, Table)
+	dir := t.TempDir()
 	for _, p := range spec {
 		if err := Validate(p.maps); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Add(ctx, p.owner, "weft0", Entries(p.maps, p.ips)); err != nil {
+		if err := command(fake, dir).Add(ctx, p.owner, Entries(p.maps, p.ips)); err != nil {
 			t.Fatalf("%s: %v", p.owner, err)
 		}
 	}
-	got := fake.Dump()
-	golden := "testdata/spec.golden"
-	if goldenfile.Updating() {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("table differs from %s (go test -update):\n%s", golden, got)
-	}
+	goldenfile.Check(t, "testdata/spec.golden", fake.DumpSorted())
 	for _, p := range spec {
-		if err := r.Check(ctx, p.owner, Entries(p.maps, p.ips)); err != nil {
+		if err := command(fake, dir).Check(ctx, p.owner, Entries(p.maps, p.ips)); err != nil {
 			t.Errorf("Check %s: %v", p.owner, err)
 		}
 	}
-
-	if err := r.Check(ctx, "pod1/eth0", Entries(spec[1].maps, spec[0].ips)); err == nil {
-		t.Error("Check of the wrong mappings passed")
+	err := command(fake, dir).Check(ctx, "pod1/eth0", Entries(spec[1].maps, spec[0].ips))
+	if err == nil || !strings.Contains(err.Error(), "for attachment pod2/eth0 instead") || !strings.Contains(err.Error(), "which its portMappings do not have") {
+		t.Errorf("Check of the wrong mappings: %v", err)
 	}
 
 	// DEL removes exactly the attachment's entries; a second DEL is a no-op.
 	for i := 0; i < 2; i++ {
-		if err := r.Remove(ctx, "web/eth0"); err != nil {
+		if err := command(fake, dir).Remove(ctx, "web/eth0"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if d := fake.Dump(); strings.Contains(d, "web/eth0") || !strings.Contains(d, "pod3/eth0") {
+	if d := fake.DumpSorted(); strings.Contains(d, "10.42.0.8") || !strings.Contains(d, "10.42.0.7") {
 		t.Errorf("Remove(web) left:\n%s", d)
 	}
 	// GC keeps only the valid attachments.
-	if err := r.Retain(ctx, func(o string) bool { return o == "pod2/eth0" }); err != nil {
+	if err := command(fake, dir).Retain(ctx, func(o string) bool { return o == "pod2/eth0" }); err != nil {
 		t.Fatal(err)
 	}
-	if d := fake.Dump(); strings.Contains(d, "pod1/eth0") || strings.Contains(d, "pod3/eth0") || !strings.Contains(d, "pod2/eth0") {
+	if d := fake.DumpSorted(); strings.Contains(d, "10.42.0.5") || strings.Contains(d, "10.42.0.7") || !strings.Contains(d, "10.42.0.6") {
 		t.Errorf("Retain(pod2) left:\n%s", d)
 	}
-	if err := r.Cleanup(ctx); err != nil {
+	if err := command(fake, dir).Cleanup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if d := fake.Dump(); d != "" {
+	if d := fake.DumpSorted(); d != "" {
 		t.Errorf("Cleanup left:\n%s", d)
 	}
 	// Nothing to remove on a node without the table.
-	if err := r.Remove(ctx, "pod1/eth0"); err != nil {
+	if err := command(fake, dir).Remove(ctx, "pod1/eth0"); err != nil {
 		t.Errorf("Remove without a table: %v", err)
+	}
+}
+
+// A host port another attachment holds fails the ADD whole, naming the holder, and leaves
+// neither entries nor a record of the refused attachment.
+func TestRulesConflict(t *testing.T) {
+	ctx := context.Background()
+	fake := nft.NewFake(nft.InetFamily, Table)
+	dir := t.TempDir()
+	if err := command(fake, dir).Add(ctx, "web/eth0", Entries(spec[3].maps, spec[3].ips)); err != nil {
+		t.Fatal(err)
+	}
+	before := fake.DumpSorted()
+	err := command(fake, dir).Add(ctx, "thief/eth0", Entries([]Mapping{{HostPort: 1000, ContainerPort: 1}, {HostPort: 8080, ContainerPort: 80}}, addrs("10.42.0.9")))
+	if err == nil || !strings.Contains(err.Error(), "hostPort tcp *:8080 -> 10.42.0.9:80 is already mapped to 10.42.0.8:80 for attachment web/eth0") {
+		t.Fatalf("conflicting ADD: %v", err)
+	}
+	if after := fake.DumpSorted(); after != before {
+		t.Errorf("the refused ADD changed the table:\n%s", after)
+	}
+	if _, err := os.Stat(RecordFile(dir, "thief/eth0")); !os.IsNotExist(err) {
+		t.Errorf("the refused ADD left a record: %v", err)
+	}
+	// One host port to two container ports of one pod (a runtime passing what the API server
+	// would refuse): refused too, rather than one of them silently winning.
+	err = command(fake, dir).Add(ctx, "twice/eth0", Entries([]Mapping{{HostPort: 7000, ContainerPort: 1}, {HostPort: 7000, ContainerPort: 2}}, addrs("10.42.0.9")))
+	if err == nil || !strings.Contains(err.Error(), "one host port, two destinations") {
+		t.Errorf("ADD of one host port twice: %v", err)
+	}
+	if after := fake.DumpSorted(); after != before {
+		t.Errorf("the refused ADD changed the table:\n%s", after)
+	}
+}
+
+// Each command rebuilds the table from the records: a table someone deleted, or an entry
+// someone added or removed by hand, is back as the records say after the next command; CHECK
+// reports the difference and writes nothing.
+func TestRulesRepair(t *testing.T) {
+	ctx := context.Background()
+	fake := nft.NewFake(nft.InetFamily, Table)
+	dir := t.TempDir()
+	for _, p := range spec[:2] {
+		if err := command(fake, dir).Add(ctx, p.owner, Entries(p.maps, p.ips)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := fake.DumpSorted()
+	stray := nft.NewTable(fake, tableComment)
+	if _, err := stray.Sync(ctx, true); err != nil { // a table of nothing: everything deleted by hand
+		t.Fatal(err)
+	}
+	if fake.DumpSorted() == want {
+		t.Fatal("the stray sync changed nothing")
+	}
+	err := command(fake, dir).Check(ctx, "pod1/eth0", Entries(spec[0].maps, spec[0].ips))
+	if err == nil || !strings.Contains(err.Error(), "does not hold the hostPorts weft-cni wrote") {
+		t.Errorf("CHECK of an emptied table: %v", err)
+	}
+	if err := command(fake, dir).Add(ctx, spec[2].owner, Entries(spec[2].maps, spec[2].ips)); err != nil {
+		t.Fatal(err)
+	}
+	if err := command(fake, dir).Remove(ctx, spec[2].owner); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.DumpSorted(); got != want {
+		t.Errorf("after ADD and DEL of another pod, the table is not the first two pods' again:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// An attachment without a record opens no kernel: a pod without hostPorts costs DEL and GC
+// no nft process.
+func TestRulesWithoutRecordsOpenNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "hostports")
+	r := New(func() (nft.Kernel, error) { t.Error("opened the kernel"); return nil, errors.New("no kernel") }, dir, "weft0")
+	if err := r.Remove(ctx, "plain/eth0"); err != nil {
+		t.Error(err)
+	}
+	if err := r.Retain(ctx, func(string) bool { return false }); err != nil {
+		t.Error(err)
+	}
+	if err := r.Add(ctx, "plain/eth0", nil); err != nil {
+		t.Error(err)
 	}
 }
 
