@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -91,24 +90,15 @@ func golden(t *testing.T, name, got string) {
 }
 
 // elements is the set elements of the fake's dump, skeleton left out: what policy decided,
-// sorted (the fake keeps them in the order they came, which says nothing).
+// sorted.
 func elements(fake *nft.Fake) string {
-	_, els := split(fake)
-	els = slices.DeleteFunc(els, func(l string) bool { return strings.Contains(l, " known-") })
-	return strings.Join(els, "\n") + "\n"
-}
-
-// split is the fake's dump: the declarations and rules as dumped, and the elements sorted.
-func split(fake *nft.Fake) (rest, elements []string) {
-	for _, l := range strings.Split(strings.TrimSuffix(fake.Dump(), "\n"), "\n") {
-		if strings.HasPrefix(l, "add element") {
-			elements = append(elements, l)
-		} else {
-			rest = append(rest, l)
+	var out []string
+	for _, l := range strings.SplitAfter(fake.DumpSorted(), "\n") {
+		if strings.HasPrefix(l, "add element") && !strings.Contains(l, " known-") {
+			out = append(out, l)
 		}
 	}
-	slices.Sort(elements)
-	return rest, elements
+	return strings.Join(out, "")
 }
 
 // Helpers that spell policies briefly.
