@@ -22,7 +22,6 @@ import (
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/cidr"
 	clusterdns "github.com/weftnet/weft/internal/dns"
@@ -92,9 +91,9 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, log *
 		return nil, fmt.Errorf("%w (install the nftables package)", err)
 	}
 	a.dns = clusterdns.New(opts.DNS, dnsTable, clusterdns.Loopback{Handle: h}, log.With("feature", "dns"), a.metrics)
-	policyTable, err := knftables.New(knftables.InetFamily, policy.Table)
+	policyTable, err := nft.New(nft.InetFamily, policy.Table, "")
 	if err != nil {
-		return nil, fmt.Errorf("nftables: %w (install the nftables package)", err)
+		return nil, fmt.Errorf("%w (install the nftables package)", err)
 	}
 	a.policy = policy.New(policy.Options{NodeName: opts.NodeName, Resync: opts.Resync, Log: log.With("feature", "policy"), Metrics: a.metrics}, client, policyTable)
 	kernel, err := egressroute.NewKernel()

@@ -106,7 +106,7 @@ func TestOptionsValidate(t *testing.T) {
 // changes its addresses (an element swap), reads them back as a restarted agent would, and
 // deletes it.
 func TestTableInKernel(t *testing.T) {
-	ns := netnstest.Scratch(t, "weft-dns", "writes nftables in a network namespace of its own")
+	ns := netnstest.Scratch(t, "dns")
 	k, err := nft.New(nft.InetFamily, Table, netns.Path(ns))
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func TestOverlappingKeepRanges(t *testing.T) {
 // TestOverlappingKeepRangesInKernel loads the table with overlapping ranges into the kernel
 // of a network namespace the test makes.
 func TestOverlappingKeepRangesInKernel(t *testing.T) {
-	ns := netnstest.Scratch(t, "weft-egress", "writes nftables in a network namespace of its own")
+	ns := netnstest.Scratch(t, "egress")
 	k, err := nft.New(nft.InetFamily, Table, netns.Path(ns))
 	if err != nil {
 		t.Fatal(err)

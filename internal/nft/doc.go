@@ -20,5 +20,7 @@
 //	sent, err := t.Sync(ctx, full)                  // full: rewrite whole (first sync, resync, after a failure)
 //
 // Rules and chains carry comments that say what they are for (which object made them, which
-// port): `nft list ruleset` shows them, and `weft trace` reads them back.
+// port): `nft list ruleset` shows them, and `weft trace` reads them back. Elements may carry
+// comments too (which policy rules an element stands for), and in an interval set any field
+// of an element's key may be a range (intervals.go).
 package nft

@@ -89,15 +89,14 @@ func batched(set string, isMap bool, elements []*Element) *knftables.Element {
 	var b strings.Builder
 	last := elements[len(elements)-1]
 	for _, e := range elements[:len(elements)-1] {
-		b.WriteString(strings.Join(e.Key, " . "))
-		if isMap {
-			b.WriteString(" : ")
-			b.WriteString(strings.Join(e.Value, " . "))
-		}
+		writeElement(&b, e, isMap)
 		b.WriteString(", ")
 	}
 	b.WriteString(strings.Join(last.Key, " . "))
 	out := &knftables.Element{Key: []string{b.String()}, Value: last.Value}
+	if last.Comment != "" {
+		out.Comment = ptr.To(last.Comment)
+	}
 	if isMap {
 		out.Map = set
 	} else {
@@ -155,6 +154,9 @@ func knftObject(obj any, setOf func(string) *Set) knftables.Object {
 		return &knftables.Set{Name: o.Name, Type: o.Type, TypeOf: o.TypeOf, Flags: flags, Timeout: timeout, Comment: comment}
 	case *Element:
 		e := &knftables.Element{Key: o.Key, Value: o.Value}
+		if o.Comment != "" {
+			e.Comment = ptr.To(o.Comment)
+		}
 		if isMap(o.Set, setOf) || len(o.Value) > 0 {
 			e.Map = o.Set
 		} else {

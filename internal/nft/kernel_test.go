@@ -2,28 +2,13 @@ package nft
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/netns/netnstest"
 )
-
-// scratch is a network namespace of the test's own, removed when it ends; not root: skipped.
-func scratch(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: writes nftables in a network namespace of its own")
-	}
-	name := fmt.Sprintf("weft-nftk-%d", os.Getpid()%100000)
-	if err := netns.Create(name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = netns.Delete(name) })
-	return name
-}
 
 func listTable(t *testing.T, ns string) string {
 	t.Helper()
@@ -37,7 +22,7 @@ func listTable(t *testing.T, ns string) string {
 // The kernel's table follows a partial sync of element swaps (sent over netlink), a chain's
 // rewrite (through nft), and a full sync in place that removes what someone else added.
 func TestKernelTable(t *testing.T) {
-	ns := scratch(t)
+	ns := netnstest.Scratch(t, "nftk-table")
 	k, err := New(InetFamily, "weft-test", netns.Path(ns))
 	if err != nil {
 		t.Fatal(err)

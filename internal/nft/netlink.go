@@ -32,7 +32,7 @@ type netlinkElements struct {
 	genConn *netlink.Conn
 }
 
-// errNeedsNFT says a change has to go through nft (an interval set, an unknown type).
+// errNeedsNFT says a change has to go through nft (a set nft reworks, an unknown type).
 var errNeedsNFT = errors.New("these elements need nft")
 
 func newNetlinkElements(family Family, table, nsPath string) (*netlinkElements, error) {
@@ -66,15 +66,19 @@ func (w *netlinkElements) write(tx *Tx) error {
 	for _, o := range tx.ops {
 		e := o.obj.(*Element)
 		add := o.verb == opAdd
-		se, err := w.encode(e, add, tx.setOf)
+		s := tx.setOf(e.Set)
+		if !writable(s) {
+			return errNeedsNFT
+		}
+		ses, err := w.encode(e, s, add)
 		if err != nil {
 			return err
 		}
 		if n := len(batches); n > 0 && batches[n-1].add == add && batches[n-1].set == e.Set {
-			batches[n-1].elts = append(batches[n-1].elts, se)
+			batches[n-1].elts = append(batches[n-1].elts, ses...)
 			continue
 		}
-		batches = append(batches, batch{add, e.Set, []nftables.SetElement{se}})
+		batches = append(batches, batch{add, e.Set, ses})
 	}
 	if err := w.connect(); err != nil {
 		return err
@@ -120,40 +124,68 @@ func (w *netlinkElements) reset(err error) error {
 	return fmt.Errorf("netlink: %w", err)
 }
 
-// encode turns an element into netlink's bytes.
-func (w *netlinkElements) encode(e *Element, withData bool, setOf func(string) *Set) (nftables.SetElement, error) {
-	l, ok := w.layoutOf(setOf(e.Set))
+// encode turns an element of set s into the kernel's elements: one, or, for a range in an
+// interval set of one field, its start and its end (see intervals.go).
+func (w *netlinkElements) encode(e *Element, s *Set, withData bool) ([]nftables.SetElement, error) {
+	l, ok := w.layoutOf(s)
 	if !ok {
-		return nftables.SetElement{}, errNeedsNFT
+		return nil, errNeedsNFT
 	}
-	key, err := encodeFields(l.key, e.Key)
+	var se nftables.SetElement
+	var end []byte
+	var err error
+	switch {
+	case !l.interval:
+		se.Key, err = encodeFields(l.key, e.Key)
+	case len(l.key) > 1:
+		se.Key, se.KeyEnd, err = encodeRanges(l.key, e.Key)
+	default:
+		var last []byte
+		se.Key, last, err = encodeRanges(l.key, e.Key)
+		end = after(last)
+	}
 	if err != nil {
-		return nftables.SetElement{}, fmt.Errorf("%s key %v: %w", e.Set, e.Key, err)
+		return nil, fmt.Errorf("%s key %v: %w", e.Set, e.Key, err)
 	}
-	se := nftables.SetElement{Key: key}
+	se.Comment = e.Comment
 	if withData && len(l.value) > 0 {
 		if l.value[0] == fieldVerdict {
 			if se.VerdictData, err = encodeVerdict(e.Value); err != nil {
-				return se, fmt.Errorf("%s value %v: %w", e.Set, e.Value, err)
+				return nil, fmt.Errorf("%s value %v: %w", e.Set, e.Value, err)
 			}
 		} else if se.Val, err = encodeFields(l.value, e.Value); err != nil {
-			return se, fmt.Errorf("%s value %v: %w", e.Set, e.Value, err)
+			return nil, fmt.Errorf("%s value %v: %w", e.Set, e.Value, err)
 		}
 	}
-	return se, nil
+	if end == nil {
+		return []nftables.SetElement{se}, nil
+	}
+	return []nftables.SetElement{se, {Key: end, IntervalEnd: true}}, nil
 }
 
-// layoutOf is the set's parsed type; sets with flags (intervals, timeouts) are left to nft.
+// writable says whether elements of s can go over netlink: sets whose elements nft would
+// rework first (auto-merge), or that carry timeouts or packets' updates, are left to nft.
+func writable(s *Set) bool {
+	return s != nil && !slices.ContainsFunc(s.Flags, func(f string) bool { return f != "interval" })
+}
+
+// layoutOf is the set's parsed type, and whether it is an interval set.
 func (w *netlinkElements) layoutOf(s *Set) (layout, bool) {
-	if s == nil || len(s.Flags) > 0 {
+	if s == nil {
 		return layout{}, false
 	}
-	text := s.Type + "\x00" + s.TypeOf
+	interval := s.has("interval")
+	text := s.Type + "\x00" + s.TypeOf + "\x00" + strconv.FormatBool(interval)
 	if l, ok := w.layouts[text]; ok {
 		return l, true
 	}
 	l, ok := parseLayout(s.Type, s.TypeOf)
+	// A range of host-order integers (numgen's) has no "key after it" to end on.
+	if interval && slices.Contains(l.key, fieldInteger) {
+		ok = false
+	}
 	if ok {
+		l.interval = interval
 		w.layouts[text] = l
 	}
 	return l, ok
@@ -171,8 +203,11 @@ const (
 	fieldVerdict
 )
 
-// layout is a set's key fields and, for a map, its value fields.
-type layout struct{ key, value []field }
+// layout is a set's key fields and, for a map, its value fields; interval sets hold ranges.
+type layout struct {
+	key, value []field
+	interval   bool
+}
 
 // parseLayout reads a set's "type" (ipv4_addr . inet_proto . inet_service : verdict) or
 // "typeof" (ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport). It knows the
@@ -282,15 +317,16 @@ func encodeField(f field, v string) ([]byte, error) {
 	return nil, fmt.Errorf("field kind %d has no encoding", f)
 }
 
-// encodeVerdict reads the proxy's verdict values: "goto CHAIN", "jump CHAIN", "drop", "accept".
+// encodeVerdict reads a verdict value: "goto CHAIN", "jump CHAIN", "return", "drop", "accept".
 func encodeVerdict(value []string) (*expr.Verdict, error) {
 	if len(value) != 1 {
 		return nil, fmt.Errorf("a verdict is one value, got %d", len(value))
 	}
 	word, chain, _ := strings.Cut(value[0], " ")
-	kind, ok := map[string]expr.VerdictKind{"goto": expr.VerdictGoto, "jump": expr.VerdictJump, "drop": expr.VerdictDrop, "accept": expr.VerdictAccept}[word]
-	if !ok || (chain == "") != (kind == expr.VerdictDrop || kind == expr.VerdictAccept) {
-		return nil, fmt.Errorf("verdict %q: want goto or jump with a chain, drop or accept", value[0])
+	kind, ok := map[string]expr.VerdictKind{"goto": expr.VerdictGoto, "jump": expr.VerdictJump, "return": expr.VerdictReturn,
+		"drop": expr.VerdictDrop, "accept": expr.VerdictAccept}[word]
+	if !ok || (chain == "") != (kind != expr.VerdictGoto && kind != expr.VerdictJump) {
+		return nil, fmt.Errorf("verdict %q: want goto or jump with a chain, return, drop or accept", value[0])
 	}
 	return &expr.Verdict{Kind: kind, Chain: chain}, nil
 }

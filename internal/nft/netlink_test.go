@@ -52,6 +52,38 @@ func TestEncodeElements(t *testing.T) {
 	}
 }
 
+// Ranges in an interval set's key: a concatenation's box is its fields' first values and last
+// values, each padded; a set of one field ends a range on the key after it, or not at all.
+func TestEncodeRanges(t *testing.T) {
+	fields := []field{fieldIPv4, fieldIPv4, fieldProto, fieldPort}
+	first, last, err := encodeRanges(fields, []string{"10.42.1.2", "10.42.2.2/31", "tcp", "81-65535"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []byte{10, 42, 1, 2, 10, 42, 2, 2, 6, 0, 0, 0, 0, 81, 0, 0}; !bytes.Equal(first, want) {
+		t.Errorf("first: got % x, want % x", first, want)
+	}
+	if want := []byte{10, 42, 1, 2, 10, 42, 2, 3, 6, 0, 0, 0, 0xff, 0xff, 0, 0}; !bytes.Equal(last, want) {
+		t.Errorf("last: got % x, want % x", last, want)
+	}
+	first, last, err = encodeRanges([]field{fieldIPv6}, []string{"2001:cafe:42::-2001:cafe:42::ff"})
+	if err != nil || len(first) != 16 || last[15] != 0xff || !bytes.Equal(after(last)[14:], []byte{1, 0}) {
+		t.Errorf("an IPv6 range: % x - % x, %v", first, last, err)
+	}
+	if after([]byte{255, 255, 255, 255}) != nil {
+		t.Error("the last address has a key after it")
+	}
+	for _, bad := range [][]string{{"10.42.1.2", "10.42.2.3-10.42.2.2", "tcp", "80"}, {"10.42.1.2", "2001::/64", "tcp", "80"},
+		{"10.42.1.2", "10.42.2.2", "tcp", "90-80"}, {"10.42.1.2", "10.42.2.2", "tcp-udp", "80"}, {"10.42.1.2/33", "10.42.2.2", "tcp", "80"}} {
+		if _, _, err := encodeRanges(fields, bad); err == nil {
+			t.Errorf("%v encoded without an error", bad)
+		}
+	}
+	if v, err := encodeVerdict([]string{"return"}); err != nil || v.Kind != expr.VerdictReturn {
+		t.Errorf("return: %+v, %v", v, err)
+	}
+}
+
 func isBigEndian() bool { return binary.NativeEndian.Uint16([]byte{0, 1}) == 1 }
 
 // FuzzEncodeFields: any element text either encodes to the layout's length or is refused, and
@@ -60,6 +92,8 @@ func FuzzEncodeFields(f *testing.F) {
 	f.Add("10.43.0.10 . tcp . 80")
 	f.Add("2001:cafe:43::10 . udp . 53")
 	f.Add("10.43.0.10 . sctp . 65536")
+	f.Add("10.42.0.0/16 . udp . 0-79")
+	f.Add("10.42.0.0-10.42.2.1 . tcp . 80-80")
 	f.Add(" . . ")
 	f.Add("ipv4_addr . inet_proto . inet_service : verdict")
 	f.Add("ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport")
@@ -70,6 +104,10 @@ func FuzzEncodeFields(f *testing.F) {
 		b, err := encodeFields(fields, strings.Split(text, " . "))
 		if err == nil && len(b) != 12 {
 			t.Errorf("%q encoded to %d bytes, want 12", text, len(b))
+		}
+		first, last, err := encodeRanges(fields, strings.Split(text, " . "))
+		if err == nil && (len(first) != 12 || len(last) != 12 || bytes.Compare(first, last) > 0) {
+			t.Errorf("%q encoded to the range % x - % x", text, first, last)
 		}
 		_, _ = encodeVerdict([]string{text})
 		for _, l := range []func() (layout, bool){

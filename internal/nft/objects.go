@@ -55,10 +55,14 @@ type Set struct {
 func (s *Set) IsMap() bool { return strings.Contains(s.Type+s.TypeOf, " : ") }
 
 // Element is an element of a set (Value nil) or a map. Key and Value hold one string per
-// field of a concatenation ("10.43.0.1", "tcp", "80"); a verdict is one value ("goto chain").
+// field of a concatenation ("10.43.0.1", "tcp", "80"); a verdict is one value ("goto chain",
+// "jump chain", "return", "accept", "drop"). In a set with the interval flag a key field may
+// be a range: a prefix ("10.42.0.0/16") or lo-hi ("10.42.0.0-10.42.2.1", "0-79"). Comment
+// says what the element stands for (at most 128 bytes), as a rule's does.
 type Element struct {
 	Set        string
 	Key, Value []string
+	Comment    string
 }
 
 func (e *Element) id() string { return e.Set + "\x00" + strings.Join(e.Key, " . ") }
@@ -106,8 +110,15 @@ func (c *Contents) AddSet(s *Set) { c.Sets[s.Name] = s }
 
 // AddElement puts an element in: of a set (no value) or a map.
 func (c *Contents) AddElement(set string, key []string, value ...string) {
-	e := &Element{Set: set, Key: key, Value: value}
-	c.Elements[e.id()] = e
+	c.AddElements(&Element{Set: set, Key: key, Value: value})
+}
+
+// AddElements puts whole elements in (with their comments), replacing any of the same set
+// and key.
+func (c *Contents) AddElements(es ...*Element) {
+	for _, e := range es {
+		c.Elements[e.id()] = e
+	}
 }
 
 func (c *Contents) ids() []objectID {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/google/nftables"
 )
@@ -19,9 +18,11 @@ import (
 // deletes and writes again in one transaction (Table.Sync's fresh).
 
 const (
-	// stagedPerMessage elements go in one netlink message: its element list is one netlink
-	// attribute, whose length is 16 bits.
-	stagedPerMessage = 256
+	// stagedPerMessage bytes of elements (roughly, and at most stagedElements of them) go in
+	// one netlink message: its element list is one netlink attribute, whose length is 16 bits,
+	// and an element with a comment and a range takes 300 bytes.
+	stagedPerMessage = 48 << 10
+	stagedElements   = 256
 	// stagedPerTx bytes of elements (roughly) go in one transaction: the kernel takes a batch
 	// in one sendmsg, which must fit the socket's send buffer (208 KiB by default).
 	stagedPerTx = 128 << 10
@@ -50,10 +51,14 @@ func (k *realKernel) runStaged(ctx context.Context, tx *Tx) error {
 				continue
 			}
 		case *Element:
-			se, err := k.nl.encode(obj, true, tx.setOf)
+			s := tx.setOf(obj.Set)
+			if !writable(s) {
+				break
+			}
+			se, err := k.nl.encode(obj, s, true)
 			switch {
 			case err == nil:
-				elements[obj.Set] = append(elements[obj.Set], se)
+				elements[obj.Set] = append(elements[obj.Set], se...)
 				continue
 			case !errors.Is(err, errNeedsNFT):
 				return fmt.Errorf("table %s: %w", k.Table(), err)
@@ -73,29 +78,32 @@ func (k *realKernel) runStaged(ctx context.Context, tx *Tx) error {
 	return nil
 }
 
-// addInBatches adds elements, by set, over netlink, in as many transactions as their size
-// needs.
+// addInBatches adds elements, by set, over netlink, in as many messages and transactions as
+// their size needs. A range's start and end (intervals.go) stay in one transaction.
 func (w *netlinkElements) addInBatches(elements map[string][]nftables.SetElement) error {
 	if err := w.connect(); err != nil {
 		return err
 	}
-	bytes := 0
+	txBytes := 0
 	for set, all := range elements {
-		for batch := range slices.Chunk(all, stagedPerMessage) {
-			if err := w.conn.SetAddElements(&nftables.Set{Name: set, Table: w.table}, batch); err != nil {
+		for len(all) > 0 {
+			n, msgBytes := 0, 0
+			for n < len(all) && n < stagedElements && msgBytes < stagedPerMessage {
+				msgBytes += stagedSize(all[n])
+				n++
+			}
+			if n < len(all) && all[n].IntervalEnd {
+				n++ // a start's end goes with it
+			}
+			if err := w.conn.SetAddElements(&nftables.Set{Name: set, Table: w.table}, all[:n]); err != nil {
 				return w.reset(err)
 			}
-			for _, e := range batch {
-				bytes += len(e.Key) + len(e.Val) + 64
-				if e.VerdictData != nil {
-					bytes += len(e.VerdictData.Chain)
-				}
-			}
-			if bytes >= stagedPerTx {
+			all = all[n:]
+			if txBytes += msgBytes; txBytes >= stagedPerTx {
 				if err := w.conn.Flush(); err != nil {
 					return w.reset(err)
 				}
-				bytes = 0
+				txBytes = 0
 			}
 		}
 	}
@@ -103,4 +111,14 @@ func (w *netlinkElements) addInBatches(elements map[string][]nftables.SetElement
 		return w.reset(err)
 	}
 	return nil
+}
+
+// stagedSize is about what an element takes in a netlink message: its bytes and its
+// attributes' headers.
+func stagedSize(e nftables.SetElement) int {
+	n := len(e.Key) + len(e.KeyEnd) + len(e.Val) + len(e.Comment) + 96
+	if e.VerdictData != nil {
+		n += len(e.VerdictData.Chain)
+	}
+	return n
 }

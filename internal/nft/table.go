@@ -164,7 +164,7 @@ func same(a, b any) bool {
 		return ok && sameSet(a, b)
 	case *Element:
 		b, ok := b.(*Element)
-		return ok && slices.Equal(a.Value, b.Value)
+		return ok && slices.Equal(a.Value, b.Value) && a.Comment == b.Comment
 	}
 	return a == nil && b == nil
 }

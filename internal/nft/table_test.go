@@ -239,3 +239,25 @@ func TestDelete(t *testing.T) {
 		t.Errorf("the sync after Delete should write the table again:\n%s", fake.Dump())
 	}
 }
+
+// An element's comment is part of it: a new comment alone is sent, and the fake holds it.
+func TestElementCommentChange(t *testing.T) {
+	fake := NewFake(InetFamily, "weft-test")
+	tbl := NewTable(fake, "weft: a test")
+	tbl.Set("skeleton", skeleton())
+	pod := func(comment string) *Contents {
+		c := NewContents()
+		c.AddElements(&Element{Set: "services", Key: []string{"10.43.0.1", "80"}, Value: []string{"return"}, Comment: comment})
+		return c
+	}
+	tbl.Set("x/a", pod("x/one ingress 0"))
+	sync(t, tbl, false)
+	tbl.Set("x/a", pod("x/two ingress 0"))
+	want := "delete element services { 10.43.0.1 . 80 }\nadd element services { 10.43.0.1 . 80 comment \"x/two ingress 0\" : return }\n"
+	if got := sync(t, tbl, false); got != want {
+		t.Errorf("a comment change sent:\n%s\nwant:\n%s", got, want)
+	}
+	if dump := fake.Dump(); !strings.Contains(dump, `10.43.0.1 . 80 comment "x/two ingress 0" : return`) {
+		t.Errorf("the fake does not hold the new comment:\n%s", dump)
+	}
+}

@@ -89,15 +89,24 @@ func (tx *Tx) String() string {
 				b.WriteString(" { " + obj.declaration() + "}")
 			}
 		case *Element:
-			b.WriteString("element " + obj.Set + " { " + strings.Join(obj.Key, " . "))
-			if len(obj.Value) > 0 {
-				b.WriteString(" : " + strings.Join(obj.Value, " . "))
-			}
+			b.WriteString("element " + obj.Set + " { ")
+			writeElement(&b, obj, len(obj.Value) > 0)
 			b.WriteString(" }")
 		}
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// writeElement writes e as nft reads it inside braces: its key, comment and value.
+func writeElement(b *strings.Builder, e *Element, withValue bool) {
+	b.WriteString(strings.Join(e.Key, " . "))
+	if e.Comment != "" {
+		fmt.Fprintf(b, " comment %q", e.Comment)
+	}
+	if withValue {
+		b.WriteString(" : " + strings.Join(e.Value, " . "))
+	}
 }
 
 // writeFull puts the whole table into tx. In place: everything wanted is added (nothing

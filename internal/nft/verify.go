@@ -1,18 +1,13 @@
 package nft
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/google/nftables"
-
-	"github.com/weftnet/weft/internal/cidr"
 )
 
 // A full sync mostly finds the kernel's table as the last sync left it: a periodic repair on
@@ -23,7 +18,8 @@ import (
 // What is compared: the chains by name, each chain's rules by number and comment (every rule
 // weft writes says what it is for, so a rule deleted, added or moved shows; a rule rewritten in
 // place under the same comment does not), the sets and maps by name and flags, and the
-// elements of every set and map but the dynamic ones (which packets fill) by their bytes.
+// elements of every set and map but the dynamic ones (which packets fill) by their bytes
+// (an interval set's as the kernel keeps them, intervals.go), values and comments.
 
 // written is what the table wrote last, by kind, for a Kernel to compare with what it holds.
 type written struct {
@@ -126,34 +122,40 @@ func (n *netlinkElements) holds(snapshot func() written) (bool, error) {
 	return seen == len(w.sets), nil
 }
 
-// sameElements compares a set's elements in the kernel with those written.
+// sameElements compares a set's elements in the kernel with those written: by their bytes,
+// values and comments.
 func (n *netlinkElements) sameElements(s *Set, got []nftables.SetElement, want []*Element) (bool, error) {
-	if s.has("interval") {
-		return sameIntervals(got, want), nil
-	}
-	if len(got) != len(want) {
+	interval := s.has("interval")
+	if !interval && len(got) != len(want) {
 		return false, nil
 	}
-	have := make(map[string]string, len(got))
-	for _, e := range got {
-		have[string(e.Key)] = elementValue(e)
+	var have map[string]string
+	var wanted []nftables.SetElement
+	if !interval {
+		have = make(map[string]string, len(got))
+		for _, e := range got {
+			have[string(e.Key)] = elementText(e)
+		}
 	}
-	setOf := func(string) *Set { return s }
 	for _, e := range want {
-		enc, err := n.encode(e, true, setOf)
+		enc, err := n.encode(e, s, true)
 		if err == errNeedsNFT {
 			return false, nil // a type this side cannot encode: rewrite rather than guess
 		}
 		if err != nil {
 			return false, err
 		}
-		v, ok := have[string(enc.Key)]
-		if !ok || v != elementValue(enc) {
+		if interval {
+			wanted = append(wanted, enc...)
+		} else if v, ok := have[string(enc[0].Key)]; !ok || v != elementText(enc[0]) {
 			return false, nil
 		}
 	}
-	return true, nil
+	return !interval || sameIntervals(got, wanted), nil
 }
+
+// elementText is what is compared of an element besides its key: its value and comment.
+func elementText(e nftables.SetElement) string { return elementValue(e) + "\x00" + e.Comment }
 
 // elementValue is an element's value in a form to compare: its bytes, or its verdict. A
 // listing hands a verdict back as its netlink attributes, undecoded.
@@ -191,62 +193,6 @@ func verdictAttributes(b []byte) (code int32, chain string, ok bool) {
 		b = b[min(len(b), (n+3)&^3):]
 	}
 	return code, chain, haveCode
-}
-
-// sameIntervals compares an interval set's ranges: the kernel holds each as a start element
-// and an end element (the address after it) flagged IntervalEnd.
-func sameIntervals(got []nftables.SetElement, want []*Element) bool {
-	slices.SortFunc(got, func(a, b nftables.SetElement) int {
-		// At one key, an end comes before a start: adjacent ranges share it.
-		return cmp.Or(bytes.Compare(a.Key, b.Key), cmp.Compare(boolInt(!a.IntervalEnd), boolInt(!b.IntervalEnd)))
-	})
-	var have []string
-	open := -1
-	for i, e := range got {
-		switch {
-		case !e.IntervalEnd:
-			if open >= 0 {
-				have = append(have, rangeText(got[open].Key, nil))
-			}
-			open = i
-		case open >= 0:
-			have = append(have, rangeText(got[open].Key, e.Key))
-			open = -1
-		}
-	}
-	if open >= 0 {
-		have = append(have, rangeText(got[open].Key, nil))
-	}
-	var wanted []string
-	for _, e := range want {
-		p, err := netip.ParsePrefix(strings.Join(e.Key, ""))
-		if err != nil {
-			if a, err := netip.ParseAddr(strings.Join(e.Key, "")); err == nil {
-				p = netip.PrefixFrom(a, a.BitLen())
-			} else {
-				return false
-			}
-		}
-		start := p.Masked().Addr()
-		end := cidr.Last(p).Next()
-		var endBytes []byte
-		if end.IsValid() {
-			endBytes = end.AsSlice()
-		}
-		wanted = append(wanted, rangeText(start.AsSlice(), endBytes))
-	}
-	slices.Sort(have)
-	slices.Sort(wanted)
-	return slices.Equal(have, wanted)
-}
-
-func rangeText(start, end []byte) string { return fmt.Sprintf("%x-%x", start, end) }
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // ruleComment reads a rule's comment from its user data, as nft stores it: a type byte (0

@@ -24,8 +24,9 @@ type element struct {
 	comment string
 }
 
-// desired is the content of every set of the table: set name -> element key -> element.
-// The chains never change; a policy, pod or namespace change is a change of set elements.
+// desired is the content of every set of the table (nftables.go): set name -> element key ->
+// element. The chains never change; a policy, pod or namespace change is a change of set
+// elements.
 type desired map[string]map[string]element
 
 func (d desired) add(set string, e element) {
@@ -34,21 +35,6 @@ func (d desired) add(set string, e element) {
 	}
 	d[set][strings.Join(e.key, " . ")] = e
 }
-
-// The sets, one of each per family (suffix -v4, -v6):
-//
-//	known        addresses of this node's pods that policy has read (others wait: gated)
-//	gated        this node's pod ranges while any policy exists: an address in them that is not known yet is dropped
-//	in-isolated  local pods some policy selects for ingress; out-isolated, for egress
-//	in-any       pod . peer range: every protocol and port allowed in; out-any, out
-//	in-ports     pod . peer range . protocol . port range: allowed in; out-ports, out
-//
-// and the ClusterNetworkPolicy tiers' verdict maps, keyed like in-any and in-ports:
-// in-admin-any, in-admin-ports, in-baseline-any, in-baseline-ports, and out- the same.
-var setKinds = []string{"known", "gated", "in-isolated", "out-isolated", "in-any", "out-any", "in-ports", "out-ports"}
-
-var mapKinds = []string{"in-admin-any", "in-admin-ports", "in-baseline-any", "in-baseline-ports",
-	"out-admin-any", "out-admin-ports", "out-baseline-any", "out-baseline-ports"}
 
 type portKey struct {
 	addr  netip.Addr
@@ -76,24 +62,19 @@ func compute(w *world, policies []*networkingv1.NetworkPolicy, cnps []*cnp.Clust
 			d.add("gated-"+netaddr.OfPrefix(p).Suffix(), element{key: []string{p.String()}})
 		}
 	}
-	var local []pod
-	for _, p := range w.pods {
-		if p.node == node {
-			local = append(local, p)
-			for _, a := range p.ips {
-				d.add("known-"+netaddr.Of(a).Suffix(), element{key: []string{a.String()}, comment: p.namespace + "/" + p.name})
-			}
+	local := w.podsOn(node)
+	for _, p := range local {
+		for _, a := range p.ips {
+			d.add("known-"+netaddr.Of(a).Suffix(), element{key: []string{a.String()}, comment: p.namespace + "/" + p.name})
 		}
 	}
 	policies = slices.Clone(policies)
 	sort.Slice(policies, func(i, j int) bool {
 		return policies[i].Namespace+"/"+policies[i].Name < policies[j].Namespace+"/"+policies[j].Name
 	})
-	in, out := newAllowed(), newAllowed()
+	found := [2]allowed{newAllowed(), newAllowed()}
 	for _, np := range policies {
-		id := np.Namespace + "/" + np.Name
-		sel := selector(&np.Spec.PodSelector, &problems, id+" podSelector")
-		ingress, egress := policyTypes(np)
+		sel := selector(&np.Spec.PodSelector, &problems, np.Namespace+"/"+np.Name+" podSelector")
 		var subjects []pod
 		for _, p := range local {
 			if p.namespace == np.Namespace && sel.Matches(labels.Set(p.labels)) {
@@ -103,37 +84,77 @@ func compute(w *world, policies []*networkingv1.NetworkPolicy, cnps []*cnp.Clust
 		if len(subjects) == 0 {
 			continue
 		}
-		if ingress {
-			for _, s := range subjects {
-				isolate(d, "in-isolated", s)
-			}
-			for i, r := range np.Spec.Ingress {
-				where := fmt.Sprintf("%s ingress %d", id, i)
-				peers := w.resolvePeers(np.Namespace, r.From, &problems, where)
-				ports, all := resolvePorts(r.Ports, &problems, where)
-				for _, s := range subjects {
-					in.addRule(s, peers, ports, all, where, true)
-				}
-			}
-		}
-		if egress {
-			for _, s := range subjects {
-				isolate(d, "out-isolated", s)
-			}
-			for i, r := range np.Spec.Egress {
-				where := fmt.Sprintf("%s egress %d", id, i)
-				peers := w.resolvePeers(np.Namespace, r.To, &problems, where)
-				ports, all := resolvePorts(r.Ports, &problems, where)
-				for _, s := range subjects {
-					out.addRule(s, peers, ports, all, where, false)
-				}
+		ingress, egress := policyTypes(np)
+		for i, applies := range [2]bool{ingress, egress} {
+			if applies {
+				w.addDirection(d, found[i], np, directions[i], subjects, &problems)
 			}
 		}
 	}
-	in.emit(d, "in")
-	out.emit(d, "out")
+	for i, dir := range directions {
+		found[i].emit(d, dir.set)
+	}
 	computeCNPs(d, w, cnps, local, &problems)
 	return d, problems
+}
+
+// direction is one side of a NetworkPolicy: ingress, whose peers are sources and whose named
+// ports are the subject's, or egress, whose peers are destinations and whose named ports are
+// each peer's own.
+type direction struct {
+	name, set    string // "ingress" and "in", or "egress" and "out"
+	subjectPorts bool
+	rules        func(*networkingv1.NetworkPolicy) []npRule
+}
+
+// npRule is a rule of either direction: its peers (from or to) and its ports.
+type npRule struct {
+	peers []networkingv1.NetworkPolicyPeer
+	ports []networkingv1.NetworkPolicyPort
+}
+
+var directions = [2]direction{
+	{name: "ingress", set: "in", subjectPorts: true, rules: func(np *networkingv1.NetworkPolicy) []npRule {
+		out := make([]npRule, len(np.Spec.Ingress))
+		for i, r := range np.Spec.Ingress {
+			out[i] = npRule{r.From, r.Ports}
+		}
+		return out
+	}},
+	{name: "egress", set: "out", rules: func(np *networkingv1.NetworkPolicy) []npRule {
+		out := make([]npRule, len(np.Spec.Egress))
+		for i, r := range np.Spec.Egress {
+			out[i] = npRule{r.To, r.Ports}
+		}
+		return out
+	}},
+}
+
+// addDirection isolates the subjects in dir and gathers what each of np's rules in dir
+// allows them.
+func (w *world) addDirection(d desired, al allowed, np *networkingv1.NetworkPolicy, dir direction, subjects []pod, problems *[]string) {
+	for _, s := range subjects {
+		isolate(d, dir.set+"-isolated", s)
+	}
+	for i, r := range dir.rules(np) {
+		where := fmt.Sprintf("%s/%s %s %d", np.Namespace, np.Name, dir.name, i)
+		peers := w.resolvePeers(np.Namespace, r.peers, problems, where)
+		ports, all := resolvePorts(r.ports, problems, where)
+		for _, s := range subjects {
+			al.addRule(s, peers, ports, all, where, dir.subjectPorts)
+		}
+	}
+}
+
+// podsOn are the pods of node, the subjects of its table.
+func (w *world) podsOn(node string) []pod {
+	var out []pod
+	for _, p := range w.pods {
+		if p.node == node {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // policyTypes applies the API's defaulting: a policy without policyTypes is an ingress

@@ -11,10 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/knftables"
 	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	"github.com/weftnet/weft/internal/goldenfile"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // cluster is a small cluster for the tests: namespaces x and y (labelled ns=x, ns=y), pods
@@ -65,16 +65,21 @@ func (c *cluster) sources() sources {
 	}
 }
 
-// syncNode1 syncs node-1's table from c into fake.
-func syncNode1(t *testing.T, p *Policy, c *cluster) {
+// syncNode1 syncs node-1's table from c into fake, and returns what it sent ("": nothing).
+func syncNode1(t *testing.T, p *Policy, c *cluster) string {
 	t.Helper()
-	if err := p.sync(context.Background(), c.sources()); err != nil {
+	tx, err := p.sync(context.Background(), c.sources())
+	if err != nil {
 		t.Fatal(err)
 	}
+	if tx == nil {
+		return ""
+	}
+	return tx.String()
 }
 
-func newFake() (*Policy, *knftables.Fake) {
-	fake := knftables.NewFake(knftables.InetFamily, Table)
+func newFake() (*Policy, *nft.Fake) {
+	fake := nft.NewFake(nft.InetFamily, Table)
 	return New(Options{NodeName: "node-1"}, nil, fake), fake
 }
 
@@ -84,15 +89,16 @@ func golden(t *testing.T, name, got string) {
 	goldenfile.Check(t, filepath.Join("testdata", "golden", name), got)
 }
 
-// elements is the set elements of the fake's dump, skeleton left out: what policy decided.
-func elements(fake *knftables.Fake) string {
+// elements is the set elements of the fake's dump, skeleton left out: what policy decided,
+// sorted.
+func elements(fake *nft.Fake) string {
 	var out []string
-	for _, l := range strings.Split(fake.Dump(), "\n") {
+	for _, l := range strings.SplitAfter(fake.DumpSorted(), "\n") {
 		if strings.HasPrefix(l, "add element") && !strings.Contains(l, " known-") {
 			out = append(out, l)
 		}
 	}
-	return strings.Join(out, "\n") + "\n"
+	return strings.Join(out, "")
 }
 
 // Helpers that spell policies briefly.

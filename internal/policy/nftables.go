@@ -1,20 +1,32 @@
 package policy
 
 import (
-	"context"
-	"fmt"
-	"slices"
-	"sort"
 	"strings"
 
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/knftables"
-
 	"github.com/weftnet/weft/internal/netaddr"
+	"github.com/weftnet/weft/internal/nft"
 )
 
 // Table is policy's nftables table; policy never touches another.
 const Table = "weft-policy"
+
+// The table's sets, one of each per family (suffix -v4, -v6), and what each holds. Every
+// element but the gate's is keyed first by the address of one of this node's pods.
+var setKinds = []struct{ kind, holds string }{
+	{"known", "addresses of this node's pods that policy has read (others wait: gated)"},
+	{"gated", "this node's pod ranges while any policy exists: an address in them not known yet is dropped"},
+	{"in-isolated", "this node's pods some NetworkPolicy selects for ingress"},
+	{"out-isolated", "this node's pods some NetworkPolicy selects for egress"},
+	{"in-any", "pod . peer range: every protocol and port allowed in"},
+	{"out-any", "pod . peer range: every protocol and port allowed out"},
+	{"in-ports", "pod . peer range . protocol . port range: allowed in"},
+	{"out-ports", "pod . peer range . protocol . port range: allowed out"},
+}
+
+// mapKinds are the ClusterNetworkPolicy tiers' verdict maps, keyed like in-any and in-ports,
+// holding the verdict of the first rule that matches.
+var mapKinds = []string{"in-admin-any", "in-admin-ports", "in-baseline-any", "in-baseline-ports",
+	"out-admin-any", "out-admin-ports", "out-baseline-any", "out-baseline-ports"}
 
 // setType is each set's key type for one family.
 func setType(kind string, f netaddr.Family) (typ string, interval bool) {
@@ -35,47 +47,50 @@ func setType(kind string, f netaddr.Family) (typ string, interval bool) {
 	return typ, true
 }
 
-// addSkeleton writes the table, its sets and its chains. The chains are the same whatever
-// the policies: every verdict is a set lookup keyed by the pod's address, so a packet's cost
-// does not grow with the number of policies, and a change of policy is a change of elements.
+// mapComment says what a tier's verdict map decides.
+func mapComment(kind string) string {
+	dir, rest, _ := strings.Cut(kind, "-")
+	tier, keys, _ := strings.Cut(rest, "-")
+	what := map[string]string{"in": "ingress", "out": "egress"}[dir] + " with ports (TCP, UDP, SCTP)"
+	if keys == "any" {
+		what = map[string]string{"in": "ingress", "out": "egress"}[dir] + " without ports"
+	}
+	return "ClusterNetworkPolicy tier " + map[string]string{"admin": "Admin", "baseline": "Baseline"}[tier] + ", " + what + ": the first matching rule's verdict"
+}
+
+// skeleton is the table's fixed part: its sets and its chains. The chains are the same
+// whatever the policies: every verdict is a set lookup keyed by the pod's address, so a
+// packet's cost does not grow with the number of policies, and a change of policy is a
+// change of elements.
 //
 // Hooks: forward at filter priority, after the proxy's DNAT (dstnat), so a connection through
 // a Service is judged by the endpoint it was sent to, and before masquerade (srcnat), so egress
 // to the outside is judged by the pod's own address. Input judges pods' egress to their own
 // node. Traffic from the node itself to its pods (probes) never passes forward: it is allowed.
-func addSkeleton(tx *knftables.Transaction) {
-	tx.Add(&knftables.Table{Comment: ptr.To("weft: NetworkPolicy")})
+func skeleton() *nft.Contents {
+	c := nft.NewContents()
 	for _, f := range netaddr.Families {
-		for _, kind := range setKinds {
-			typ, interval := setType(kind, f)
-			s := &knftables.Set{Name: kind + "-" + f.Suffix(), Type: typ}
+		for _, k := range setKinds {
+			typ, interval := setType(k.kind, f)
+			s := &nft.Set{Name: k.kind + "-" + f.Suffix(), Type: typ, Comment: k.holds}
 			if interval {
-				s.Flags = []knftables.SetFlag{knftables.IntervalFlag}
+				s.Flags = []string{"interval"}
 			}
-			tx.Add(s)
+			c.AddSet(s)
 		}
 		for _, kind := range mapKinds {
 			typ, _ := setType(kind, f)
-			tx.Add(&knftables.Map{Name: kind + "-" + f.Suffix(), Type: typ, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+			c.AddSet(&nft.Set{Name: kind + "-" + f.Suffix(), Type: typ, Flags: []string{"interval"}, Comment: mapComment(kind)})
 		}
 	}
-	for _, c := range []struct{ name, hook string }{{"forward", "forward"}, {"input", "input"}} {
-		tx.Add(&knftables.Chain{Name: c.name, Type: ptr.To(knftables.FilterType), Hook: ptr.To(knftables.BaseChainHook(c.hook)), Priority: ptr.To(knftables.FilterPriority)})
-		tx.Flush(&knftables.Chain{Name: c.name})
-	}
-	for _, f := range netaddr.Families {
-		for _, dir := range []string{"ingress", "egress"} {
-			for _, stage := range []string{"", "-np", "-baseline"} {
-				tx.Add(&knftables.Chain{Name: dir + stage + "-" + f.Suffix()})
-				tx.Flush(&knftables.Chain{Name: dir + stage + "-" + f.Suffix()})
-			}
-		}
-	}
+	established := nft.Rule{Text: "ct state established,related accept", Comment: "replies and related packets of allowed connections"}
+	c.AddChain(&nft.Chain{Name: "forward", Hook: &nft.Hook{Type: "filter", Hook: "forward", Priority: "filter"},
+		Comment: "NetworkPolicy for packets to and from this node's pods", Rules: []nft.Rule{established}})
+	c.AddChain(&nft.Chain{Name: "input", Hook: &nft.Hook{Type: "filter", Hook: "input", Priority: "filter"},
+		Comment: "NetworkPolicy for packets from this node's pods to their node", Rules: []nft.Rule{established}})
 	rule := func(chain, comment string, parts ...string) {
-		tx.Add(&knftables.Rule{Chain: chain, Rule: knftables.Concat(parts), Comment: ptr.To(comment)})
+		c.AddRules(chain, nft.Rule{Text: strings.Join(parts, " "), Comment: comment})
 	}
-	rule("forward", "replies and related packets of allowed connections", "ct state established,related accept")
-	rule("input", "replies and related packets of allowed connections", "ct state established,related accept")
 	for _, f := range netaddr.Families {
 		m, s := f.Match(), f.Suffix()
 		rule("forward", "a new local pod waits until its policies are read", m, "daddr @gated-"+s, m, "daddr != @known-"+s, "drop")
@@ -88,6 +103,9 @@ func addSkeleton(tx *knftables.Transaction) {
 			{"egress", "out", "saddr", "daddr", "egress that no NetworkPolicy of the source pod allows"},
 		} {
 			chain, np, baseline := d.chain+"-"+s, d.chain+"-np-"+s, d.chain+"-baseline-"+s
+			c.AddChain(&nft.Chain{Name: chain, Comment: f.String() + " " + d.chain + " of this node's pods: the tiers in order"})
+			c.AddChain(&nft.Chain{Name: np, Comment: f.String() + " " + d.chain + ": the NetworkPolicy tier"})
+			c.AddChain(&nft.Chain{Name: baseline, Comment: f.String() + " " + d.chain + ": the ClusterNetworkPolicy Baseline tier"})
 			ports, other := []string{"meta l4proto { tcp, udp, sctp }", m, d.pod, ".", m, d.peer, ". meta l4proto . th dport"}, []string{"meta l4proto != { tcp, udp, sctp }", m, d.pod, ".", m, d.peer}
 			// Tiers in order: Admin ClusterNetworkPolicies, NetworkPolicies, Baseline.
 			rule(chain, "ClusterNetworkPolicy tier Admin: first matching rule", append(ports, "vmap @"+d.set+"-admin-ports-"+s)...)
@@ -101,56 +119,57 @@ func addSkeleton(tx *knftables.Transaction) {
 			rule(baseline, "ClusterNetworkPolicy tier Baseline: first matching rule", append(other, "vmap @"+d.set+"-baseline-any-"+s)...)
 		}
 	}
+	return c
 }
 
-// writeElements adds to tx what turns the sets' content from have into want: deletions first,
-// so a changed element never meets its old self in an interval set. With have nil, every set
-// is flushed and written whole.
-func writeElements(tx *knftables.Transaction, have, want desired) int {
-	n := 0
-	names := setNames()
-	for _, set := range names {
-		if have == nil {
-			if isMap(set) {
-				tx.Flush(&knftables.Map{Name: set})
-			} else {
-				tx.Flush(&knftables.Set{Name: set})
-			}
-			continue
-		}
-		for k, e := range have[set] {
-			if w, ok := want[set][k]; !ok || w.value != e.value || w.comment != e.comment {
-				tx.Delete(elementOf(set, e))
-				n++
-			}
+// The table's owners (nft.Table): the skeleton, the gate (this node's pod ranges), and one
+// per local pod, holding every element keyed by its addresses. A pod that comes or goes, or a
+// policy that selects a few pods, changes a few owners' elements, and the table sends only the
+// elements that changed, in one transaction.
+const (
+	skeletonOwner = "skeleton"
+	gateOwner     = "gate"
+)
+
+func podOwner(p pod) string { return "pod " + p.namespace + "/" + p.name }
+
+// byOwner groups the elements of d by owner; local are this node's pods.
+func byOwner(d desired, local []pod) map[string]*nft.Contents {
+	ownerOf := map[string]string{}
+	for _, p := range local {
+		for _, a := range p.ips {
+			ownerOf[a.String()] = podOwner(p)
 		}
 	}
-	for _, set := range names {
-		keys := make([]string, 0, len(want[set]))
-		for k := range want[set] {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			e := want[set][k]
-			if h, ok := have[set][k]; ok && h.value == e.value && h.comment == e.comment {
-				continue
+	out := map[string]*nft.Contents{}
+	for set, elements := range d {
+		for _, e := range elements {
+			owner := gateOwner
+			if !strings.HasPrefix(set, "gated-") {
+				owner = ownerOf[e.key[0]]
 			}
-			el := elementOf(set, e)
-			if e.comment != "" {
-				el.Comment = ptr.To(e.comment)
+			c := out[owner]
+			if c == nil {
+				c = nft.NewContents()
+				out[owner] = c
 			}
-			tx.Add(el)
-			n++
+			el := &nft.Element{Set: set, Key: e.key, Comment: e.comment}
+			if e.value != "" {
+				el.Value = []string{e.value}
+			}
+			c.AddElements(el)
 		}
 	}
-	return n
+	return out
 }
 
 func setNames() []string {
 	var out []string
 	for _, f := range netaddr.Families {
-		for _, kind := range append(slices.Clone(setKinds), mapKinds...) {
+		for _, k := range setKinds {
+			out = append(out, k.kind+"-"+f.Suffix())
+		}
+		for _, kind := range mapKinds {
 			out = append(out, kind+"-"+f.Suffix())
 		}
 	}
@@ -160,38 +179,4 @@ func setNames() []string {
 // isMap says whether a set kind or name is a tier's verdict map.
 func isMap(name string) bool {
 	return strings.Contains(name, "-admin-") || strings.Contains(name, "-baseline-")
-}
-
-func elementOf(set string, e element) *knftables.Element {
-	if isMap(set) {
-		return &knftables.Element{Map: set, Key: e.key, Value: []string{e.value}}
-	}
-	return &knftables.Element{Set: set, Key: e.key}
-}
-
-// apply runs one transaction: the whole table when full, else only the elements that changed.
-func apply(ctx context.Context, nft knftables.Interface, full bool, have, want desired) (changed int, err error) {
-	tx := nft.NewTransaction()
-	if full {
-		addSkeleton(tx)
-		have = nil
-	}
-	changed = writeElements(tx, have, want)
-	if !full && changed == 0 {
-		return 0, nil
-	}
-	if err := nft.Run(ctx, tx); err != nil {
-		return 0, fmt.Errorf("nftables table inet %s: %w", Table, err)
-	}
-	return changed, nil
-}
-
-// cleanup removes the table, for when policy is turned off.
-func cleanup(ctx context.Context, nft knftables.Interface) error {
-	tx := nft.NewTransaction()
-	tx.Delete(&knftables.Table{})
-	if err := nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) && !strings.Contains(err.Error(), "No such file") {
-		return err
-	}
-	return nil
 }

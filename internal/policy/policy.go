@@ -1,7 +1,7 @@
 // Package policy enforces NetworkPolicy in the table inet weft-policy. Each agent enforces its
 // own node's pods: ingress where a pod receives, egress where it sends. Every verdict is a set
-// lookup keyed by the pod's address (see addSkeleton), and a change of policies, pods or
-// namespace labels rewrites only the set elements it touches, in one transaction.
+// lookup keyed by the pod's address (see skeleton), and a change of policies, pods or
+// namespace labels rewrites only the set elements it touches, in one transaction (internal/nft).
 package policy
 
 import (
@@ -22,9 +22,9 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/knftables"
 	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
+	"github.com/weftnet/weft/internal/nft"
 	"github.com/weftnet/weft/internal/syncrunner"
 )
 
@@ -48,20 +48,29 @@ type Options struct {
 type Policy struct {
 	opts   Options
 	client kubernetes.Interface
-	nft    knftables.Interface
 
-	metrics  *metrics
-	mu       sync.Mutex
-	have     desired // what the kernel holds, nil until a full sync succeeded
+	metrics *metrics
+	mu      sync.Mutex
+	table   *nft.Table
+	// owners are the table's element owners after the last sync (the gate, local pods), to
+	// drop those that went away.
+	owners map[string]bool
+	// needFull makes the next sync a full one: the first, after a failure, and every Resync
+	// (which repairs what someone else changed in the table).
+	needFull bool
+	lastFull time.Time
 	problems map[string]bool
 }
 
-// New makes the feature; nft is the table's interface (knftables.New(knftables.InetFamily, Table)).
-func New(opts Options, client kubernetes.Interface, nft knftables.Interface) *Policy {
+// New makes the feature; k is where the table is written (nft.New(nft.InetFamily, Table, "")).
+func New(opts Options, client kubernetes.Interface, k nft.Kernel) *Policy {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Policy{opts: opts, client: client, nft: nft, problems: map[string]bool{}, metrics: newMetrics(opts.Metrics)}
+	t := nft.NewTable(k, "weft: NetworkPolicy")
+	t.Set(skeletonOwner, skeleton())
+	return &Policy{opts: opts, client: client, table: t, owners: map[string]bool{}, needFull: true,
+		problems: map[string]bool{}, metrics: newMetrics(opts.Metrics)}
 }
 
 // RunWith enforces until ctx ends. NetworkPolicies, Namespaces and the Node come from the
@@ -82,7 +91,7 @@ func (p *Policy) RunWith(ctx context.Context, factory informers.SharedInformerFa
 		infs = append(infs, cnps.start(ctx, dyn, p.opts.Resync, nil))
 	}
 	runner := syncrunner.New(func(ctx context.Context) error {
-		err := p.sync(ctx, src)
+		_, err := p.sync(ctx, src)
 		if err != nil {
 			p.opts.Log.Error("policy sync failed; retrying", "err", err)
 		}
@@ -123,34 +132,48 @@ type sources struct {
 }
 
 // sync builds the whole desired table and sends what changed since the last sync (all of it
-// after a failure or at start).
-func (p *Policy) sync(ctx context.Context, src sources) error {
+// after a failure, at start and every Resync); it returns what it sent (nil: nothing).
+func (p *Policy) sync(ctx context.Context, src sources) (*nft.Tx, error) {
 	start := time.Now()
 	in, err := read(src, p.opts.NodeName)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	want, problems := compute(in.world, in.policies, in.cnps, p.opts.NodeName, in.podCIDRs)
 	p.report(problems)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	full := p.have == nil
+	owners := byOwner(want, in.world.podsOn(p.opts.NodeName))
+	for owner := range p.owners {
+		if owners[owner] == nil {
+			p.table.Set(owner, nil)
+			delete(p.owners, owner)
+		}
+	}
+	for owner, c := range owners {
+		p.table.Set(owner, c)
+		p.owners[owner] = true
+	}
+	full := p.needFull || (p.opts.Resync > 0 && time.Since(p.lastFull) >= p.opts.Resync)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	n, err := apply(ctx, p.nft, full, p.have, want)
+	tx, err := p.table.Sync(ctx, full)
 	kind := map[bool]string{true: "full", false: "partial"}[full]
-	if !full && n == 0 {
+	if !full && tx == nil {
 		kind = "unchanged"
 	}
 	if err != nil {
-		p.have = nil
+		p.needFull = true
 		p.metrics.syncs.WithLabelValues(kind, "error").Inc()
-		return err
+		return nil, err
+	}
+	if full {
+		p.needFull, p.lastFull = false, time.Now()
 	}
 	p.metrics.syncs.WithLabelValues(kind, "ok").Inc()
 	p.metrics.duration.Observe(time.Since(start).Seconds())
-	if !full {
-		p.metrics.changed.Add(float64(n))
+	if !full && tx != nil {
+		p.metrics.changed.Add(float64(tx.Len()))
 	}
 	for _, set := range setNames() {
 		p.metrics.elements.WithLabelValues(set).Set(float64(len(want[set])))
@@ -158,11 +181,10 @@ func (p *Policy) sync(ctx context.Context, src sources) error {
 	p.metrics.problems.Set(float64(len(problems)))
 	p.metrics.policies.WithLabelValues("NetworkPolicy").Set(float64(len(in.policies)))
 	p.metrics.policies.WithLabelValues("ClusterNetworkPolicy").Set(float64(len(in.cnps)))
-	p.have = want
-	if n > 0 || full {
-		p.opts.Log.Info("policy synced", "full", full, "changed", n, "policies", len(in.policies), "clusterPolicies", len(in.cnps), "took", time.Since(start))
+	if tx != nil {
+		p.opts.Log.Info("policy synced", "full", full, "sent", tx.Len(), "policies", len(in.policies), "clusterPolicies", len(in.cnps), "took", time.Since(start))
 	}
-	return nil
+	return tx, nil
 }
 
 type input struct {
@@ -223,7 +245,11 @@ func (p *Policy) report(problems []string) {
 }
 
 // Cleanup removes the table, for when policy is off (--policy none).
-func (p *Policy) Cleanup(ctx context.Context) error { return cleanup(ctx, p.nft) }
+func (p *Policy) Cleanup(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.table.Delete(ctx)
+}
 
 func parsePrefixes(ss []string) []netip.Prefix {
 	var out []netip.Prefix

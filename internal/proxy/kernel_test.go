@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/netns/netnstest"
 	"github.com/weftnet/weft/internal/nft"
 )
 
@@ -65,15 +66,7 @@ type scratchTable struct {
 // ends, and returns the proxy's table in it. Not root: it is skipped.
 func scratchNFT(tb testing.TB, name string) scratchTable {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("needs root: writes nftables in a network namespace of its own")
-	}
-	ns := fmt.Sprintf("weft-%s-%d", name, os.Getpid()%100000)
-	if err := netns.Create(ns); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = netns.Delete(ns) })
-	return tableIn(tb, netns.Path(ns))
+	return tableIn(tb, netns.Path(netnstest.Scratch(tb, name)))
 }
 
 // tableIn is the proxy's table in the network namespace at path.

@@ -1,4 +1,4 @@
-// Package netnstest gives kernel tests a network namespace of their own. Only tests import it.
+// Package netnstest gives tests network namespaces of their own. Only tests import it.
 package netnstest
 
 import (
@@ -9,15 +9,14 @@ import (
 	"github.com/weftnet/weft/internal/netns"
 )
 
-// Scratch makes a network namespace named after prefix and the test process, removed when the
-// test ends, and returns its name. Not root: the test is skipped, saying why (what it needs
-// root for).
-func Scratch(t testing.TB, prefix, why string) string {
+// Scratch makes a network namespace named after what and the test process, removed when the
+// test ends, and returns its name; without root, the test is skipped.
+func Scratch(t testing.TB, what string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: " + why)
+		t.Skip("needs root: works in a network namespace of its own")
 	}
-	name := fmt.Sprintf("%s-%d", prefix, os.Getpid()%100000)
+	name := fmt.Sprintf("weft-%s-%d", what, os.Getpid()%100000)
 	if err := netns.Create(name); err != nil {
 		t.Fatal(err)
 	}
