@@ -327,11 +327,11 @@ func TestKernelConcurrentCommands(t *testing.T) {
 		t.Fatalf("nft list: %v: %s", err, out)
 	}
 	for i := range pods {
-		if !strings.Contains(string(out), fmt.Sprintf("tcp . %d : 10.42.0.%d . 80", 9000+i, 10+i)) {
+		if !strings.Contains(string(out), fmt.Sprintf("tcp . %d comment \"pod%d/eth0\" : 10.42.0.%d . 80", 9000+i, i, 10+i)) {
 			t.Errorf("pod%d's port %d is missing:\n%s", i, 9000+i, out)
 		}
 	}
-	if n := strings.Count(string(out), "tcp . 8000 : "); n != 1 {
+	if n := strings.Count(string(out), "tcp . 8000 comment "); n != 1 {
 		t.Errorf("port 8000 is mapped %d times:\n%s", n, out)
 	}
 	for i := range pods {

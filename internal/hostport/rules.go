@@ -85,12 +85,14 @@ func element(e Entry) *nft.Element {
 	return &nft.Element{Set: anyMap(f), Key: []string{e.Protocol, strconv.Itoa(e.HostPort)}, Value: value}
 }
 
-// contentsOf is what one attachment puts in the table: an element per entry.
-func contentsOf(entries []Entry) *nft.Contents {
+// contentsOf is what one attachment (owner) puts in the table: an element per entry, whose
+// comment names the attachment, so `nft list table inet weft-hostport` says whose port it is.
+func contentsOf(owner string, entries []Entry) *nft.Contents {
 	c := nft.NewContents()
 	for _, e := range entries {
 		el := element(e)
-		c.AddElement(el.Set, el.Key, el.Value...)
+		el.Comment = owner
+		c.AddElements(el)
 	}
 	return c
 }

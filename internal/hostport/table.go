@@ -48,7 +48,7 @@ func (r *Rules) table(owners map[string][]Entry) (*nft.Table, error) {
 	t := nft.NewTable(r.kernel, tableComment)
 	t.Set(skeletonOwner, skeleton(r.bridge))
 	for owner, entries := range owners {
-		t.Set(owner, contentsOf(entries))
+		t.Set(owner, contentsOf(owner, entries))
 	}
 	return t, nil
 }
@@ -66,7 +66,7 @@ func (r *Rules) write(ctx context.Context, owners, changes map[string][]Entry) e
 	for owner, entries := range changes {
 		var c *nft.Contents
 		if len(entries) > 0 {
-			c = contentsOf(entries)
+			c = contentsOf(owner, entries)
 		}
 		t.Set(owner, c)
 	}
