@@ -65,8 +65,7 @@ type Controller struct {
 	client  kubernetes.Interface
 	dyn     dynamic.Interface
 	kernel  Kernel
-	table   *nft.Table      // inet weft-egressroute, through kernel.NFT
-	owners  map[string]bool // the table's owners as the last sync set them
+	table   *nft.Table // inet weft-egressroute, through kernel.NFT
 	log     *slog.Logger
 	cluster []netip.Prefix
 	last    map[string]NodeStatus // entries of the previous sync, to log changes only
@@ -87,7 +86,7 @@ func New(opts Options, client kubernetes.Interface, dyn dynamic.Interface, kerne
 		opts.Log = slog.Default()
 	}
 	cluster := append(append([]netip.Prefix(nil), opts.ClusterCIDRs...), opts.ServiceCIDRs...)
-	return &Controller{opts: opts, client: client, dyn: dyn, kernel: kernel, table: nft.NewTable(kernel.NFT, tableComment), owners: map[string]bool{},
+	return &Controller{opts: opts, client: client, dyn: dyn, kernel: kernel, table: nft.NewTable(kernel.NFT, tableComment),
 		log: opts.Log.With("feature", "egressroute"), cluster: cluster, last: map[string]NodeStatus{}}, nil
 }
 
@@ -143,16 +142,7 @@ func (c *Controller) Cleanup(ctx context.Context) error {
 // repaired or removed in the same transaction as the change. It returns what it sent (nil:
 // nothing).
 func (c *Controller) writeTable(ctx context.Context, want map[string]*nft.Contents) (*nft.Tx, error) {
-	for owner := range c.owners {
-		if want[owner] == nil {
-			c.table.Set(owner, nil)
-			delete(c.owners, owner)
-		}
-	}
-	for owner, contents := range want {
-		c.table.Set(owner, contents)
-		c.owners[owner] = true
-	}
+	c.table.SetAll(want)
 	tx, err := c.table.Sync(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)

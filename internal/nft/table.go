@@ -73,6 +73,19 @@ func (t *Table) Set(name string, c *Contents) {
 	}
 }
 
+// SetAll makes want the table's whole set of owners: each one Set, every other owner
+// dropped. For a feature that computes everything it wants on each sync.
+func (t *Table) SetAll(want map[string]*Contents) {
+	for name := range t.owners {
+		if want[name] == nil {
+			t.Set(name, nil)
+		}
+	}
+	for name, c := range want {
+		t.Set(name, c)
+	}
+}
+
 // touch notes that id may have changed, for the next partial sync. When the next sync is a
 // full one, nobody asks: a node's first sync of 80k elements skips a map as big.
 func (t *Table) touch(id objectID) {

@@ -52,9 +52,6 @@ type Policy struct {
 	metrics *metrics
 	mu      sync.Mutex
 	table   *nft.Table
-	// owners are the table's element owners after the last sync (the gate, local pods), to
-	// drop those that went away.
-	owners map[string]bool
 	// needFull makes the next sync a full one: the first, after a failure, and every Resync
 	// (which repairs what someone else changed in the table).
 	needFull bool
@@ -69,7 +66,7 @@ func New(opts Options, client kubernetes.Interface, k nft.Kernel) *Policy {
 	}
 	t := nft.NewTable(k, "weft: NetworkPolicy")
 	t.Set(skeletonOwner, skeleton())
-	return &Policy{opts: opts, client: client, table: t, owners: map[string]bool{}, needFull: true,
+	return &Policy{opts: opts, client: client, table: t, needFull: true,
 		problems: map[string]bool{}, metrics: newMetrics(opts.Metrics)}
 }
 
@@ -144,16 +141,8 @@ func (p *Policy) sync(ctx context.Context, src sources) (*nft.Tx, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	owners := byOwner(want, in.world.podsOn(p.opts.NodeName))
-	for owner := range p.owners {
-		if owners[owner] == nil {
-			p.table.Set(owner, nil)
-			delete(p.owners, owner)
-		}
-	}
-	for owner, c := range owners {
-		p.table.Set(owner, c)
-		p.owners[owner] = true
-	}
+	owners[skeletonOwner] = p.table.Owner(skeletonOwner) // set once, in New
+	p.table.SetAll(owners)
 	full := p.needFull || (p.opts.Resync > 0 && time.Since(p.lastFull) >= p.opts.Resync)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
