@@ -20,6 +20,7 @@ type frame struct {
 	proto        uint8 // 6 TCP, 17 UDP, ...
 	sport, dport uint16
 	raw          []byte
+	l4           []byte // the transport header and what follows, within raw
 }
 
 func (f frame) String() string {
@@ -128,10 +129,37 @@ func parseFrame(b []byte) (frame, bool) {
 	default:
 		return frame{}, false
 	}
+	f.l4 = l4
 	if (f.proto == unix.IPPROTO_TCP || f.proto == unix.IPPROTO_UDP) && len(l4) >= 4 {
 		f.sport, f.dport = binary.BigEndian.Uint16(l4[0:2]), binary.BigEndian.Uint16(l4[2:4])
 	}
 	return f, true
+}
+
+// icmpErrorAboutWireGuard says whether f is an ICMP or ICMPv6 destination-unreachable about a
+// WireGuard datagram (UDP 51820 to 51820): what a node's kernel answers while its WireGuard
+// port is closed, as when an agent with a userspace device restarts. It quotes only the
+// datagram's outer headers and the start of its ciphertext.
+func icmpErrorAboutWireGuard(f frame) bool {
+	var quoted []byte
+	var hdr int
+	switch {
+	case f.proto == unix.IPPROTO_ICMP && len(f.l4) >= 8+20 && f.l4[0] == 3: // destination unreachable
+		quoted = f.l4[8:]
+		if quoted[9] != unix.IPPROTO_UDP {
+			return false
+		}
+		hdr = int(quoted[0]&0x0f) * 4
+	case f.proto == unix.IPPROTO_ICMPV6 && len(f.l4) >= 8+40 && f.l4[0] == 1: // destination unreachable
+		quoted = f.l4[8:]
+		if quoted[6] != unix.IPPROTO_UDP {
+			return false
+		}
+		hdr = 40
+	default:
+		return false
+	}
+	return len(quoted) >= hdr+4 && binary.BigEndian.Uint16(quoted[hdr:]) == 51820 && binary.BigEndian.Uint16(quoted[hdr+2:]) == 51820
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
