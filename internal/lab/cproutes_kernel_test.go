@@ -1,32 +1,18 @@
 package lab
 
 import (
-	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
-	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/netns/netnstest"
 )
 
 // TestSyncRoutesKernel: the control plane's routes follow the desired list in a namespace of the
 // test's own (a Node leaving takes its route along), and routes of other protocols stay.
 func TestSyncRoutesKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: writes routes in a network namespace of its own")
-	}
-	name := fmt.Sprintf("weft-cproutes-%d", os.Getpid()%100000)
-	if err := netns.Create(name); err != nil {
-		t.Fatal(err)
-	}
-	defer netns.Delete(name)
-	peer := name + "-p"
-	if err := netns.Create(peer); err != nil {
-		t.Fatal(err)
-	}
-	defer netns.Delete(peer)
+	name, peer := netnstest.Scratch(t, "cproutes"), netnstest.Scratch(t, "cproutes-p")
 	for _, args := range []string{
 		"link add eth0 type veth peer name eth0 netns " + peer,
 		"link set eth0 up",

@@ -1,32 +1,21 @@
 package loadbalancer
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weftnet/weft/internal/netns"
+	"github.com/weftnet/weft/internal/netns/netnstest"
 )
 
 // TestTellNeighbours moves an address between two "nodes": the LAN host that had the old
 // node's MAC for it learns the new node's at once, in both families.
 func TestTellNeighbours(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces")
-	}
-	suffix := fmt.Sprint(os.Getpid() % 100000)
-	node, lan := "weft-pxg-node"+suffix, "weft-pxg-lan"+suffix
-	for _, ns := range []string{node, lan} {
-		if err := netns.Create(ns); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = netns.Delete(ns) })
-	}
+	node, lan := netnstest.Scratch(t, "pxg-node"), netnstest.Scratch(t, "pxg-lan")
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
